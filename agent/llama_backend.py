@@ -1,0 +1,78 @@
+"""In-process llama.cpp backend. One model per process, loaded lazily off the caller's thread.
+
+KV-cache reuse: llama.cpp keeps the previous prompt's tokens and reuses the longest common prefix, so callers
+keep the system prompt byte-identical across turns and put what changes at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from convrec.agent.llm import LLMError, Message, T, parse_structured
+
+
+def compact_grammar(schema: dict[str, Any]) -> str:
+    """GBNF for `schema` with no optional whitespace: the model otherwise spends tokens on spaces."""
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    gbnf = json_schema_to_gbnf(json.dumps(schema))
+    return re.sub(r"^space ::= .*$", 'space ::= ""', gbnf, flags=re.MULTILINE)
+
+
+class LlamaCppLLM:
+    """llama-cpp-python with the chat template embedded in the GGUF; `verbose=False` keeps the TUI clean."""
+
+    def __init__(self, model_path: Path, *, n_ctx: int = 2048, n_threads: int | None = None) -> None:
+        self.model_path = Path(model_path)
+        self.name = self.model_path.stem
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads or os.cpu_count() or 2
+        self._llama = None
+        self._grammars: dict[str, Any] = {}
+        self._lock = threading.Lock()  # one generation at a time: the model and its KV cache are shared
+
+    def load(self) -> None:
+        """Load the weights (1.5-6 s). Safe to call from a worker thread; later calls are free."""
+        if self._llama is not None:
+            return
+        try:
+            from llama_cpp import Llama
+
+            self._llama = Llama(model_path=str(self.model_path), n_ctx=self.n_ctx, n_threads=self.n_threads,
+                                n_batch=512, verbose=False)
+        except (ValueError, OSError, RuntimeError) as error:
+            raise LLMError(f"could not load the local model: {error}", where=str(self.model_path),
+                           fix="run `convrec model ensure`, or set CONVREC_LLM=none to run without an LLM") from error
+
+    def stream_chat(self, messages: list[Message], *, max_tokens: int, temperature: float = 0.3,
+                    stop: list[str] | None = None) -> Iterator[str]:
+        self.load()
+        with self._lock:
+            chunks = self._llama.create_chat_completion(messages=messages, max_tokens=max_tokens,
+                                                        temperature=temperature, stop=stop, stream=True)
+            for chunk in chunks:
+                piece = chunk["choices"][0]["delta"].get("content")
+                if piece:
+                    yield piece
+
+    def structured(self, messages: list[Message], schema: type[T], *, max_tokens: int) -> T:
+        self.load()
+        with self._lock:
+            reply = self._llama.create_chat_completion(messages=messages, max_tokens=max_tokens, temperature=0.0,
+                                                       grammar=self._grammar_for(schema))
+        return parse_structured(reply["choices"][0]["message"]["content"] or "", schema)
+
+    def _grammar_for(self, schema: type[T]) -> Any:
+        from llama_cpp import LlamaGrammar
+
+        key = schema.__qualname__
+        if key not in self._grammars:
+            self._grammars[key] = LlamaGrammar.from_string(compact_grammar(schema.model_json_schema()),
+                                                           verbose=False)
+        return self._grammars[key]
