@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 
 from convrec.core.errors import ConvrecError
@@ -72,22 +71,14 @@ def model_ensure(
 
 
 def run() -> None:
-    """Console entry point: turn explainable failures into one line and an exit code."""
+    """Console entry point. Typer handles usage errors (exit 2); explainable failures become one line."""
     try:
-        app(standalone_mode=False)
+        app()
     except ConvrecError as error:
         if _state["debug"]:
             raise
         print(f"convrec: error: {error.render()}", file=sys.stderr)
         sys.exit(error.exit_code)
-    except click.ClickException as usage:
-        usage.show()
-        sys.exit(usage.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):
-        print("convrec: interrupted", file=sys.stderr)
-        sys.exit(130)
-    except click.exceptions.Exit as done:
-        sys.exit(done.exit_code)
     except Exception as error:  # noqa: BLE001 - the last line of defence for users
         if _state["debug"]:
             raise

@@ -1,0 +1,122 @@
+"""Generic catalogs described by convrec.toml (CSV, JSONL, Parquet), the demo catalog, and fingerprints."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from convrec.catalog.loaders import load_catalog, load_demo_catalog
+from convrec.core.errors import CatalogError
+
+BOOKS = [
+    {"book": 7, "name": "Dune", "published": 1965, "kinds": "Sci-Fi;Adventure", "author": "Herbert",
+     "blurb": "Spice, sand and politics."},
+    {"book": 8, "name": "Emma", "published": 1815, "kinds": "Romance", "author": "Austen", "blurb": None},
+]
+STARS = [{"reader": "a", "book": 7, "stars": 5}, {"reader": "a", "book": 8, "stars": 2},
+         {"reader": "b", "book": 7, "stars": 4}]
+MANIFEST = """
+name = "books"
+[items]
+path = "books.{ext}"
+id = "book"
+title = "name"
+year = "published"
+genres = "kinds"
+genre_separator = ";"
+description = "blurb"
+metadata = ["author"]
+[ratings]
+path = "stars.{ext}"
+user_id = "reader"
+item_id = "book"
+rating = "stars"
+scale = [1, 5]
+"""
+
+
+def write(frame: pd.DataFrame, path: Path) -> None:
+    if path.suffix == ".csv":
+        frame.to_csv(path, index=False)
+    elif path.suffix == ".jsonl":
+        path.write_text("\n".join(json.dumps(row) for row in frame.to_dict("records")))
+    else:
+        frame.to_parquet(path, index=False)
+
+
+@pytest.mark.parametrize("ext", ["csv", "jsonl", "parquet"])
+def test_generic_layout(tmp_path, ext):
+    write(pd.DataFrame(BOOKS), tmp_path / f"books.{ext}")
+    write(pd.DataFrame(STARS), tmp_path / f"stars.{ext}")
+    (tmp_path / "convrec.toml").write_text(MANIFEST.format(ext=ext))
+    catalog = load_catalog(tmp_path)
+    dune = catalog.item("7")
+    assert (dune.title, dune.year, dune.genres, dune.metadata) == ("Dune", 1965, ("Sci-Fi", "Adventure"),
+                                                                   {"author": "Herbert"})
+    assert dune.description == "Spice, sand and politics." and catalog.item("8").description is None
+    assert catalog.scale.low == 1 and catalog.scale.high == 5
+    assert sorted(catalog.ratings["item_id"]) == ["7", "7", "8"]
+
+
+def test_same_content_same_fingerprint_across_formats(tmp_path):
+    fingerprints = set()
+    for ext in ("csv", "parquet"):
+        folder = tmp_path / ext
+        folder.mkdir()
+        write(pd.DataFrame(BOOKS), folder / f"books.{ext}")
+        write(pd.DataFrame(STARS), folder / f"stars.{ext}")
+        (folder / "convrec.toml").write_text(MANIFEST.format(ext=ext))
+        fingerprints.add(load_catalog(folder).fingerprint)
+    assert len(fingerprints) == 1
+
+
+@pytest.mark.parametrize(("manifest", "expected"), [
+    ('name = "x"\n[items]\npath = "a.csv"\n', "'ratings'"),
+    ('name = "x"\ncolour = "red"\n[items]\npath = "a.csv"\n[ratings]\npath = "b.csv"\n', "'colour'"),
+    ('name = "x"\n[items]\npath = "a.csv"\n[ratings]\npath = "b.csv"\nscale = [5, 1]\n', "'ratings'"),
+    ('name = "x"\n[items\n', "invalid TOML"),
+])
+def test_bad_manifest(tmp_path, manifest, expected):
+    (tmp_path / "convrec.toml").write_text(manifest)
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(tmp_path)
+    assert expected in caught.value.render() and "convrec.toml" in caught.value.render()
+
+
+def test_unsupported_format(tmp_path):
+    (tmp_path / "books.xlsx").write_text("x")
+    (tmp_path / "convrec.toml").write_text('name = "x"\n[items]\npath = "books.xlsx"\n[ratings]\npath = "b.csv"\n')
+    with pytest.raises(CatalogError, match="unsupported file format '.xlsx'"):
+        load_catalog(tmp_path)
+
+
+def test_tiny_fixture_tags_and_links(tiny_ml_dir):
+    catalog = load_catalog(tiny_ml_dir)
+    matrix = catalog.item("2571")
+    assert matrix.label == "Matrix, The (1999)"
+    assert "sci-fi" in matrix.tags and matrix.metadata["imdbId"] == "0133093"
+    assert catalog.popularity["2571"] == (catalog.ratings["item_id"] == "2571").sum()
+
+
+def test_fingerprint_changes_when_one_tag_changes(tmp_path, tiny_ml_dir):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_ml_dir, copy)
+    before = load_catalog(copy).fingerprint
+    assert load_catalog(copy).fingerprint == before
+    with open(copy / "tags.csv", "a") as tags:
+        tags.write("1,2571,red pill,1500000000\n")
+    assert load_catalog(copy).fingerprint != before
+
+
+def test_demo_catalog():
+    catalog = load_demo_catalog()
+    assert len(catalog) == 9742 and len(catalog.ratings) == 100836
+    assert catalog.ratings["user_id"].nunique() == 610
+    assert catalog.items["description"].notna().sum() == 6706
+    assert catalog.item("1").title == "Toy Story" and "pixar" in catalog.item("1").tags
+    assert "Sci-Fi" in catalog.genres and "(no genres listed)" not in catalog.genres
