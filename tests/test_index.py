@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -91,7 +91,7 @@ def free_port() -> int:
 
 def test_chroma_server_mode(tmp_path, tiny_ml_dir, embedder, monkeypatch):
     port = free_port()
-    server = subprocess.Popen([shutil.which("chroma") or "chroma", "run", "--path", str(tmp_path / "server"),
+    server = subprocess.Popen([str(Path(sys.executable).parent / "chroma"), "run", "--path", str(tmp_path / "server"),
                                "--host", "127.0.0.1", "--port", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
