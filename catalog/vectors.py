@@ -72,6 +72,7 @@ class VectorIndex:
         stored = self._stored_hashes()
         hashes = {item_id: content_hash(doc) for item_id, doc in docs.items()}
         changed = [item_id for item_id, digest in hashes.items() if stored.get(item_id) != digest]
+        changed.sort(key=lambda item_id: len(docs[item_id]))  # similar lengths per batch: less padding to encode
         removed = [item_id for item_id in stored if item_id not in docs]
         if removed:
             self.collection.delete(ids=removed)
