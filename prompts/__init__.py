@@ -1,0 +1,1 @@
+"""Prompt text files, loaded by name through convrec.agent.prompts."""

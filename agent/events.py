@@ -1,0 +1,58 @@
+"""The turn's event stream, consumed by the TUI, the HTTP server and `convrec ask`.
+
+Order within one turn: status* → cards (before any token) → question? → token* → cards (revised)? → done | error.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+from convrec.tools.models import Recommendation
+
+
+class Status(BaseModel):
+    type: Literal["status"] = "status"
+    text: str
+
+
+class Cards(BaseModel):
+    type: Literal["cards"] = "cards"
+    recommendations: list[Recommendation]
+    revision: int = 0  # 0: from the deterministic reading; 1: revised after the LLM's reading
+    changed: str | None = None  # what changed since the last cards, in words
+
+
+class Choice(BaseModel):
+    label: str
+    item_id: str | None = None
+    genre: str | None = None
+
+
+class Question(BaseModel):
+    type: Literal["question"] = "question"
+    text: str
+    choices: list[Choice] = Field(default_factory=list)
+
+
+class Token(BaseModel):
+    type: Literal["token"] = "token"
+    text: str
+    item_id: str | None = None  # the card this text explains, if any
+
+
+class Done(BaseModel):
+    type: Literal["done"] = "done"
+    reply: str
+    cards_ms: float
+    total_s: float
+    degraded: str | None = None  # why the LLM was not used, when it was not
+
+
+class Error(BaseModel):
+    type: Literal["error"] = "error"
+    message: str
+
+
+Event = Annotated[Status | Cards | Question | Token | Done | Error, Field(discriminator="type")]

@@ -1,0 +1,37 @@
+"""Prompt templates from `convrec.prompts`, rendered with exactly the variables they name.
+
+Text from users and items is substituted as data: `$` placeholders are filled once, never re-evaluated, and
+the templates fence it (e.g. <message>…</message>) so the model reads it as content, not instructions.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+from string import Template
+
+
+class PromptError(KeyError):
+    """A template was rendered with missing or unexpected variables."""
+
+
+@lru_cache(maxsize=None)
+def template(name: str) -> Template:
+    text = (resources.files("convrec.prompts") / f"{name}.txt").read_text(encoding="utf-8")
+    return Template(text.strip())
+
+
+def variables(name: str) -> set[str]:
+    return set(template(name).get_identifiers())
+
+
+def render(name: str, **values: object) -> str:
+    expected = variables(name)
+    if set(values) != expected:
+        raise PromptError(f"prompt '{name}' takes {sorted(expected)}, got {sorted(values)}")
+    return template(name).substitute({key: _as_data(value) for key, value in values.items()})
+
+
+def _as_data(value: object) -> str:
+    """Keep quoted text from closing our fences."""
+    return str(value).replace("</message>", "</ message>").replace("<message>", "< message>")
