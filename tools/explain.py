@@ -1,0 +1,38 @@
+"""Evidence → reasons: every recommendation says why, in a template sentence built only from its evidence."""
+
+from __future__ import annotations
+
+from convrec.tools.models import EvidenceValue, Reason, ReasonKind
+
+
+def similar_to_liked(liked_item_id: str, liked_title: str, similarity: float) -> Reason:
+    return _reason("similar_to_liked", f"Because you liked {liked_title} (similarity {similarity:.2f})",
+                   liked_item_id=liked_item_id, liked_title=liked_title, similarity=round(similarity, 2))
+
+
+def cf_predicted(predicted_rating: float, scale_high: float) -> Reason:
+    return _reason("cf_predicted", f"People with tastes like yours rate it highly: "
+                                   f"we predict {predicted_rating:.1f}/{scale_high:g} for you",
+                   predicted_rating=round(predicted_rating, 1), scale_high=scale_high)
+
+
+def matches_query(query: str, similarity: float) -> Reason:
+    return _reason("matches_query", f"Matches \u201c{query}\u201d (similarity {similarity:.2f})",
+                   query=query, similarity=round(similarity, 2))
+
+
+def genre_match(genres: list[str]) -> Reason:
+    return _reason("genre_match", f"In genres you like: {', '.join(genres)}", genres=", ".join(genres))
+
+
+def popular_cold_start(ratings: int, mean_rating: float) -> Reason:
+    return _reason("popular_cold_start", f"Widely loved: {ratings} ratings averaging {mean_rating:.1f}",
+                   ratings=ratings, mean_rating=round(mean_rating, 1))
+
+
+def explore(genre: str) -> Reason:
+    return _reason("explore", f"Something to explore beyond your usual picks: {genre}", genre=genre)
+
+
+def _reason(kind: ReasonKind, text: str, **evidence: EvidenceValue) -> Reason:
+    return Reason(kind=kind, text=text, evidence=evidence)
