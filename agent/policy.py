@@ -1,0 +1,263 @@
+"""One turn of the conversation, as an async stream of events shared by the TUI, the server and the CLI.
+
+1. read      the deterministic reader (linking + vocabulary + negation + years): ms, no LLM
+2. remember  message and profile committed to SQLite before anything is shown
+3. cards     the recommend tool on the updated profile: shown before any LLM work
+4. ask       a question when a title is ambiguous, or when we know too little (at most two in a row)
+5. refine    the LLM's schema-constrained reading, validated against the user's words; revised cards if it
+             changed the profile
+6. prose     one sentence per card from its evidence, checked; the template sentence otherwise
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+from convrec.agent.events import Cards, Choice, Done, Event, Question, Status, Token
+from convrec.agent.llm import LLM, LLMError
+from convrec.agent.memory import FeedbackAction, Memory
+from convrec.agent.prose import faithful
+from convrec.agent.prompts import render
+from convrec.agent.reading import llm_reading
+from convrec.catalog.models import Catalog
+from convrec.tools.elicitation import genre_choices, next_questions
+from convrec.tools.models import Profile, Recommendation
+from convrec.tools.profile_builder import apply_reading
+from convrec.tools.reader import Reading, read_message
+from convrec.tools.recommend import Recommender, RecommendRequest
+
+CARDS = 5
+PROSE_MAX_TOKENS = 48
+CONTEXT_TURNS = 2
+MAX_QUESTIONS_IN_A_ROW = 2
+COLD_START_SIGNALS = 1  # fewer item/genre opinions than this, and no query: ask
+
+
+@dataclass
+class TurnResult:
+    """Everything a non-streaming caller (CLI --json, HTTP non-stream) needs from one turn."""
+
+    session: str
+    user: str
+    reply: str
+    question: Question | None
+    recommendations: list[Recommendation]
+    profile: Profile
+    degraded: str | None
+
+
+class Agent:
+    def __init__(self, catalog: Catalog, recommender: Recommender, memory: Memory, llm: LLM | None = None,
+                 *, cards: int = CARDS) -> None:
+        self.catalog = catalog
+        self.recommender = recommender
+        self.memory = memory
+        self.llm = llm
+        self.cards = cards
+
+    # -- the turn ------------------------------------------------------------------------------------------------
+    async def turn(self, user: str, message: str, session: str | None = None) -> AsyncIterator[Event]:
+        started = time.perf_counter()
+        session = self.memory.session(user, session)
+        context = self._context(session)
+        reading = read_message(message, self.catalog)
+        profile = apply_reading(self.memory.profile(user), reading)
+        self.memory.add_message(session, "user", message)
+        self.memory.save_profile(user, profile)
+
+        cards = self._recommend(user, profile, session)
+        cards_ms = (time.perf_counter() - started) * 1000
+        yield Cards(recommendations=cards)
+
+        question = self._question(reading, profile, session)
+        if question is not None:
+            self.memory.add_message(session, "question", question.text)
+            yield question
+
+        degraded = None if self.llm else "no LLM configured: deterministic reading and template reasons"
+        if self.llm is not None:
+            try:
+                yield Status(text="reading your message…")
+                revised = await asyncio.to_thread(self._llm_revision, user, session, message, context, profile)
+                if revised is not None:
+                    profile, cards, changed = revised
+                    yield Cards(recommendations=cards, revision=1, changed=changed)
+            except LLMError as error:
+                degraded = f"the LLM failed ({error.what}); showing template reasons"
+                yield Status(text=degraded)
+
+        lines = []
+        async for sentence, card in self._prose(cards, degraded is None):
+            yield Token(text=sentence, item_id=card.item_id)
+            lines.append(f"- **{card.title}**{f' ({card.year})' if card.year else ''}: {sentence}")
+        reply = self._reply(cards, lines, question)
+        self.memory.add_message(session, "assistant", reply)
+        yield Done(reply=reply, cards_ms=round(cards_ms, 1), total_s=round(time.perf_counter() - started, 3),
+                   degraded=degraded)
+
+    async def run_turn(self, user: str, message: str, session: str | None = None) -> TurnResult:
+        """Run a whole turn and collect it (for callers that do not stream)."""
+        session = self.memory.session(user, session)
+        cards: list[Recommendation] = []
+        question, done = None, None
+        async for event in self.turn(user, message, session):
+            if isinstance(event, Cards):
+                cards = event.recommendations
+            elif isinstance(event, Question):
+                question = event
+            elif isinstance(event, Done):
+                done = event
+        return TurnResult(session=session, user=user, reply=done.reply, question=question, recommendations=cards,
+                          profile=self.memory.profile(user), degraded=done.degraded)
+
+    # -- feedback on cards --------------------------------------------------------------------------------------------
+    def feedback(self, user: str, item_id: str, action: FeedbackAction, value: float | None = None,
+                 session: str | None = None) -> Profile:
+        """Persist the feedback, apply it to the profile, and return the profile the next ranking will use."""
+        if item_id not in self.catalog:
+            raise KeyError(f"unknown item {item_id}")
+        self.memory.add_feedback(user, item_id, action, value, session)
+        profile = self.memory.profile(user)
+        profile = _apply_feedback(profile, item_id, action, value, self.catalog)
+        self.memory.save_profile(user, profile)
+        return profile
+
+    def recommend(self, user: str, session: str | None = None) -> list[Recommendation]:
+        return self._recommend(user, self.memory.profile(user), session)
+
+    # -- steps ------------------------------------------------------------------------------------------------------
+    def _recommend(self, user: str, profile: Profile, session: str | None) -> list[Recommendation]:
+        request = RecommendRequest(profile=profile, k=self.cards, explore=profile.signal_count >= 3,
+                                   genre_feedback=self._genre_feedback(user))
+        cards = self.recommender.recommend(request)
+        if session is not None:
+            self.memory.record_shown(session, self._turn_number(session), [card.item_id for card in cards])
+        return cards
+
+    def _question(self, reading: Reading, profile: Profile, session: str) -> Question | None:
+        if reading.ambiguous:
+            mention = reading.ambiguous[0]
+            choices = [Choice(label=c.title, item_id=c.item_id) for c in mention.candidates[:4]]
+            return Question(text=f"Which \u201c{mention.span}\u201d do you mean?", choices=choices)
+        if profile.signal_count >= COLD_START_SIGNALS or profile.query or self._questions_in_a_row(session) >= \
+                MAX_QUESTIONS_IN_A_ROW:
+            return None
+        items = [Choice(label=self.catalog.item(i).label, item_id=i) for i in next_questions(self.catalog, profile, 5)]
+        genres = [Choice(label=g, genre=g) for g in genre_choices(self.catalog, profile, 6)]
+        return Question(text="To tune these: which of these have you seen and liked? Or name a movie or a genre "
+                             "you love (or hate).", choices=items + genres)
+
+    def _llm_revision(self, user: str, session: str, message: str, context: str,
+                      profile: Profile) -> tuple[Profile, list[Recommendation], str] | None:
+        reading = llm_reading(self.llm, message, context, self.catalog)
+        revised = apply_reading(profile, _only_additions(reading, profile))
+        if revised == profile:
+            return None
+        self.memory.save_profile(user, revised)
+        return revised, self._recommend(user, revised, session), _describe_change(profile, revised, self.catalog)
+
+    async def _prose(self, cards: list[Recommendation], use_llm: bool):
+        for card in cards:
+            template = card.reasons[0].text if card.reasons else "A good match for you."
+            sentence = template
+            if use_llm and card.reasons:
+                candidate = await asyncio.to_thread(self._phrase, card)
+                sentence = candidate if candidate and faithful(candidate, card, self.catalog) else template
+            yield sentence, card
+
+    def _phrase(self, card: Recommendation) -> str | None:
+        messages = [{"role": "system", "content": render("reason_system")},
+                    {"role": "user", "content": render("reason_user", title=card.title, fact=card.reasons[0].text)}]
+        try:
+            return "".join(_take(self.llm.stream_chat(messages, max_tokens=PROSE_MAX_TOKENS, temperature=0.3,
+                                                      stop=["\n"]))).strip()
+        except LLMError:
+            return None
+
+    # -- helpers ----------------------------------------------------------------------------------------------------
+    def _context(self, session: str) -> str:
+        recent = [m for m in self.memory.messages(session, last=2 * CONTEXT_TURNS) if m.role == "user"]
+        return " | ".join(m.content[:200] for m in recent[-CONTEXT_TURNS:])
+
+    def _questions_in_a_row(self, session: str) -> int:
+        count = 0
+        for stored in reversed(self.memory.messages(session, last=12)):
+            if stored.role == "question":
+                count += 1
+            elif stored.role == "user":
+                continue
+            elif stored.role == "assistant" and count == 0:
+                continue
+            else:
+                break
+        return count
+
+    def _turn_number(self, session: str) -> int:
+        return sum(1 for m in self.memory.messages(session) if m.role == "user")
+
+    def _genre_feedback(self, user: str) -> dict[str, tuple[int, int]]:
+        counts: dict[str, list[int]] = {}
+        for item_id, action, value in self.memory.feedback(user):
+            if item_id not in self.catalog:
+                continue
+            positive = action in ("like", "more_like_this") or (action == "rate" and (value or 0) >= 3.5)
+            for genre in self.catalog.items.at[item_id, "genres"]:
+                counts.setdefault(genre, [0, 0])[0 if positive else 1] += 1
+        return {genre: (likes, dislikes) for genre, (likes, dislikes) in counts.items()}
+
+    def _reply(self, cards: list[Recommendation], lines: list[str], question: Question | None) -> str:
+        head = "Here are a few picks for you:" if cards else "I found nothing that fits all of that: try loosening a limit."
+        parts = [head, *lines]
+        if question is not None:
+            parts.append(question.text)
+        return "\n".join(parts)
+
+
+def _take(pieces: Iterator[str]) -> Iterator[str]:
+    yield from pieces
+
+
+def _only_additions(reading: Reading, profile: Profile) -> Reading:
+    """The LLM may add what the deterministic pass missed; it may not overturn what the user's words said."""
+    return reading.model_copy(update={
+        "liked": {i: s for i, s in reading.liked.items() if i not in profile.disliked},
+        "disliked": {i: s for i, s in reading.disliked.items() if i not in profile.liked},
+        "query": reading.query if not profile.query else None,
+    })
+
+
+def _describe_change(before: Profile, after: Profile, catalog: Catalog) -> str:
+    changes = []
+    for item_id in set(after.liked) - set(before.liked):
+        changes.append(f"noted you like {catalog.item(item_id).label}")
+    for item_id in set(after.disliked) - set(before.disliked):
+        changes.append(f"noted you dislike {catalog.item(item_id).label}")
+    for genre in after.genres_liked - before.genres_liked:
+        changes.append(f"more {genre}")
+    for genre in after.genres_disliked - before.genres_disliked:
+        changes.append(f"less {genre}")
+    if after.query != before.query and after.query:
+        changes.append(f"matching \u201c{after.query}\u201d")
+    return "; ".join(changes) or "refined your profile"
+
+
+def _apply_feedback(profile: Profile, item_id: str, action: FeedbackAction, value: float | None,
+                    catalog: Catalog) -> Profile:
+    liked, disliked, ratings = dict(profile.liked), dict(profile.disliked), dict(profile.ratings)
+    seen = set(profile.seen)
+    if action in ("like", "more_like_this"):
+        liked[item_id] = 1.0
+        disliked.pop(item_id, None)
+    elif action == "dislike":
+        disliked[item_id] = 1.0
+        liked.pop(item_id, None)
+    elif action == "rate":
+        if value is None or not catalog.scale.low <= value <= catalog.scale.high:
+            raise ValueError(f"rating must be within {catalog.scale.low:g}–{catalog.scale.high:g}")
+        ratings[item_id] = value
+    elif action == "not_interested":
+        seen.add(item_id)
+    return profile.model_copy(update={"liked": liked, "disliked": disliked, "ratings": ratings, "seen": seen})

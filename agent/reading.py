@@ -1,0 +1,84 @@
+"""The LLM's reading of a message, validated against the user's own words before it may touch the profile.
+
+The small model invents (measured: famous titles for "something more recent", "Heat" as a genre), so its
+reading is a spell-checker and intent hint on top of the deterministic reader:
+- a title counts only if it links to the catalog and matches a span of the message;
+- a genre counts only if the message has a word for it (the vocabulary);
+- the query counts only if its words are in the message.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import BaseModel, Field, create_model
+from rapidfuzz import fuzz
+
+from convrec.agent.llm import LLM, Message
+from convrec.agent.prompts import render
+from convrec.catalog.models import Catalog
+from convrec.tools.linking import link_title
+from convrec.tools.reader import Reading
+from convrec.tools.textnorm import fold, words
+from convrec.tools.vocabulary import genres_for
+
+SPAN_MATCH = 85  # rapidfuzz partial ratio of an LLM title against the message
+MAX_LIST = 3
+READ_MAX_TOKENS = 96
+
+
+@lru_cache(maxsize=4)
+def preferences_schema(genres: tuple[str, ...]) -> type[BaseModel]:
+    """Short keys, enums and small lists: a compact grammar and fewer tokens to decode."""
+    genre = Literal[genres] if genres else str  # type: ignore[valid-type]
+    return create_model(
+        "Preferences",
+        intent=(Literal["recommend", "refine", "feedback", "question", "greeting"], ...),
+        liked=(list[str], Field(default_factory=list, max_length=MAX_LIST)),
+        disliked=(list[str], Field(default_factory=list, max_length=MAX_LIST)),
+        genres_yes=(list[genre], Field(default_factory=list, max_length=MAX_LIST)),
+        genres_no=(list[genre], Field(default_factory=list, max_length=MAX_LIST)),
+        query=(str, Field(default="", max_length=80)),
+    )
+
+
+def reading_messages(message: str, context: str) -> list[Message]:
+    """System prompt first and byte-identical every turn, so llama.cpp reuses its KV cache."""
+    return [{"role": "system", "content": render("read_system")},
+            {"role": "user", "content": render("read_user", context=context or "nothing yet", message=message)}]
+
+
+def llm_reading(llm: LLM, message: str, context: str, catalog: Catalog) -> Reading:
+    schema = preferences_schema(tuple(g for g in catalog.genres if g != "IMAX"))
+    answer = llm.structured(reading_messages(message, context), schema, max_tokens=READ_MAX_TOKENS)
+    return validated(answer, message, catalog)
+
+
+def validated(answer: BaseModel, message: str, catalog: Catalog) -> Reading:
+    """Keep only what the message itself supports."""
+    spoken_genres = set(genres_for(message, catalog))
+    reading = Reading(intent=answer.intent)
+    for title in answer.liked:
+        if (item_id := _supported_title(title, message, catalog)) is not None:
+            reading.liked[item_id] = 1.0
+    for title in answer.disliked:
+        if (item_id := _supported_title(title, message, catalog)) is not None:
+            reading.disliked[item_id] = 1.0
+            reading.liked.pop(item_id, None)
+    reading.genres_liked = {g for g in answer.genres_yes if g in spoken_genres}
+    reading.genres_disliked = {g for g in answer.genres_no if g in spoken_genres} - reading.genres_liked
+    reading.query = _supported_query(answer.query, message)
+    return reading
+
+
+def _supported_title(title: str, message: str, catalog: Catalog) -> str | None:
+    if not title.strip() or fuzz.partial_ratio(fold(title), fold(message)) < SPAN_MATCH:
+        return None
+    return link_title(title, catalog).item_id
+
+
+def _supported_query(query: str, message: str) -> str | None:
+    said = set(words(message))
+    kept = [word for word in words(query) if word in said]
+    return " ".join(kept) if len(kept) >= 2 else None

@@ -1,0 +1,93 @@
+"""Everything a front end needs, built once from Settings: catalog, tools, memory, LLM, the Agent.
+
+Shared by the TUI, the HTTP server and the CLI. Slow parts load lazily or in stages that report progress:
+the embedding model (5-19 s of torch import) only when a query needs semantic search, the LLM on first use.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from convrec.agent.llm import LLM
+from convrec.agent.memory import Memory
+from convrec.agent.policy import Agent
+from convrec.catalog.cfmodel import load_or_train
+from convrec.catalog.models import Catalog
+from convrec.catalog.store import CatalogStore
+from convrec.core.settings import Settings
+from convrec.tools.cf import SVDScorer
+from convrec.tools.itemsim import EASE
+from convrec.tools.recommend import Recommender
+
+Status = Callable[[str], None]
+
+
+class LazySearch:
+    """Semantic search that loads the embedding model and opens Chroma on first use (thread-safe)."""
+
+    def __init__(self, settings: Settings, catalog: Catalog) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self._index = None
+        self._lock = threading.Lock()
+
+    def warm(self) -> None:
+        from convrec.catalog.embeddings import embedding_function
+        from convrec.catalog.vectors import VectorIndex, open_client
+
+        with self._lock:
+            if self._index is None:
+                self._index = VectorIndex(open_client(self.settings.index_dir, self.settings.chroma_url),
+                                          self.catalog.name, embedding_function(self.settings.embedding_model))
+
+    def __call__(self, query: str, k: int) -> list[tuple[str, float]]:
+        self.warm()
+        return [(item_id, similarity) for item_id, similarity in self._index.query(query, k)
+                if item_id in self.catalog]
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    catalog: Catalog
+    memory: Memory
+    recommender: Recommender
+    search: LazySearch
+    agent: Agent
+
+
+def build_llm(settings: Settings, status: Status = lambda text: None) -> LLM | None:
+    if settings.llm == "none":
+        return None
+    if settings.llm == "openai":
+        from convrec.agent.openai_backend import OpenAICompatibleLLM
+
+        return OpenAICompatibleLLM(base_url=settings.openai_base_url, api_key=settings.openai_api_key,
+                                   model=settings.openai_model, timeout=settings.openai_timeout)
+    from convrec.agent.llama_backend import LlamaCppLLM
+    from convrec.agent.weights import resolve_model_path
+
+    status("checking the local model")
+    return LlamaCppLLM(resolve_model_path(settings), n_ctx=settings.n_ctx, n_threads=settings.n_threads)
+
+
+def build_runtime(settings: Settings | None = None, *, llm: LLM | None = None, use_llm: bool = True,
+                  status: Status = lambda text: None) -> Runtime:
+    """`llm` overrides the configured backend (tests pass a ScriptedLLM); `use_llm=False` runs without one."""
+    settings = settings or Settings()
+    status("loading the catalog")
+    catalog = CatalogStore(settings.catalog_store_dir, override=settings.catalog).active()
+    status("loading collaborative filtering")
+    algo, _ = load_or_train(catalog, settings.index_dir)
+    status("loading item similarities")
+    itemsim = EASE.load_or_fit(catalog, settings.index_dir)
+    search = LazySearch(settings, catalog)
+    recommender = Recommender(catalog, itemsim=itemsim, cf=SVDScorer(algo, catalog), query_search=search)
+    memory = Memory(settings.state_db)
+    if llm is None and use_llm:
+        llm = build_llm(settings, status)
+    agent = Agent(catalog, recommender, memory, llm if use_llm else None)
+    return Runtime(settings=settings, catalog=catalog, memory=memory, recommender=recommender, search=search,
+                   agent=agent)

@@ -1,0 +1,158 @@
+"""The recommend tool: a profile in, catalog-only recommendations with evidence out. No LLM.
+
+Signals: item–item (EASE) from liked/disliked items, CF (Surprise SVD folded in from the profile), semantic match
+to the free-text query (Chroma), genre affinity and a popularity prior; blended by how much we know
+(`rank.blend_weights`), filtered by hard constraints, diversified by MMR, with an optional exploration slot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, Field
+
+from convrec.catalog.models import Catalog
+from convrec.tools import explain, rank
+from convrec.tools.models import Profile, Reason, Recommendation
+
+MIN_SIMILARITY_EVIDENCE = 0.05
+QUERY_POOL = 300  # semantic neighbours fetched for the query signal
+PREDICTED_EVIDENCE = 3.8  # a CF prediction is a reason only when it is this good
+
+
+class ItemItem(Protocol):
+    def scores_from_items(self, liked: dict[str, float], disliked: dict[str, float]) -> pd.Series: ...
+    def contributions(self, candidate_id: str, liked: dict[str, float]) -> list[tuple[str, float]]: ...
+    def similarity(self, a: str, b: str) -> float: ...
+
+
+class CollaborativeFiltering(Protocol):
+    def score_profile(self, ratings: dict[str, float]) -> pd.Series: ...
+
+
+QuerySearch = Callable[[str, int], list[tuple[str, float]]]
+
+
+class RecommendRequest(BaseModel):
+    profile: Profile = Field(default_factory=Profile)
+    k: int = Field(default=5, ge=1, le=50)
+    explore: bool = Field(default=False, description="give the last slot to an exploration pick, labelled so")
+    genre_feedback: dict[str, tuple[int, int]] = Field(default_factory=dict,
+                                                       description="per genre (likes, dislikes) from card feedback")
+    seed: int = 0
+
+
+class Recommender:
+    def __init__(self, catalog: Catalog, *, itemsim: ItemItem | None = None, cf: CollaborativeFiltering | None = None,
+                 query_search: QuerySearch | None = None) -> None:
+        self.catalog = catalog
+        self.itemsim = itemsim
+        self.cf = cf
+        self.query_search = query_search
+        self._popularity = rank.popularity_prior(catalog)
+        self._stats = catalog.ratings.groupby("item_id")["rating"].agg(["count", "mean"])
+
+    def recommend(self, request: RecommendRequest) -> list[Recommendation]:
+        profile = request.profile
+        candidates = rank.allowed(self.catalog, profile)
+        if candidates.empty:
+            return []
+        signals = self._signals(profile)
+        weights = rank.blend_weights(profile, has_query=signals["query"] is not None)
+        relevance = rank.blend(signals, weights, candidates)
+        slots = request.k - 1 if request.explore and request.k > 1 else request.k
+        chosen = rank.mmr(relevance, self._diversity_similarity, slots)
+        cards = [self._card(item_id, relevance[item_id], profile, signals, weights) for item_id in chosen]
+        if len(cards) < request.k:
+            cards += self._exploration(request, relevance, set(chosen))
+        return cards
+
+    # -- signals ------------------------------------------------------------------------------------------------------
+    def _signals(self, profile: Profile) -> dict[str, pd.Series | None]:
+        liked = {**profile.liked, **{i: (r - 2.5) / 2.5 for i, r in profile.ratings.items() if r >= 3.5}}
+        disliked = {**profile.disliked, **{i: (3.0 - r) / 2.5 for i, r in profile.ratings.items() if r <= 2.5}}
+        return {
+            "itemsim": self.itemsim.scores_from_items(liked, disliked) if self.itemsim and liked else None,
+            "cf": self.cf.score_profile(_as_ratings(profile, self.catalog)) if self.cf and liked else None,
+            "query": self._query_signal(profile.query),
+            "genre": rank.genre_affinity(self.catalog, profile),
+            "popularity": self._popularity,
+        }
+
+    def _query_signal(self, query: str | None) -> pd.Series | None:
+        if not query or self.query_search is None:
+            return None
+        hits = self.query_search(query, QUERY_POOL)
+        return pd.Series(dict(hits), dtype=float) if hits else None
+
+    def _diversity_similarity(self, a: str, b: str) -> float:
+        if self.itemsim is not None:
+            return self.itemsim.similarity(a, b)
+        genres_a, genres_b = set(self.catalog.items.at[a, "genres"]), set(self.catalog.items.at[b, "genres"])
+        return len(genres_a & genres_b) / max(1, len(genres_a | genres_b))
+
+    # -- cards and evidence -------------------------------------------------------------------------------------------
+    def _card(self, item_id: str, score: float, profile: Profile, signals: dict[str, pd.Series | None],
+              weights: dict[str, float], extra: list[Reason] | None = None) -> Recommendation:
+        item = self.catalog.item(item_id)
+        reasons = [*(extra or []), *self._reasons(item_id, profile, signals, weights)]
+        return Recommendation(item_id=item_id, title=item.title, year=item.year, genres=list(item.genres),
+                              score=round(float(score), 4), reasons=reasons[:3])
+
+    def _reasons(self, item_id: str, profile: Profile, signals: dict[str, pd.Series | None],
+                 weights: dict[str, float]) -> list[Reason]:
+        reasons: list[Reason] = []
+        liked = {**profile.liked, **{i: 1.0 for i, r in profile.ratings.items() if r >= 3.5}}
+        if self.itemsim is not None and liked:
+            reasons += self._similar_to_liked(item_id, liked)
+        query = signals.get("query")
+        if query is not None and item_id in query.index and profile.query:
+            reasons.append(explain.matches_query(profile.query, float(query[item_id])))
+        cf = signals.get("cf")
+        if cf is not None and weights.get("cf") and cf.get(item_id, 0) >= PREDICTED_EVIDENCE:
+            reasons.append(explain.cf_predicted(float(cf[item_id]), self.catalog.scale.high))
+        matched = sorted(profile.genres_liked.intersection(self.catalog.items.at[item_id, "genres"]))
+        if matched:
+            reasons.append(explain.genre_match(matched))
+        if not reasons:
+            count = int(self._stats["count"].get(item_id, 0))
+            reasons.append(explain.popular_cold_start(count, float(self._stats["mean"].get(item_id, 0.0))))
+        return reasons
+
+    def _similar_to_liked(self, item_id: str, liked: dict[str, float]) -> list[Reason]:
+        contributions = self.itemsim.contributions(item_id, liked)
+        if not contributions:
+            return []
+        best, _ = max(contributions, key=lambda pair: pair[1])
+        similarity = self.itemsim.similarity(item_id, best)
+        if similarity < MIN_SIMILARITY_EVIDENCE:
+            return []
+        return [explain.similar_to_liked(best, self.catalog.item(best).label, similarity)]
+
+    def _exploration(self, request: RecommendRequest, relevance: pd.Series, chosen: set[str]) -> list[Recommendation]:
+        rng = np.random.default_rng(request.seed)
+        known_genres = set(request.profile.genres_liked)
+        genres = [g for g in self.catalog.genres if g not in request.profile.constraints.exclude_genres]
+        genre = rank.thompson_genre(request.genre_feedback, genres, rng) if genres else None
+        if genre is None:
+            return []
+        pool = relevance[[i for i in relevance.index if i not in chosen
+                          and genre in self.catalog.items.at[i, "genres"]]]
+        if pool.empty:
+            return []
+        item_id = (pool + 0.5 * rank.scaled(self._popularity, pool.index)).idxmax()
+        label = explain.explore(genre if genre not in known_genres else f"more {genre}")
+        return [self._card(item_id, pool[item_id], request.profile, {}, {}, extra=[label])]
+
+
+def _as_ratings(profile: Profile, catalog: Catalog) -> dict[str, float]:
+    """Likes and dislikes as ratings on the catalog's scale, explicit ratings as given, for CF fold-in."""
+    low, high = catalog.scale.low, catalog.scale.high
+    like, dislike = low + 0.85 * (high - low), low + 0.2 * (high - low)
+    ratings = {item_id: like for item_id in profile.liked}
+    ratings.update({item_id: dislike for item_id in profile.disliked})
+    ratings.update(profile.ratings)
+    return ratings
