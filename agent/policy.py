@@ -32,7 +32,7 @@ from convrec.tools.recommend import Recommender, RecommendRequest
 CARDS = 5
 PROSE_MAX_TOKENS = 48
 CONTEXT_TURNS = 2
-MAX_QUESTIONS_IN_A_ROW = 2
+MAX_ELICITATIONS = 2  # onboarding questions per session; after that, cards alone until the user says more
 COLD_START_SIGNALS = 1  # fewer item/genre opinions than this, and no query: ask
 
 
@@ -74,7 +74,7 @@ class Agent:
 
         question = self._question(reading, profile, session)
         if question is not None:
-            self.memory.add_message(session, "question", question.text)
+            self.memory.add_message(session, "question" if reading.ambiguous else "elicit", question.text)
             yield question
 
         degraded = None if self.llm else "no LLM configured: deterministic reading and template reasons"
@@ -142,8 +142,8 @@ class Agent:
             mention = reading.ambiguous[0]
             choices = [Choice(label=c.title, item_id=c.item_id) for c in mention.candidates[:4]]
             return Question(text=f"Which \u201c{mention.span}\u201d do you mean?", choices=choices)
-        if profile.signal_count >= COLD_START_SIGNALS or profile.query or self._questions_in_a_row(session) >= \
-                MAX_QUESTIONS_IN_A_ROW:
+        if profile.signal_count >= COLD_START_SIGNALS or profile.query or \
+                self._elicitations_asked(session) >= MAX_ELICITATIONS:
             return None
         items = [Choice(label=self.catalog.item(i).label, item_id=i) for i in next_questions(self.catalog, profile, 5)]
         genres = [Choice(label=g, genre=g) for g in genre_choices(self.catalog, profile, 6)]
@@ -182,18 +182,8 @@ class Agent:
         recent = [m for m in self.memory.messages(session, last=2 * CONTEXT_TURNS) if m.role == "user"]
         return " | ".join(m.content[:200] for m in recent[-CONTEXT_TURNS:])
 
-    def _questions_in_a_row(self, session: str) -> int:
-        count = 0
-        for stored in reversed(self.memory.messages(session, last=12)):
-            if stored.role == "question":
-                count += 1
-            elif stored.role == "user":
-                continue
-            elif stored.role == "assistant" and count == 0:
-                continue
-            else:
-                break
-        return count
+    def _elicitations_asked(self, session: str) -> int:
+        return sum(1 for stored in self.memory.messages(session) if stored.role == "elicit")
 
     def _turn_number(self, session: str) -> int:
         return sum(1 for m in self.memory.messages(session) if m.role == "user")

@@ -44,6 +44,65 @@ def index() -> None:
     build_indexes()
 
 
+LlmChoice = Annotated[str | None, typer.Option("--llm", help="local | openai | none (default: CONVREC_LLM)")]
+UserOption = Annotated[str, typer.Option("--user", help="whose profile")]
+
+
+@app.command()
+def ask(message: Annotated[str, typer.Argument(help="what you say to convrec")],
+        session: Annotated[str | None, typer.Option("--session", help="continue this session")] = None,
+        user: UserOption = "me", llm: LlmChoice = None,
+        as_json: Annotated[bool, typer.Option("--json", help="print the DESIGN.md JSON contract")] = False) -> None:
+    """Run one turn of the conversation and persist it."""
+    from convrec.cli.ask import ask as run_ask
+
+    if llm not in (None, "local", "openai", "none"):
+        raise typer.BadParameter("use local, openai or none", param_hint="--llm")
+    run_ask(message, user=user, session=session, llm=llm, as_json=as_json)
+
+
+@app.command()
+def rate(item_id: Annotated[str, typer.Argument(help="catalog item id")],
+         rating: Annotated[float, typer.Argument(help="on the catalog's scale, e.g. 0.5-5")],
+         user: UserOption = "me") -> None:
+    """Rate an item; the next recommendations use it."""
+    from convrec.cli.ask import feedback
+
+    feedback(item_id, "rate", rating, user=user)
+
+
+@app.command()
+def like(item_id: Annotated[str, typer.Argument(help="catalog item id")], user: UserOption = "me") -> None:
+    """Say you like an item."""
+    from convrec.cli.ask import feedback
+
+    feedback(item_id, "like", None, user=user)
+
+
+@app.command()
+def dislike(item_id: Annotated[str, typer.Argument(help="catalog item id")], user: UserOption = "me") -> None:
+    """Say you dislike an item."""
+    from convrec.cli.ask import feedback
+
+    feedback(item_id, "dislike", None, user=user)
+
+
+@app.command()
+def export(user: UserOption = "me") -> None:
+    """Print everything stored about a user as JSON."""
+    from convrec.cli.ask import export as run_export
+
+    run_export(user)
+
+
+@app.command()
+def forget(user: UserOption = "me") -> None:
+    """Delete everything stored about a user."""
+    from convrec.cli.ask import forget as run_forget
+
+    run_forget(user)
+
+
 @catalog_app.command("check")
 def catalog_check(path: Annotated[Path, typer.Argument(help="catalog folder (MovieLens layout or convrec.toml)")]) -> None:
     """Validate a catalog without importing it."""

@@ -29,3 +29,33 @@ def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def tiny_ml_dir() -> Path:
     """60 popular MovieLens movies rated by 78 users, in the MovieLens CSV layout."""
     return FIXTURES / "tiny_ml"
+
+
+@pytest.fixture(scope="session")
+def demo_tools(tmp_path_factory):
+    """The demo catalog with its CF model and EASE, built once per test session (about 10 s)."""
+    from convrec.catalog.cfmodel import load_or_train
+    from convrec.catalog.loaders import load_demo_catalog
+    from convrec.tools.cf import SVDScorer
+    from convrec.tools.itemsim import EASE
+    from convrec.tools.recommend import Recommender
+
+    folder = tmp_path_factory.mktemp("demo-index")
+    catalog = load_demo_catalog()
+    algo, _ = load_or_train(catalog, folder)
+    itemsim = EASE.load_or_fit(catalog, folder)
+    return catalog, Recommender(catalog, itemsim=itemsim, cf=SVDScorer(algo, catalog))
+
+
+@pytest.fixture
+def make_agent(demo_tools, tmp_path):
+    """An Agent over the demo catalog with a fresh memory; pass a ScriptedLLM or None."""
+    from convrec.agent.memory import Memory
+    from convrec.agent.policy import Agent
+
+    catalog, recommender = demo_tools
+
+    def build(llm=None):
+        return Agent(catalog, recommender, Memory(tmp_path / "state.sqlite3"), llm)
+
+    return build

@@ -66,3 +66,8 @@ class Recommendation(BaseModel):
     genres: list[str] = Field(default_factory=list)
     score: float
     reasons: list[Reason] = Field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """The catalog's title with the year, as in "Matrix, The (1999)"."""
+        return f"{self.title} ({self.year})" if self.year is not None else self.title

@@ -1,0 +1,157 @@
+"""The turn policy with the scripted fake LLM: event order, onboarding, ambiguity, constraints, feedback,
+failures of the LLM, and what reaches the LLM."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from convrec.agent.events import Cards, Done, Question, Status, Token
+from convrec.agent.llm import LLMError, ScriptedLLM
+from convrec.agent.reading import preferences_schema
+
+
+def run(agent, message, user="ann", session=None):
+    async def collect():
+        return [event async for event in agent.turn(user, message, session)]
+
+    return asyncio.run(collect())
+
+
+def cards_of(events, revision=None):
+    found = [e for e in events if isinstance(e, Cards) and (revision is None or e.revision == revision)]
+    return found[-1].recommendations if found else []
+
+
+def reading(catalog, **fields):
+    schema = preferences_schema(tuple(g for g in catalog.genres if g != "IMAX"))
+    return schema(**{"intent": "recommend", **fields})
+
+
+def test_cards_come_before_any_prose_token(make_agent, demo_tools):
+    catalog, _ = demo_tools
+    llm = ScriptedLLM().enqueue(reading(catalog), *["The Matrix pick."] * 5)
+    events = run(make_agent(llm), "I loved The Matrix")
+    kinds = [type(e).__name__ for e in events]
+    assert kinds.index("Cards") < kinds.index("Token")
+    assert isinstance(events[-1], Done) and kinds.count("Token") == 5
+
+
+def test_cold_start_asks_with_quick_picks_and_still_shows_cards(make_agent):
+    events = run(make_agent(None), "hi")
+    question = next(e for e in events if isinstance(e, Question))
+    assert len([c for c in question.choices if c.item_id]) >= 3 and any(c.genre for c in question.choices)
+    assert len(cards_of(events)) == 5
+    assert all(r.reasons[0].kind == "popular_cold_start" for r in cards_of(events))
+
+
+def test_no_more_than_two_onboarding_questions(make_agent):
+    agent = make_agent(None)
+    asked = [any(isinstance(e, Question) for e in run(agent, text)) for text in ("hi", "hello", "hm", "ok")]
+    assert asked == [True, True, False, False]
+
+
+def test_ambiguous_title_is_asked_not_guessed(make_agent):
+    events = run(make_agent(None), "I want to watch psycho")
+    question = next(e for e in events if isinstance(e, Question))
+    assert {"2389", "1219"} <= {c.item_id for c in question.choices}  # Psycho (1998) and (1960)
+
+
+def test_liked_title_drives_cards_with_evidence(make_agent):
+    events = run(make_agent(None), "I loved The Matrix")
+    cards = cards_of(events)
+    assert "2571" not in {c.item_id for c in cards}
+    assert any(r.kind == "similar_to_liked" and r.evidence["liked_item_id"] == "2571" for c in cards for r in c.reasons)
+
+
+@pytest.mark.parametrize("message", ["no horror, only movies after 2000 please", "I hate horror. From 2000 onwards",
+                                     "anything but horror, something after 2000"])
+def test_constraints_are_never_violated(make_agent, demo_tools, message):
+    catalog, _ = demo_tools
+    agent = make_agent(None)
+    for text in (message, "I loved The Shining", "more please"):  # a liked horror film must not bring horror back
+        for card in cards_of(run(agent, text)):
+            assert "Horror" not in card.genres and card.year >= 2000
+
+
+def test_feedback_changes_the_next_cards(make_agent):
+    agent = make_agent(None)
+    first = cards_of(run(agent, "I loved The Matrix"))
+    agent.feedback("ann", first[0].item_id, "dislike")
+    agent.feedback("ann", "1", "like")  # Toy Story
+    second = agent.recommend("ann")
+    assert first[0].item_id not in {c.item_id for c in second}
+    assert [c.item_id for c in second] != [c.item_id for c in first]
+    assert any(r.evidence.get("liked_item_id") == "1" for c in second for r in c.reasons)
+
+
+def test_llm_reading_revises_cards_when_it_adds_something(make_agent, demo_tools):
+    catalog, _ = demo_tools
+    # "heat" in lower case is an everyday word to the deterministic reader; the LLM reads it as the title.
+    llm = ScriptedLLM().enqueue(reading(catalog, liked=["Heat"]), *["x"] * 5)
+    agent = make_agent(llm)
+    events = run(agent, "heat was awesome")
+    first, revised = [e for e in events if isinstance(e, Cards)]
+    assert (first.revision, revised.revision) == (0, 1)
+    assert "Heat (1995)" in revised.changed and agent.memory.profile("ann").liked.get("6") == 1.0
+    assert any(r.evidence.get("liked_item_id") == "6" for c in revised.recommendations for r in c.reasons)
+
+
+def test_llm_inventions_are_dropped(make_agent, demo_tools):
+    catalog, _ = demo_tools
+    invented = reading(catalog, liked=["Titanic", "The Godfather"], genres_yes=["Sci-Fi"], query="famous classics")
+    llm = ScriptedLLM().enqueue(invented, *["x"] * 5)
+    agent = make_agent(llm)
+    run(agent, "something more recent please, and no horror")
+    profile = agent.memory.profile("ann")
+    assert not profile.liked and not profile.genres_liked and profile.constraints.year_min is not None
+
+
+def test_dead_endpoint_mid_turn_degrades_and_loses_nothing(make_agent):
+    llm = ScriptedLLM().enqueue(LLMError("connection refused", where="http://127.0.0.1:9"))
+    agent = make_agent(llm)
+    events = run(agent, "I loved Heat")
+    done = events[-1]
+    assert isinstance(done, Done) and "LLM failed" in done.degraded
+    assert len(cards_of(events)) == 5 and any(isinstance(e, Status) for e in events)
+    assert agent.memory.profile("ann").liked == {"6": pytest.approx(agent.memory.profile("ann").liked["6"])}
+    session = agent.memory.session("ann")
+    assert [m.role for m in agent.memory.messages(session)] == ["user", "assistant"]
+
+
+def test_garbage_json_from_the_model_is_recovered(make_agent):
+    llm = ScriptedLLM().enqueue('{"intent": "recommend", "liked": [unterminated')
+    events = run(make_agent(llm), "I loved Heat")
+    assert isinstance(events[-1], Done) and events[-1].degraded and len(cards_of(events)) == 5
+
+
+def test_unfaithful_prose_falls_back_to_the_template(make_agent, demo_tools):
+    catalog, _ = demo_tools
+    lies = ["You will love Titanic, rated 9.9 by critics!"] * 5
+    llm = ScriptedLLM().enqueue(reading(catalog), *lies)
+    events = run(make_agent(llm), "I loved The Matrix")
+    tokens = [e for e in events if isinstance(e, Token)]
+    cards = {c.item_id: c for c in cards_of(events)}
+    assert all(t.text == cards[t.item_id].reasons[0].text for t in tokens)
+
+
+def test_faithful_prose_is_used(make_agent, demo_tools):
+    catalog, _ = demo_tools
+    agent = make_agent(None)
+    cards = cards_of(run(agent, "I loved The Matrix"))
+    sentences = [f"If The Matrix hooked you, {c.title} is a natural next watch." for c in cards]
+    llm = ScriptedLLM().enqueue(reading(catalog), *sentences)
+    events = run(make_agent(llm), "I loved The Matrix", user="bob")
+    assert [t.text for t in events if isinstance(t, Token)] == sentences
+
+
+def test_what_reaches_the_llm_is_short_and_fenced(make_agent, demo_tools):
+    catalog, _ = demo_tools
+    llm = ScriptedLLM().enqueue(reading(catalog), *["x"] * 5)
+    run(make_agent(llm), "I loved Heat")
+    system, user = llm.prompts[0]
+    assert "<message>I loved Heat</message>" in user["content"]
+    assert len(system["content"]) < 400
+    for prompt in llm.prompts[1:]:  # per-card prose: title and template reason only, no item descriptions
+        assert "directed by" not in prompt[1]["content"] and len(prompt[1]["content"]) < 300
