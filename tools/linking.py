@@ -1,0 +1,538 @@
+"""Entity linking: the titles people type ("the matirx", "Godfather 2", "amelie", "lotr fellowship") → catalog ids.
+
+No LLM. Every catalog title is indexed under several keys, each with a match quality:
+the title itself (1.0), without its leading article (0.97), its alternate titles in parentheses (0.97),
+its part before a colon or dash ("Star Wars", 0.85: a franchise name, so it is shared and ambiguous),
+its subtitle ("A New Hope", 0.9) and the franchise with the subtitle or sequel number ("star wars 4", 0.95).
+Keys are normalized (see `textnorm`) and canonical: roman numerals become digits and "part"/"episode"/"vol"
+before a number are dropped, so "Godfather: Part II" and "godfather 2" are the same key.
+
+A lookup finds exact keys, and keys that extend the query ("batman" → "batman forever"); then, for one title
+typed alone, typos (rapidfuzz) and words in order ("lotr fellowship" → "...the fellowship of the ring").
+Inside chat text (`find_titles`) only exact keys and franchise starts count, plus slight typos of words no title
+uses; titles made of everyday words need a sign that they are titles (see `_looks_meant`).
+The decision uses popularity (number of ratings) as the prior of what people mean:
+- linked when no rival is left: a rival is an equally good match that is at least 1/10 as popular
+  ("psycho" 1960 vs 1998: 83 vs 9 ratings → ambiguous; "titanic" 1997 vs 1953: 140 vs 6 → linked),
+  or a well-known longer title starting with the query, at least 60% as popular ("batman" vs "batman forever",
+  but not "the dark knight" vs "the dark knight rises"), sequels by number excepted ("toy story" is Toy Story);
+- ambiguous when rivals remain, or when the best match is a weak one (a typo guess to confirm);
+- none when nothing matches well enough.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from rapidfuzz import fuzz, process
+
+from convrec.catalog.models import Catalog
+from convrec.tools.textnorm import COMMON_WORDS, FUNCTION_WORDS, Token, tokenize, words
+from convrec.tools.vocabulary import VOCABULARY_WORDS, find_terms, singular
+
+Decision = Literal["linked", "ambiguous", "none"]
+
+LINK_MIN = 0.8  # below this a match is only a suggestion to confirm
+SUGGEST_MIN = 0.7  # below this it is no match at all
+NEAR_GAP = 0.05  # matches this close in quality compete on popularity alone
+NEAR_RATIO = 10  # an equally good match this much less popular is not a rival
+FRANCHISE_MIN_POP = 20  # a longer title starting with the query is a rival only if this well known...
+FRANCHISE_SHARE = 0.6  # ...and this popular relative to the best match ("batman forever" is, "dark knight rises" not)
+POPULARITY_WEIGHT = 0.05  # in ranking, ×10 ratings is worth 0.05 of match quality (Léon before a rare namesake)
+FUZZY_MIN_RATIO = 80
+FUZZY_MIN_CHARS = 5
+TYPO_MIN_RATIO = 88  # inside chat text a typo must be slight: "the matirx" (90) yes, "moovie" → "movie" never
+TYPO_MIN_CHARS = 7
+TYPO_SPAN_TOKENS = 4
+MAX_TYPO_WORDS = 5
+MAX_EXTENSIONS = 300  # keys starting with the query looked at ("the" would otherwise scan thousands)
+MAX_SPAN_TOKENS = 12
+
+ABBREVIATIONS = {
+    "lotr": ("lord", "of", "the", "rings"), "hp": ("harry", "potter"), "potc": ("pirates", "of", "the", "caribbean"),
+    "t2": ("terminator", "2"), "fotr": ("fellowship", "of", "the", "ring"), "rotk": ("return", "of", "the", "king"),
+    "gotg": ("guardians", "of", "the", "galaxy"), "esb": ("empire", "strikes", "back"),
+}
+_ROMAN = {"ii": 2, "iii": 3, "iv": 4, "vi": 6, "vii": 7, "viii": 8, "ix": 9, "xi": 11, "xii": 12, "xiii": 13,
+          "xiv": 14, "xv": 15, "xvi": 16, "xvii": 17, "xviii": 18, "xix": 19, "xx": 20}
+_SHORT_ROMAN = {"i": 1, "v": 5, "x": 10}  # also words or letters: digits only after "part" or at the end
+SEQUEL_WORDS = frozenset({"part", "pt", "episode", "chapter", "vol", "volume"})
+ARTICLES = frozenset({"the", "a", "an"})
+MINOR_WORDS = frozenset({"the", "a", "an", "of", "and", "or", "in", "on", "at", "to", "for", "with", "from", "by",
+                         "vs", "v", "is", "it", "as", "but"})
+# Words after which everyday words are probably a title ("loved heat"). Not "like"/"love": "I like cars a lot".
+TITLE_CUES = frozenset({"seen", "saw", "watched", "rewatched", "loved", "liked", "hated", "enjoyed", "disliked",
+                        "called", "titled"})
+MULTIWORD_TITLE_CUES = frozenset({"like", "likes", "love", "loves"})  # "i love star wars", but "i like cars"
+OPINION_WORDS = frozenset({"good", "great", "amazing", "awesome", "boring", "awful", "terrible", "bad", "funny",
+                           "hilarious", "scary", "overrated", "underrated", "brilliant", "fantastic", "excellent",
+                           "ok", "okay", "best", "worst", "meh", "incredible", "masterpiece", "decent", "horrible"})
+CATEGORY_NOUNS = frozenset({"movie", "movies", "film", "films", "flick", "flicks", "ones", "stuff", "genre",
+                            "type", "kind", "stories"})  # "romance movies" names a genre, not "Romance (1999)"
+
+_PARENS = re.compile(r"\s*\(([^()]*)\)\s*$")
+_AKA = re.compile(r"^\s*(?:a\.k\.a\.|aka)\s+", re.IGNORECASE)
+_TRAILING_ARTICLE = re.compile(
+    r"^(?P<body>.+?),\s*(?P<article>The|A|An|Les|Le|La|L'|Il|El|Lo|Los|Las|Der|Die|Das|Den|Det|De|Het|Un|Une|Una|"
+    r"Uno|Ein|Eine|En|Ett|I|Gli|Os|As|O)$")
+_SEGMENT_BREAK = re.compile(r"\s*:\s+|\s+[-–—]\s+")
+_POSSESSIVE_BRAND = re.compile(r"^(?:\S+\s+){0,2}\S+['’]s\s+(?P<rest>\S+\s+\S+.*)$")  # "National Lampoon's X"
+_HYPHENATED = re.compile(r"(?<=[^\W\d_])-(?=[^\W\d_])")
+_QUOTES = "\"'“”‘’«»*"
+
+
+class LinkCandidate(BaseModel):
+    item_id: str
+    title: str  # with the year: "Heat (1995)"
+    year: int | None = None
+    popularity: int = Field(ge=0, description="number of ratings")
+    confidence: float = Field(ge=0, le=1, description="how well the words match this title")
+
+
+class LinkResult(BaseModel):
+    query: str
+    decision: Decision
+    candidates: list[LinkCandidate] = Field(default_factory=list, description="best first")
+    confidence: float = Field(default=0.0, ge=0, le=1, description="of the decision; 0 when none")
+
+    @property
+    def item_id(self) -> str | None:
+        """The linked item, if the decision is `linked`."""
+        return self.candidates[0].item_id if self.decision == "linked" else None
+
+
+class TitleMention(BaseModel):
+    """A span of the user's own words that names a title (linked) or several possible titles (ambiguous)."""
+
+    span: str
+    start: int
+    end: int
+    result: LinkResult
+
+
+@dataclass
+class _Match:
+    quality: float
+    extension: bool = False  # the key only starts with the query ("batman" → "batman forever")
+    sequel: bool = False  # ...and what follows is a number ("toy story" → "toy story 2")
+
+
+@dataclass
+class TitleIndex:
+    """Keys → {item id: quality}, built once per catalog (see `title_index`)."""
+
+    keys: dict[str, dict[str, float]]
+    popularity: dict[str, int]
+    years: dict[str, int | None]
+    labels: dict[str, str]
+    everyday_words: frozenset[str]
+    sorted_keys: list[str] = field(init=False)
+    key_list: list[str] = field(init=False)
+    postings: dict[str, list[int]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sorted_keys = sorted(self.keys)
+        self.key_list = list(self.keys)
+        self.postings = defaultdict(list)
+        for position, key in enumerate(self.key_list):
+            for word in set(key.split()):
+                self.postings[word].append(position)
+
+    def everyday(self, span: list[str]) -> bool:
+        """Whether the words could all be ordinary chat ("home alone", "heat", "9"): short spans only."""
+        return len(span) <= 4 and all(word.isdigit() or word in self.everyday_words or singular(word) in
+                                      self.everyday_words for word in span)
+
+    def exact(self, key: str) -> dict[str, _Match]:
+        return {item: _Match(quality) for item, quality in self.keys.get(key, {}).items()}
+
+    def extensions(self, key: str) -> dict[str, _Match]:
+        """Items whose keys start with `key` and go on."""
+        matches: dict[str, _Match] = {}
+        start = bisect.bisect_left(self.sorted_keys, key + " ")
+        for longer in self.sorted_keys[start:start + MAX_EXTENSIONS]:
+            if not longer.startswith(key + " "):
+                break
+            coverage = len(key) / len(longer)
+            sequel = longer[len(key) + 1:].replace(" ", "").isdigit()
+            for item, quality in self.keys[longer].items():
+                _keep_best(matches, item, _Match(quality * (0.8 + 0.15 * coverage), extension=True, sequel=sequel))
+        return matches
+
+    def fuzzy(self, key: str, *, min_ratio: float = FUZZY_MIN_RATIO) -> dict[str, _Match]:
+        """Keys spelled almost like `key` ("the matirx"); never everyday words ("movie" for "moovie")."""
+        matches: dict[str, _Match] = {}
+        if len(key) < FUZZY_MIN_CHARS:
+            return matches
+        for found, ratio, _ in process.extract(key, self.key_list, scorer=fuzz.ratio, limit=8,
+                                               score_cutoff=min_ratio):
+            if self.everyday(found.split()):
+                continue
+            for item, quality in self.keys[found].items():
+                _keep_best(matches, item, _Match(quality * ratio / 100 * 0.95))
+        return matches
+
+    def in_order(self, query: list[str]) -> dict[str, _Match]:
+        """Keys containing all the query's words in order ("lord of the rings fellowship")."""
+        matches: dict[str, _Match] = {}
+        content = [word for word in query if word not in FUNCTION_WORDS]
+        if not content:
+            return matches
+        postings = sorted((self.postings.get(word, []) for word in set(query)), key=len)
+        if not postings[0]:
+            return matches
+        common = set(postings[0]).intersection(*postings[1:])
+        text = " ".join(query)
+        for position in sorted(common)[:MAX_EXTENSIONS]:
+            key = self.key_list[position]
+            if _is_subsequence(query, key.split()):
+                for item, quality in self.keys[key].items():
+                    _keep_best(matches, item, _Match(quality * (0.75 + 0.15 * len(text) / len(key))))
+        return matches
+
+
+def canonical(tokens: list[str], *, typed: bool = True) -> list[str]:
+    """Roman numerals as digits, "part"/"episode"/"vol" before a number dropped; abbreviations expanded if `typed`."""
+    expanded = [word for token in tokens for word in ABBREVIATIONS.get(token, (token,))] if typed else tokens
+    numbered = []
+    for position, word in enumerate(expanded):
+        after_sequel_word = position > 0 and expanded[position - 1] in SEQUEL_WORDS
+        at_end = position == len(expanded) - 1 and position > 0
+        if word in _ROMAN:
+            word = str(_ROMAN[word])
+        elif word in _SHORT_ROMAN and (after_sequel_word or at_end):
+            word = str(_SHORT_ROMAN[word])
+        numbered.append(word)
+    return [word for position, word in enumerate(numbered)
+            if not (word in SEQUEL_WORDS and position + 1 < len(numbered) and numbered[position + 1].isdigit())]
+
+
+def title_index(catalog: Catalog) -> TitleIndex:
+    """The catalog's title index, built on first use and kept with the catalog."""
+    if "title_index" not in catalog._cache:
+        catalog._cache["title_index"] = _build_index(catalog)
+    return catalog._cache["title_index"]
+
+
+def link_title(text: str, catalog: Catalog, *, limit: int = 5) -> LinkResult:
+    """Link one title as a person typed it. A trailing year ("heat 1995", "Psycho (1960)") picks the version."""
+    index = title_index(catalog)
+    query, year = _split_year(canonical(words(text)), index)
+    if not query:
+        return LinkResult(query=text, decision="none")
+    key = " ".join(query)
+    matches = _merge(index.exact(key), index.extensions(key))
+    if _best_quality(matches) < 0.9:
+        matches = _merge(matches, index.fuzzy(key))
+    if _best_quality(matches) < LINK_MIN:
+        matches = _merge(matches, index.in_order(query))
+    return _decide(text, index, matches, year, limit)
+
+
+def find_titles(text: str, catalog: Catalog) -> list[TitleMention]:
+    """Titles named inside a chat message, each a linked or ambiguous mention, in text order.
+
+    Spans of up to 12 words are looked up as exact keys, or as the start of several titles ("harry potter");
+    the longest spans win, without overlap. A title made of everyday words ("Heat", "Up", "Home Alone") counts only
+    with a sign that the user meant a title (see `_looks_meant`), so "I want something up to date" links nothing.
+    """
+    index = title_index(catalog)
+    message = _Message.of(text)
+    tokens = message.tokens
+    term_edges = _term_edges(tokens, catalog)
+    found = [(start, end, result)
+             for start in range(len(tokens))
+             for end in range(min(len(tokens), start + MAX_SPAN_TOKENS), start, -1)
+             if not _cuts_a_term(start, end, term_edges)
+             and (result := _span_result(message, start, end, index)) is not None]
+    chosen = _longest_without_overlap(found)
+    chosen += _typo_spans(text, tokens, index, covered={p for start, end, _ in chosen for p in range(start, end)})
+    return [TitleMention(span=result.query, start=tokens[start].start, end=tokens[end - 1].end, result=result)
+            for start, end, result in sorted(chosen, key=lambda f: f[0])]
+
+
+@dataclass(frozen=True)
+class _Message:
+    """A chat message with what `_looks_meant` asks of every span, worked out once."""
+
+    text: str
+    tokens: list[Token]
+    sentence_start: list[bool]  # per token
+    shouting: bool  # ALL CAPS: capitals say nothing
+
+    @classmethod
+    def of(cls, text: str) -> _Message:
+        tokens = tokenize(text)
+        starts = [position == 0 or bool(re.search(r"[.!?\n]\s*$", text[tokens[position - 1].end:token.start]))
+                  for position, token in enumerate(tokens)]
+        return cls(text, tokens, starts, text.upper() == text)
+
+
+def _span_result(message: _Message, start: int, end: int, index: TitleIndex) -> LinkResult | None:
+    text, tokens = message.text, message.tokens
+    span = canonical([token.norm for token in tokens[start:end]])
+    key = " ".join(span)
+    exact = index.exact(key)
+    if not exact and not _names_franchise(index, span):
+        return None
+    weak_key = len(span) == 1 and _best_quality(exact) < 0.95  # one word that is only a subtitle or franchise
+    if not _looks_meant(message, start, end, index.everyday(span) or weak_key):
+        return None
+    year = int(tokens[end].norm) if end < len(tokens) and _is_year(tokens[end].norm) else None
+    result = _decide(text[tokens[start].start:tokens[end - 1].end], index, _merge(exact, index.extensions(key)),
+                     year, limit=5)
+    return None if result.decision == "none" else result
+
+
+def _build_index(catalog: Catalog) -> TitleIndex:
+    keys: dict[str, dict[str, float]] = defaultdict(dict)
+    for item_id, title in catalog.items["title"].items():
+        for key, quality in _title_keys(str(title)):
+            if quality > keys[key].get(item_id, 0.0):
+                keys[key][item_id] = quality
+    years = {item: (None if year is None or year != year else int(year))
+             for item, year in catalog.items["year"].astype(object).where(catalog.items["year"].notna(), None).items()}
+    labels = {item: (f"{title} ({years[item]})" if years[item] else str(title))
+              for item, title in catalog.items["title"].items()}
+    genre_words = {word for genre in catalog.genres for word in words(genre)}
+    return TitleIndex(keys=dict(keys), popularity=catalog.popularity.to_dict(), years=years, labels=labels,
+                      everyday_words=COMMON_WORDS | VOCABULARY_WORDS | genre_words)
+
+
+def _title_keys(title: str) -> list[tuple[str, float]]:
+    keys: list[tuple[str, float]] = []
+    main, alternates = _split_alternates(title)
+    for name, quality in [(main, 1.0), *((alt, 0.97) for alt in alternates)]:
+        article_moved = _TRAILING_ARTICLE.match(name)
+        if article_moved:
+            name = f"{article_moved['article']} {article_moved['body']}".replace("L' ", "L'")
+        keys.extend(_name_keys(name, quality, drop_first=bool(article_moved)))
+        if branded := _POSSESSIVE_BRAND.match(name):
+            keys.extend(_name_keys(branded["rest"], quality * 0.9, drop_first=False))
+        if _HYPHENATED.search(name):
+            keys.extend(_name_keys(_HYPHENATED.sub("", name), quality, drop_first=bool(article_moved)))
+    return keys
+
+
+def _split_alternates(title: str) -> tuple[str, list[str]]:
+    """ "Amelie (Fabuleux destin d'Amélie Poulain, Le)" → ("Amelie", ["Fabuleux destin d'Amélie Poulain, Le"])."""
+    alternates = []
+    while (match := _PARENS.search(title)) and match.start() > 0:
+        alternates.append(_AKA.sub("", match.group(1)).strip())
+        title = title[:match.start()]
+    return title.strip(), [alt for alt in alternates if alt]
+
+
+def _name_keys(name: str, quality: float, *, drop_first: bool) -> list[tuple[str, float]]:
+    segments = [canonical(words(segment), typed=False) for segment in _SEGMENT_BREAK.split(name)]
+    segments = [segment for segment in segments if segment]
+    if not segments:
+        return []
+    keys = _with_and_without_article([w for s in segments for w in s], quality, drop_first)
+    is_number = [all(word.isdigit() for word in segment) for segment in segments]
+    for cut in range(1, len(segments)):
+        if not all(is_number[cut:]):  # "Godfather: Part II" does not make "godfather" a franchise key
+            prefix = [w for s in segments[:cut] for w in s]
+            franchise = cut == 1 and not any(word.isdigit() for word in prefix)  # "Star Wars", not "Terminator 2"
+            keys += _with_and_without_article(prefix, quality * (0.85 if franchise else 0.92), drop_first)
+        if not is_number[cut] and len(" ".join(segments[cut])) >= 5:
+            keys += _with_and_without_article(segments[cut], quality * 0.9, drop_first=False)
+    if len(segments) >= 3:
+        keys += _with_and_without_article(segments[0] + segments[-1], quality * 0.95, drop_first)
+    numbers = [word for segment in segments[1:] for word in segment if word.isdigit()]
+    if numbers:
+        keys += _with_and_without_article(segments[0] + numbers[:1], quality * 0.95, drop_first)
+    return keys
+
+
+def _with_and_without_article(tokens: list[str], quality: float, drop_first: bool) -> list[tuple[str, float]]:
+    keys = [(" ".join(tokens), quality)]
+    if len(tokens) > 1 and (drop_first or tokens[0] in ARTICLES):
+        keys.append((" ".join(tokens[1:]), quality - 0.03))
+    return keys
+
+
+def _split_year(query: list[str], index: TitleIndex) -> tuple[list[str], int | None]:
+    """ "heat 1995" → (["heat"], 1995); "1984" and "death race 2000" stay titles when they are keys."""
+    if len(query) > 1 and _is_year(query[-1]) and " ".join(query) not in index.keys:
+        return query[:-1], int(query[-1])
+    return query, None
+
+
+def _is_year(word: str) -> bool:
+    return len(word) == 4 and word.isdigit() and 1880 <= int(word) <= 2030
+
+
+def _merge(*groups: dict[str, _Match]) -> dict[str, _Match]:
+    merged: dict[str, _Match] = {}
+    for group in groups:
+        for item, match in group.items():
+            _keep_best(merged, item, match)
+    return merged
+
+
+def _keep_best(matches: dict[str, _Match], item: str, match: _Match) -> None:
+    held = matches.get(item)
+    if held is None or match.quality > held.quality or (match.quality == held.quality and held.extension):
+        matches[item] = match
+
+
+def _best_quality(matches: dict[str, _Match]) -> float:
+    return max((match.quality for match in matches.values()), default=0.0)
+
+
+def _decide(query: str, index: TitleIndex, matches: dict[str, _Match], year: int | None, limit: int) -> LinkResult:
+    if year is not None:
+        matches = {item: (match if index.years.get(item) == year else _Match(match.quality * 0.8))
+                   for item, match in matches.items()}
+    ranked = sorted(matches.items(), key=lambda pair: (-_rank_score(pair[1], index.popularity.get(pair[0], 0)),
+                                                       pair[0]))
+    ranked = [(item, match) for item, match in ranked if match.quality >= SUGGEST_MIN]
+    if not ranked:
+        return LinkResult(query=query, decision="none")
+    top_item, top = ranked[0]
+    top_pop = index.popularity.get(top_item, 0)
+    rivals = [(item, match) for item, match in ranked[1:]
+              if _is_rival(top, top_pop, match, index.popularity.get(item, 0), year_given=year is not None,
+                           right_year=index.years.get(item) == year)]
+    if top.quality >= LINK_MIN and not rivals:
+        decision, confidence = "linked", top.quality
+    else:
+        contenders = [top_pop, *(index.popularity.get(item, 0) for item, _ in rivals)]
+        decision, confidence = "ambiguous", top.quality * (top_pop + 1) / sum(pop + 1 for pop in contenders)
+    shown = ranked[:max(limit, len(rivals) + 1)] if decision == "ambiguous" else ranked[:limit]
+    candidates = [LinkCandidate(item_id=item, title=index.labels[item], year=index.years.get(item),
+                                popularity=index.popularity.get(item, 0), confidence=round(min(match.quality, 1.0), 4))
+                  for item, match in shown]
+    return LinkResult(query=query, decision=decision, candidates=candidates, confidence=round(confidence, 4))
+
+
+def _is_rival(top: _Match, top_pop: int, other: _Match, other_pop: int, *, year_given: bool, right_year: bool) -> bool:
+    if year_given and not right_year:
+        return False
+    if other.sequel and not top.extension:
+        return False
+    if other.quality >= top.quality - NEAR_GAP:
+        return other_pop * NEAR_RATIO >= top_pop
+    return other.extension and other_pop >= FRANCHISE_MIN_POP and other_pop >= FRANCHISE_SHARE * top_pop
+
+
+def _rank_score(match: _Match, popularity: int) -> float:
+    return match.quality + POPULARITY_WEIGHT * math.log10(1 + popularity)
+
+
+def _typo_spans(text: str, tokens: list[Token], index: TitleIndex,
+                covered: set[int]) -> list[tuple[int, int, LinkResult]]:
+    """Titles with a typo ("i loved the matirx"): short spans around a word that no title uses, matched fuzzily.
+
+    Only clear links count here, and only words unknown to every title trigger it, so chat stays cheap to read.
+    """
+    found = []
+    unknown = [position for position, token in enumerate(tokens)
+               if position not in covered and _unknown_word(token.norm, index)]
+    for position in unknown[:MAX_TYPO_WORDS]:  # fuzzy matching costs ~1 ms a span: bound it for long messages
+        spans = [(start, end) for start in range(max(0, position - TYPO_SPAN_TOKENS + 1), position + 1)
+                 for end in range(position + 1, min(len(tokens), start + TYPO_SPAN_TOKENS) + 1)
+                 if covered.isdisjoint(range(start, end)) and tokens[start].norm not in FUNCTION_WORDS - ARTICLES
+                 and tokens[end - 1].norm not in FUNCTION_WORDS]
+        results = [(start, end, _decide(text[tokens[start].start:tokens[end - 1].end], index,
+                                        index.fuzzy(key, min_ratio=TYPO_MIN_RATIO), None, limit=5))
+                   for start, end in spans
+                   if len(key := " ".join(canonical([t.norm for t in tokens[start:end]]))) >= TYPO_MIN_CHARS]
+        linked = [found_span for found_span in results if found_span[2].decision == "linked"]
+        if linked:
+            best = max(linked, key=lambda f: (f[2].confidence, f[1] - f[0]))
+            found.append(best)
+            covered.update(range(best[0], best[1]))
+    return found
+
+
+def _unknown_word(word: str, index: TitleIndex) -> bool:
+    return len(word) >= 4 and not word.isdigit() and word not in index.postings and not index.everyday([word])
+
+
+def _term_edges(tokens: list[Token], catalog: Catalog) -> list[tuple[int, int]]:
+    return [(term.start, term.end) for term in find_terms(tokens, catalog) if term.end - term.start > 1]
+
+
+def _cuts_a_term(start: int, end: int, term_edges: list[tuple[int, int]]) -> bool:
+    """A span that takes part of a taste phrase is no title: "Super" in "super hero movies"."""
+    return any(start < term_end and term_start < end and not (start <= term_start and term_end <= end)
+               for term_start, term_end in term_edges)
+
+
+def _names_franchise(index: TitleIndex, span: list[str]) -> bool:
+    """Words that are no title but start some ("harry potter", "crouching tiger") still name something.
+
+    Only spans of two or more words, not everyday ones, that begin and end with a real word: "stuck on" must not
+    stand for "Stuck on You".
+    """
+    if len(span) < 2 or span[0] in FUNCTION_WORDS or span[-1] in FUNCTION_WORDS or index.everyday(span):
+        return False
+    key = " ".join(span) + " "
+    start = bisect.bisect_left(index.sorted_keys, key)
+    return start < len(index.sorted_keys) and index.sorted_keys[start].startswith(key)
+
+
+def _looks_meant(message: _Message, start: int, end: int, needs_evidence: bool) -> bool:
+    """Whether words that could be chat are a title here: quoted, Title Case mid-sentence, or after a cue.
+
+    Followed by "movies"/"films" they name a kind of movie ("romance movies"), unless quoted.
+    """
+    tokens = message.tokens
+    quoted = _quoted(message.text, tokens[start].start, tokens[end - 1].end)
+    dated = end < len(tokens) and _is_year(tokens[end].norm)  # "Heat (1995)"
+    if quoted or dated or not needs_evidence:
+        return True
+    if end < len(tokens) and tokens[end].norm in CATEGORY_NOUNS:
+        return False
+    title_case = not message.shouting and _title_cased(tokens[start:end])
+    mid_sentence = not message.sentence_start[start]
+    function_words_only = all(token.norm in FUNCTION_WORDS for token in tokens[start:end])
+    judged = not function_words_only and _judged_next(tokens, end)  # but "It was good" is no title
+    if title_case and (mid_sentence or end - start >= 2 or judged):
+        return True
+    cues = TITLE_CUES | MULTIWORD_TITLE_CUES if end - start >= 2 else TITLE_CUES
+    return not function_words_only and start > 0 and tokens[start - 1].norm in cues
+
+
+def _judged_next(tokens: list[Token], end: int) -> bool:
+    """ "Heat was boring", "Cats is awful": a capitalized word the sentence goes on to judge is a title."""
+    return end < len(tokens) and tokens[end].norm in ("was", "is") and \
+        any(token.norm in OPINION_WORDS for token in tokens[end + 1:end + 4])
+
+
+def _quoted(text: str, start: int, end: int) -> bool:
+    before, after = text[:start].rstrip()[-1:], text[end:].lstrip()[:1]
+    return bool(before) and before in _QUOTES and bool(after) and after in _QUOTES
+
+
+def _title_cased(tokens: list[Token]) -> bool:
+    significant = [token for position, token in enumerate(tokens) if position == 0 or token.norm not in MINOR_WORDS]
+    return all(token.text[0].isupper() or token.text[0].isdigit() for token in significant)
+
+
+def _longest_without_overlap(found: list[tuple[int, int, LinkResult]]) -> list[tuple[int, int, LinkResult]]:
+    chosen: list[tuple[int, int, LinkResult]] = []
+    taken: set[int] = set()
+    def size(span: tuple[int, int, LinkResult]) -> tuple[int, int]:
+        start, end, result = span
+        named = words(result.query)
+        return sum(word not in FUNCTION_WORDS for word in named), end - start  # "mission impossible" > "the mission"
+
+    for start, end, result in sorted(found, key=lambda f: (*(-n for n in size(f)), -f[2].confidence, f[0])):
+        if taken.isdisjoint(range(start, end)):
+            chosen.append((start, end, result))
+            taken.update(range(start, end))
+    return sorted(chosen, key=lambda f: f[0])
+
+
+def _is_subsequence(needle: list[str], haystack: list[str]) -> bool:
+    remaining = iter(haystack)
+    return all(word in remaining for word in needle)

@@ -1,0 +1,532 @@
+"""The deterministic reader: one chat message → what the user likes, dislikes, wants. No LLM; a few ms.
+
+`read_message(text, catalog)` links titles (`linking.find_titles`), finds taste words (`vocabulary.find_terms`) and
+year phrases, then gives every title and genre a polarity from the nearest opinion cue in its clause:
+- a cue before a mention applies to it ("loved Heat", "no horror", "something like Heat", "anything but westerns");
+  "too"/"less" reach only the next words ("too scary");
+- if the nearest cue before is only "seen"/"watched", or there is none, an opinion after it in the clause decides
+  ("Cats was awful", "Breaking In was a good movie");
+- clauses end at sentence punctuation, commas and "but"/"though" (so "I love horror but not gore" keeps horror);
+  a clause after a comma that only lists more mentions inherits the cue before it ("I like horror, comedy and war").
+Without any cue a genre counts as wanted, and a title as a mild like (0.5): in the ReDial dev cases 138 of the 158
+movies seekers named were labelled liked and 2 disliked, so naming a movie is weak evidence of liking it.
+"I haven't seen X" leaves X out of the likes (`polarity="unseen"`), so X can still be recommended.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from convrec.catalog.models import Catalog
+from convrec.tools.linking import LinkCandidate, TitleMention, find_titles
+from convrec.tools.models import Constraints
+from convrec.tools.textnorm import FUNCTION_WORDS, Token, tokenize
+from convrec.tools.vocabulary import TermMatch, find_terms
+
+Intent = Literal["greeting", "recommend", "refine", "feedback", "question"]
+Polarity = Literal["liked", "disliked", "neutral", "unseen"]
+
+MENTION_STRENGTH = 0.5  # a title named without an opinion
+RECENT_YEARS = 10  # "something recent": the catalog's last ten years
+CLASSIC_BEFORE = 1980  # "older", "classics": released before this year
+MAX_CUE_WORDS = 5
+
+
+class TitleOpinion(BaseModel):
+    item_id: str
+    title: str
+    span: str  # the user's words
+    polarity: Polarity
+    strength: float = Field(ge=0, le=1)
+
+
+class AmbiguousTitle(BaseModel):
+    """Words that name more than one catalog title: ask which one."""
+
+    span: str
+    polarity: Polarity
+    strength: float = Field(ge=0, le=1)
+    candidates: list[LinkCandidate]
+
+
+class Reading(BaseModel):
+    """What one message says. Item ids are catalog ids; genres are catalog genres."""
+
+    liked: dict[str, float] = Field(default_factory=dict)
+    disliked: dict[str, float] = Field(default_factory=dict)
+    titles: list[TitleOpinion] = Field(default_factory=list, description="every linked title, with its polarity")
+    ambiguous: list[AmbiguousTitle] = Field(default_factory=list)
+    genres_liked: set[str] = Field(default_factory=set)
+    genres_disliked: set[str] = Field(default_factory=set)
+    constraints: Constraints = Field(default_factory=Constraints)
+    query: str | None = None  # what is left to search semantically ("mind-bending twist ending")
+    intent: Intent = "recommend"
+
+    @property
+    def has_preferences(self) -> bool:
+        return bool(self.liked or self.disliked or self.ambiguous or self.genres_liked or self.genres_disliked
+                    or self.query or self.constraints != Constraints())
+
+
+@dataclass(frozen=True)
+class Cue:
+    polarity: Polarity
+    strength: float
+    hard: bool = False  # a dislike that rules the genre out ("no horror", "hate westerns")
+    reach: int = 99  # how many words ahead it applies
+    excess: bool = False  # "too"/"less": only about too much of a taste ("too scary"), never about a title
+    after: bool = False  # also judges what came before it in the clause ("Cats was awful")
+    before: bool = True  # judges what follows it
+
+
+_LOVE = Cue("liked", 1.0)
+_LIKE = Cue("liked", 0.8)
+_WISH = Cue("liked", 0.6)
+_PRAISE = Cue("liked", 0.8, after=True)
+_REFUSE = Cue("disliked", 1.0, hard=True)
+_DISLIKE = Cue("disliked", 0.8, hard=True)
+_LUKEWARM = Cue("disliked", 0.6)
+_ADORED = Cue("liked", 1.0, after=True)
+_PAN = Cue("disliked", 0.8, after=True, before=False)  # "Cats was awful"; but "too dumb for me Pitch Perfect..."
+_EXCESS = Cue("disliked", 0.6, reach=2, excess=True)
+_SEEN = Cue("neutral", MENTION_STRENGTH)
+_UNSEEN = Cue("unseen", 0.0)
+_NOTHING = Cue("neutral", MENTION_STRENGTH, before=False)  # phrases that only hide a "not": "not sure", "no idea"
+
+
+def _cues(phrases: str, cue: Cue) -> dict[str, Cue]:
+    return {phrase.strip(): cue for phrase in phrases.split(",") if phrase.strip()}
+
+
+# Phrases in normalized words (apostrophes dropped: "don't" → "dont"); the longest phrase at a position wins.
+CUES: dict[str, Cue] = {
+    **_cues("love, loved, loves, loving, adore, adored, adores, favorite, favourite, favorites, favourites, "
+            "big fan of, huge fan of, really like, really liked, really enjoyed, obsessed with", _LOVE),
+    **_cues("like, liked, likes, enjoy, enjoyed, enjoys, fan of, into, similar to, something like, anything like, "
+            "movies like, films like, ones like, along the lines of, prefer, preferred, in the mood for, "
+            "looking for, recommend, suggest, want, need, would like, id like, fond of, go for", _LIKE),
+    **_cues("want to see, want to watch, wanna see, wanna watch, cant wait, excited, looking forward, "
+            "interested in, curious about", _WISH),
+    **_cues("good, great, amazing, awesome, fantastic, excellent, brilliant, fun, cool, masterpiece, best, "
+            "not bad, not too bad, pretty good, so good, liked it, enjoyed it", _PRAISE),
+    **_cues("loved it, one of my favorites, one of my favourites, my favorite, my favourite, my favorites", _ADORED),
+    **_cues("hate, hated, hates, hating, cant stand, cannot stand, despise, despised, no, nothing, none, without, "
+            "except, anything but, everything but, anything other than, avoid, skip, dont want, do not want, "
+            "not in the mood for, no more, not, never", _REFUSE),
+    **_cues("dislike, disliked, dislikes, dont like, do not like, didnt like, did not like, doesnt like, "
+            "dont enjoy, didnt enjoy, dont love, didnt love, not a fan, not a fan of", _DISLIKE),
+    **_cues("not a big fan, not a big fan of, not really a fan, not really into, not into, not big on, "
+            "dont care for, dont really care for, not much of, not so much, not usually, meh, not really", _LUKEWARM),
+    **_cues("boring, awful, terrible, bad, horrible, sucked, sucks, overrated, disappointing, stupid, dumb, "
+            "hated it, didnt like it, not good, not great, wasnt good, wasnt great, not for me, not my thing, "
+            "not my kind, was meh", _PAN),
+    **_cues("too, a bit too, a little too, way too, too much, less, not too, nothing too, not so", _EXCESS),
+    **_cues("seen, saw, watched, watch, watching, rewatched, have seen, just watched, heard of, remember", _SEEN),
+    **_cues("havent seen, have not seen, never seen, not seen, didnt see, did not see, havent watched, "
+            "never watched, not watched, not yet seen, never heard of, havent seen it yet", _UNSEEN),
+    **_cues("not sure, no idea, not picky, no matter, not yet, no problem, no doubt, not only, no preference, "
+            "not that picky", _NOTHING),
+}
+NEGATORS = frozenset({"not", "never", "dont", "didnt", "doesnt", "cant", "wont", "wouldnt", "isnt", "wasnt",
+                      "arent", "werent", "hardly"})
+CLAUSE_WORDS = frozenset({"but", "though", "although", "however", "whereas", "while"})
+_CLAUSE_PUNCTUATION = re.compile(r"[.!?;,\n]")
+
+# Words that say nothing searchable: left out of the free-text query.
+CHAT_WORDS = FUNCTION_WORDS | frozenset("""
+movie movies film films flick flicks show shows something anything everything recommend recommendation
+recommendations suggest suggestion suggestions watch watching watched see seen saw want wanna looking look need
+find please thanks thank tonight today now good great nice best better really maybe kind sort type types genre
+genres mood like love loved enjoy enjoyed fan favorite favourite doing fine lol haha some ones stuff things thing
+time pretty quite lot bit little know think guess actually night weekend help idea ideas options option else less
+another different new old older newer recent classic classics lately recently watchable sounds sound cool fun
+awesome amazing interesting hear heard tell would could should might let lets give show shown id ill ive
+grew grow growing thinking thought planning plan trying try going make made getting wondering wonder ask asking
+anyway though tho ya yea yeah lately usually always sometimes especially definitely probably open problem friend
+friends fav favs almost morning evening afternoon meet hope many much still say said oops nope hmm hmmm omg yes
+sorry course chance moment check tie greetings aloha neighbor man guys dude seeking seek original
+""".split())
+
+_INTERJECTION = re.compile(r"(?:h+a+)+h*|(?:l+o+l+)+|y+e+s+|y+a+y+|o+k+|h+m+|o+h+|w+o+w+|a+w+|u+g+h+")
+GREETINGS = frozenset({"hi", "hello", "hey", "hiya", "howdy", "aloha", "greetings", "yo", "morning", "evening",
+                       "afternoon", "sup", "hola"})
+_SMALL_TALK = re.compile(r"\b(?:how (?:are|r) (?:you|u|ya)|how(?:'s|s| is) it going|(?:how|what) about you|"
+                         r"and (?:you|yourself)|how have you been|nice to meet you|good (?:morning|afternoon|evening|"
+                         r"night|day)|what'?s up)\b", re.I)
+_QUESTION = re.compile(r"(?:^|[.!?]\s*)(?:who|what|when|where|why|how|which|is|was|does|did|has|are|were|whats|"
+                       r"what's|who's|whos)\b[^.!?]*\?", re.I)  # a sentence that starts as a question and ends in "?"
+_REFINE = re.compile(r"\b(?:(?:more|less)\s+(?!than\b)\w+|(?:something|anything|what|who)\s+else|instead|different|"
+                     r"not that one|other than|newer|older|another (?:one|movie|film|suggestion))\b", re.I)
+REQUEST_WORDS = frozenset({"recommend", "suggest", "suggestion", "suggestions", "recommendation",
+                           "recommendations", "want", "need", "looking", "any", "anything", "something", "give",
+                           "show", "find", "mood", "like", "similar"})
+FEEDBACK_WORDS = frozenset({"seen", "saw", "watched", "yes", "yeah", "yep", "no", "nope", "nah", "ok", "okay",
+                            "thanks", "thank", "sounds", "great", "good", "cool", "nice", "perfect", "boring",
+                            "interested", "already", "liked", "loved", "hated", "that", "it", "those", "them",
+                            "one"})
+
+
+@dataclass
+class _Mention:
+    start: int  # token positions [start, end)
+    end: int
+    title: TitleMention | None = None
+    term: TermMatch | None = None
+
+
+@dataclass(frozen=True)
+class _FoundCue:
+    start: int
+    end: int
+    cue: Cue
+
+
+@dataclass(frozen=True)
+class _Judgement:
+    polarity: Polarity
+    strength: float
+    hard: bool = False
+
+
+def read_message(text: str, catalog: Catalog) -> Reading:
+    """Read one user message against `catalog`: titles, genres, year limits, query and intent."""
+    tokens = tokenize(text)
+    years = _read_years(text, catalog)
+    titles = [mention for mention in find_titles(text, catalog) if not _inside_any(mention, years.spans)]
+    mentions = _title_mentions(tokens, titles)
+    in_titles = {position for mention in mentions for position in range(mention.start, mention.end)}
+    mentions += [_Mention(term.start, term.end, term=term) for term in find_terms(tokens, catalog, skip=in_titles)
+                 if not _char_span_inside(tokens, term.start, term.end, years.spans)]
+    mentions.sort(key=lambda mention: mention.start)
+    cues = _find_cues(tokens, {p for mention in mentions for p in range(mention.start, mention.end)})
+    clauses = _clauses(text, tokens, cues, mentions)
+    judgements = [_judge(mention, mentions, cues, clauses) for mention in mentions]
+    reading = _assemble(mentions, judgements, years.constraints)
+    reading.query = _query(text, tokens, mentions, judgements, cues, clauses, years.spans)
+    reading.intent = _intent(tokens, text, reading)
+    if reading.intent == "greeting":
+        reading.query = None
+    return reading
+
+
+# --- years ---------------------------------------------------------------------------------------------------------
+
+@dataclass
+class _Years:
+    constraints: Constraints
+    spans: list[tuple[int, int]]  # character spans of the year phrases
+
+
+_DECADE_WORDS = {"twenties": 1920, "thirties": 1930, "forties": 1940, "fifties": 1950, "sixties": 1960,
+                 "seventies": 1970, "eighties": 1980, "nineties": 1990}
+_NEGATED_BEFORE = re.compile(r"\b(?:no|not|nothing|none|never)\b(?:\s+\w+){0,2}\s*$", re.IGNORECASE)
+_YEAR = r"(1[89]\d\d|20[0-3]\d)"
+_DECADE = (r"(?:(?P<mod>early|mid|late)[\s-]+)?(?:the\s+)?(?:'?(?P<digits>(?:19|20)?\d0)\s*'?s\b|"
+           r"(?:nineteen[\s-]+)?(?P<word>" + "|".join(_DECADE_WORDS) + r")\b)")
+_YEAR_PATTERNS: list[tuple[str, re.Pattern]] = [
+    ("between", re.compile(r"\bbetween\s+(?:the\s+years?\s+)?" + _YEAR + r"\s+and\s+" + _YEAR + r"\b", re.I)),
+    ("range", re.compile(r"\b" + _YEAR + r"\s*(?:-|–|to|through|until|till)\s*" + _YEAR + r"\b", re.I)),
+    ("before_decade", re.compile(r"\b(?:before|pre|older than|earlier than|prior to)[\s-]*" + _DECADE, re.I)),
+    ("after_decade", re.compile(r"\b(?:after|post|newer than|later than)[\s-]*" + _DECADE, re.I)),
+    ("since_decade", re.compile(r"\b(?:since|from)\s+" + _DECADE + r"\s*(?:on(?:wards?)?|and (?:after|later|up|on|"
+                                r"beyond))", re.I)),
+    ("since_decade", re.compile(r"\bsince\s+" + _DECADE, re.I)),
+    ("after", re.compile(r"\b(?:after|post|newer than|later than)[\s-]*" + _YEAR + r"\b", re.I)),
+    ("since", re.compile(r"\b(?:since|from)\s+" + _YEAR + r"\s*(?:on(?:wards?)?|and (?:after|later|up|on|newer|"
+                         r"beyond)|or (?:later|newer|after)|\+)", re.I)),
+    ("since", re.compile(r"\bsince\s+" + _YEAR + r"\b", re.I)),
+    ("since", re.compile(r"\b" + _YEAR + r"\s*(?:on(?:wards?)?\b|and (?:after|later|up|on|newer|beyond)\b|"
+                         r"or (?:later|newer|after)\b|\+)", re.I)),
+    ("before", re.compile(r"\b(?:before|pre|older than|earlier than|prior to)[\s-]*" + _YEAR + r"\b", re.I)),
+    ("until", re.compile(r"\b(?:until|till|up to|through)\s+" + _YEAR + r"\b", re.I)),
+    ("until", re.compile(r"\b" + _YEAR + r"\s+or\s+(?:earlier|before|older)\b", re.I)),
+    ("decade", re.compile(r"\b" + _DECADE, re.I)),
+    ("exact", re.compile(r"\b(?:in|from|of|released in|made in)\s+" + _YEAR + r"\b", re.I)),
+]
+_RECENT = re.compile(r"\b(?:(?:nothing|not)\s+(?:too\s+|that\s+|so\s+)?(?:new|recent)\b|"
+                     r"(?:more\s+)?(?:recent|newer|newest|latest|modern|current)\b(?!ly)|"
+                     r"new\s+(?:movies?|films?|releases?|stuff)\b|(?:last|past)\s+(?:few|couple of|several)\s+years\b|"
+                     r"past\s+(?:years?|decade)\b|last\s+decade\b|"
+                     r"up[\s-]to[\s-]date\b|nowadays\b)", re.I)
+_OLD = re.compile(r"\b(?:(?:nothing|not)\s+(?:too\s+|that\s+|so\s+)?old(?:er)?\b|"
+                  r"(?:something|anything|some|an?)\s+(?:(?:bit|little|lot|really|much|more)\s+)*"
+                  r"(?:older|old|classic|vintage)\b|(?:older|old|classic|vintage|black and white|silent)\s+"
+                  r"(?:movies?|films?|ones|stuff|pictures)\b|oldies\b|golden age\b)", re.I)
+_DESCRIBES_A_TITLE = re.compile(r"(?:\b(?:is|was|are|were)|'s)\s*(?:so|too|pretty|really|kind of)?\s*$",
+                                re.I)  # "That's an old movie tho", "Pulp Fiction was a old but good classic"
+
+
+def _read_years(text: str, catalog: Catalog) -> _Years:
+    bounds: dict[str, int] = {}
+    spans: list[tuple[int, int]] = []
+    for kind, pattern in _YEAR_PATTERNS:
+        for match in pattern.finditer(text):
+            if not _overlaps(match.span(), spans):
+                _apply_year_phrase(kind, match, _NEGATED_BEFORE.search(text[:match.start()]) is not None, bounds)
+                spans.append(match.span())
+    if not bounds:
+        _apply_era_words(text, catalog, bounds, spans)
+    if "year_min" in bounds and "year_max" in bounds and bounds["year_min"] > bounds["year_max"]:
+        bounds.pop("year_max")
+    return _Years(Constraints(**bounds), spans)
+
+
+def _apply_year_phrase(kind: str, match: re.Match, negated: bool, bounds: dict[str, int]) -> None:
+    if kind in ("between", "range"):
+        low, high = sorted((int(match.group(1)), int(match.group(2))))
+        bounds.update(year_min=low, year_max=high)
+        return
+    if kind.endswith("decade"):
+        low, high = _decade_span(match)
+    else:
+        low = high = int(match.group(1))
+    if kind.startswith("before"):
+        bounds["year_min" if negated else "year_max"] = low if negated else low - 1
+    elif kind.startswith("after"):
+        bounds["year_max" if negated else "year_min"] = high if negated else high + 1
+    elif kind.startswith("since"):
+        bounds["year_min"] = low
+    elif kind == "until":
+        bounds["year_max"] = high
+    elif not negated:  # a decade or a single year
+        bounds.update(year_min=low, year_max=high)
+
+
+def _decade_span(match: re.Match) -> tuple[int, int]:
+    if match.group("word"):
+        start = _DECADE_WORDS[match.group("word").lower()]
+    else:
+        digits = match.group("digits")
+        start = int(digits) if len(digits) == 4 else (2000 if digits in ("00", "10") else 1900) + int(digits)
+    modifier = (match.group("mod") or "").lower()
+    first, last = {"early": (0, 3), "mid": (3, 6), "late": (6, 9)}.get(modifier, (0, 9))
+    return start + first, start + last
+
+
+def _apply_era_words(text: str, catalog: Catalog, bounds: dict[str, int], spans: list[tuple[int, int]]) -> None:
+    """ "something recent" / "older movies": the first one said wins ("old movies more than the new ones")."""
+    eras = [(match, "recent") for match in _RECENT.finditer(text)] + \
+           [(match, "old") for match in _OLD.finditer(text) if not _DESCRIBES_A_TITLE.search(text[:match.start()])]
+    if not eras:
+        return
+    match, era = min(eras, key=lambda pair: pair[0].start())
+    negated = _NEGATED_BEFORE.search(text[:match.start()]) is not None or \
+        match.group().lower().startswith(("nothing", "not"))
+    newest = _newest_year(catalog)
+    if era == "recent":
+        bounds["year_max" if negated else "year_min"] = newest - RECENT_YEARS + (0 if negated else 1)
+    else:
+        bounds["year_min" if negated else "year_max"] = CLASSIC_BEFORE if negated else CLASSIC_BEFORE - 1
+    spans.extend(match.span() for match, _ in eras)
+
+
+def _newest_year(catalog: Catalog) -> int:
+    years = catalog.items["year"].dropna()
+    return int(years.max()) if len(years) else 2020
+
+
+def _overlaps(span: tuple[int, int], spans: list[tuple[int, int]]) -> bool:
+    return any(span[0] < end and start < span[1] for start, end in spans)
+
+
+def _inside_any(mention: TitleMention, spans: list[tuple[int, int]]) -> bool:
+    return _overlaps((mention.start, mention.end), spans)
+
+
+def _char_span_inside(tokens: list[Token], start: int, end: int, spans: list[tuple[int, int]]) -> bool:
+    return _overlaps((tokens[start].start, tokens[end - 1].end), spans)
+
+
+# --- mentions, cues, clauses -----------------------------------------------------------------------------------------
+
+def _title_mentions(tokens: list[Token], titles: list[TitleMention]) -> list[_Mention]:
+    mentions = []
+    for title in titles:
+        inside = [position for position, token in enumerate(tokens)
+                  if token.start >= title.start and token.end <= title.end]
+        if inside:
+            mentions.append(_Mention(inside[0], inside[-1] + 1, title=title))
+    return mentions
+
+
+def _find_cues(tokens: list[Token], taken: set[int]) -> list[_FoundCue]:
+    found, position = [], 0
+    while position < len(tokens):
+        cue = _longest_cue_at(tokens, position, taken)
+        if cue:
+            found.append(cue)
+            position = cue.end
+        else:
+            position += 1
+    return [_negated(cue, tokens) for cue in found]
+
+
+def _longest_cue_at(tokens: list[Token], position: int, taken: set[int]) -> _FoundCue | None:
+    for length in range(min(MAX_CUE_WORDS, len(tokens) - position), 0, -1):
+        end = position + length
+        if taken.isdisjoint(range(position, end)):
+            cue = CUES.get(" ".join(token.norm for token in tokens[position:end]))
+            if cue:
+                return _FoundCue(position, end, cue)
+    return None
+
+
+def _negated(found: _FoundCue, tokens: list[Token]) -> _FoundCue:
+    """ "don't really like", "never liked": a like within two words after a negation is a dislike."""
+    if found.cue.polarity == "liked" and any(tokens[p].norm in NEGATORS
+                                             for p in range(max(0, found.start - 2), found.start)):
+        return _FoundCue(found.start, found.end, _DISLIKE)
+    return found
+
+
+@dataclass(frozen=True)
+class _Clause:
+    index: int
+    after_comma: bool  # began at a comma, so a list may go on ("horror, comedy and war")
+
+
+def _clauses(text: str, tokens: list[Token], cues: list[_FoundCue], mentions: list[_Mention]) -> list[_Clause]:
+    """The clause of every token position."""
+    inside_title = {p for m in mentions if m.title for p in range(m.start + 1, m.end)}
+    in_cue = {p for cue in cues for p in range(cue.start, cue.end)}
+    clauses, index, after_comma = [], 0, False
+    for position, token in enumerate(tokens):
+        if position and position not in inside_title:
+            gap = text[tokens[position - 1].end:token.start]
+            if _CLAUSE_PUNCTUATION.search(gap) or (token.norm in CLAUSE_WORDS and position not in in_cue):
+                index += 1
+                after_comma = "," in gap and not re.search(r"[.!?;\n]", gap)
+        clauses.append(_Clause(index, after_comma))
+    return clauses
+
+
+def _judge(mention: _Mention, mentions: list[_Mention], cues: list[_FoundCue], clauses: list[_Clause]) -> _Judgement:
+    clause = clauses[mention.start].index
+    before = [cue for cue in cues if cue.end <= mention.start and clauses[cue.start].index == clause
+              and cue.cue.before and mention.start - cue.end <= cue.cue.reach and _applies(cue.cue, mention)]
+    nearest = before[-1] if before else None
+    if nearest and nearest.cue.polarity in ("liked", "disliked"):
+        return _Judgement(nearest.cue.polarity, nearest.cue.strength, nearest.cue.hard)
+    after = [cue for cue in cues if cue.start >= mention.end and clauses[cue.start].index == clause
+             and cue.cue.after]
+    if after:
+        return _Judgement(after[0].cue.polarity, after[0].cue.strength, after[0].cue.hard)
+    if nearest:
+        return _Judgement(nearest.cue.polarity, nearest.cue.strength)
+    inherited = _inherited(mention, mentions, cues, clauses)
+    if inherited:
+        return inherited
+    return _Judgement("neutral", MENTION_STRENGTH) if mention.title else _Judgement("liked", 0.8)
+
+
+def _applies(cue: Cue, mention: _Mention) -> bool:
+    """ "too" complains only about too much of a thing: "too scary" yes, "too funny" no, and not of titles."""
+    return not cue.excess or (mention.term is not None and mention.term.excess_is_bad)
+
+
+def _inherited(mention: _Mention, mentions: list[_Mention], cues: list[_FoundCue],
+               clauses: list[_Clause]) -> _Judgement | None:
+    """A comma list goes on: "I like horror, comedy and war" → the clause of "comedy" has no cue of its own."""
+    clause = clauses[mention.start]
+    if not clause.after_comma or any(clauses[cue.start].index == clause.index for cue in cues):
+        return None
+    earlier = [other for other in mentions if other.end <= mention.start
+               and clauses[other.start].index == clause.index - 1]
+    if not earlier:
+        return None
+    judgement = _judge(earlier[-1], mentions, cues, clauses)
+    return judgement if judgement.polarity in ("liked", "disliked") else None
+
+
+# --- the reading ---------------------------------------------------------------------------------------------------
+
+def _assemble(mentions: list[_Mention], judgements: list[_Judgement], constraints: Constraints) -> Reading:
+    reading = Reading(constraints=constraints)
+    for mention, judgement in zip(mentions, judgements):
+        if mention.title:
+            _add_title(reading, mention.title, judgement)
+        else:
+            _add_genres(reading, mention.term, judgement)
+    return reading
+
+
+def _add_title(reading: Reading, mention: TitleMention, judgement: _Judgement) -> None:
+    polarity, strength = judgement.polarity, round(judgement.strength, 2)
+    if mention.result.decision == "ambiguous":
+        reading.ambiguous.append(AmbiguousTitle(span=mention.span, polarity=polarity, strength=strength,
+                                                candidates=mention.result.candidates))
+        return
+    best = mention.result.candidates[0]
+    reading.titles.append(TitleOpinion(item_id=best.item_id, title=best.title, span=mention.span,
+                                       polarity=polarity, strength=strength))
+    if polarity == "disliked":
+        reading.liked.pop(best.item_id, None)
+        reading.disliked[best.item_id] = strength
+    elif polarity in ("liked", "neutral"):
+        reading.disliked.pop(best.item_id, None)
+        reading.liked[best.item_id] = max(strength, reading.liked.get(best.item_id, 0.0))
+
+
+def _add_genres(reading: Reading, term: TermMatch, judgement: _Judgement) -> None:
+    """The later mention of a genre wins; subgenres ("no zombies") never rule out their whole genre."""
+    if judgement.polarity == "disliked":
+        excluded = set(() if term.descriptive else term.excludes)
+        reading.genres_liked -= excluded
+        reading.genres_disliked |= excluded
+        if judgement.hard:
+            reading.constraints.exclude_genres |= excluded
+    elif judgement.polarity != "unseen":
+        reading.genres_liked |= set(term.genres)
+        reading.genres_disliked -= set(term.genres)
+        reading.constraints.exclude_genres -= set(term.genres)
+
+
+def _query(text: str, tokens: list[Token], mentions: list[_Mention], judgements: list[_Judgement],
+           cues: list[_FoundCue], clauses: list[_Clause], year_spans: list[tuple[int, int]]) -> str | None:
+    """The descriptive words left once titles, plain genre words, years, opinions and chat are taken out."""
+    dropped = {p for cue in cues for p in range(cue.start, cue.end)}
+    for mention, judgement in zip(mentions, judgements):
+        if mention.title or not mention.term.descriptive or judgement.polarity == "disliked":
+            dropped.update(range(mention.start, mention.end))
+    negated_clauses = {clauses[cue.start].index for cue in cues if cue.cue.polarity == "disliked" and cue.cue.before}
+    kept = [position for position, token in enumerate(tokens)
+            if position not in dropped and token.norm not in CHAT_WORDS and not token.norm.isdigit()
+            and not _INTERJECTION.fullmatch(token.norm)
+            and clauses[position].index not in negated_clauses
+            and not _overlaps((token.start, token.end), year_spans)]
+    if not any(len(tokens[p].norm) >= 3 for p in kept):
+        return None
+    return " ".join(text[tokens[run[0]].start:tokens[run[-1]].end] for run in _runs(kept))
+
+
+def _runs(positions: list[int]) -> list[list[int]]:
+    runs: list[list[int]] = []
+    for position in positions:
+        if runs and runs[-1][-1] == position - 1:
+            runs[-1].append(position)
+        else:
+            runs.append([position])
+    return runs
+
+
+def _intent(tokens: list[Token], text: str, reading: Reading) -> Intent:
+    """A coarse intent, in this order: greeting, question, refine, feedback, recommend."""
+    found_words = {token.norm for token in tokens}
+    opinions = bool(reading.titles or reading.ambiguous or reading.genres_liked or reading.genres_disliked
+                    or reading.constraints != Constraints())
+    asks_for_movies = bool(found_words & REQUEST_WORDS)
+    if not opinions and not asks_for_movies and (found_words & GREETINGS or _SMALL_TALK.search(text)):
+        return "greeting"
+    firm_opinions = any(title.polarity != "neutral" for title in reading.titles) or reading.genres_liked or \
+        reading.genres_disliked
+    if _QUESTION.search(text) and not asks_for_movies and not firm_opinions:
+        return "question"
+    if _REFINE.search(text):
+        return "refine"
+    if not opinions and not asks_for_movies and reading.query is None and found_words & FEEDBACK_WORDS:
+        return "feedback"
+    return "recommend"
