@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from convrec.agent.events import Cards, Choice, Done, Event, Question, Status, Token
+from convrec.agent.guard import strip_instructions
 from convrec.agent.llm import LLM, LLMError
 from convrec.agent.memory import FeedbackAction, Memory
 from convrec.agent.prose import faithful
@@ -63,7 +64,8 @@ class Agent:
         started = time.perf_counter()
         session = self.memory.session(user, session)
         context = self._context(session)
-        reading = read_message(message, self.catalog)
+        text, set_aside = strip_instructions(message)
+        reading = read_message(text, self.catalog)
         profile = apply_reading(self.memory.profile(user), reading)
         self.memory.add_message(session, "user", message)
         self.memory.save_profile(user, profile)
@@ -71,6 +73,8 @@ class Agent:
         cards = self._recommend(user, profile, session)
         cards_ms = (time.perf_counter() - started) * 1000
         yield Cards(recommendations=cards)
+        if set_aside:
+            yield Status(text="I treat messages as tastes, not instructions, so I set aside: " + " ".join(set_aside))
 
         question = self._question(reading, profile, session)
         if question is not None:
@@ -78,10 +82,10 @@ class Agent:
             yield question
 
         degraded = None if self.llm else "no LLM configured: deterministic reading and template reasons"
-        if self.llm is not None:
+        if self.llm is not None and text:
             try:
                 yield Status(text="reading your message…")
-                revised = await asyncio.to_thread(self._llm_revision, user, session, message, context, profile)
+                revised = await asyncio.to_thread(self._llm_revision, user, session, text, context, profile)
                 if revised is not None:
                     profile, cards, changed = revised
                     yield Cards(recommendations=cards, revision=1, changed=changed)
@@ -172,8 +176,8 @@ class Agent:
         messages = [{"role": "system", "content": render("reason_system")},
                     {"role": "user", "content": render("reason_user", title=card.title, fact=card.reasons[0].text)}]
         try:
-            return "".join(_take(self.llm.stream_chat(messages, max_tokens=PROSE_MAX_TOKENS, temperature=0.3,
-                                                      stop=["\n"]))).strip()
+            return "".join(self.llm.stream_chat(messages, max_tokens=PROSE_MAX_TOKENS, temperature=0.3,
+                                                stop=["\n"])).strip()
         except LLMError:
             return None
 
@@ -204,10 +208,6 @@ class Agent:
         if question is not None:
             parts.append(question.text)
         return "\n".join(parts)
-
-
-def _take(pieces: Iterator[str]) -> Iterator[str]:
-    yield from pieces
 
 
 def _only_additions(reading: Reading, profile: Profile) -> Reading:

@@ -7,14 +7,17 @@ item the evidence cites, and contains no number absent from the evidence. Otherw
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
+from convrec.agent.prompts import template
 from convrec.catalog.models import Catalog
 from convrec.tools.linking import find_titles
 from convrec.tools.models import Recommendation
-from convrec.tools.textnorm import fold
+from convrec.tools.textnorm import fold, words
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 MAX_SENTENCE_CHARS = 220
+ECHO_WORDS = 5
 
 
 def allowed_numbers(card: Recommendation) -> set[str]:
@@ -34,7 +37,7 @@ def faithful(sentence: str, card: Recommendation, catalog: Catalog) -> bool:
     text = sentence.strip()
     if not text or len(text) > MAX_SENTENCE_CHARS or "\n" in text:
         return False
-    if not _names(text, card.title):
+    if not _names(text, card.title) or _echoes_prompt(text):
         return False
     allowed = {card.item_id} | cited_items(card)
     for mention in find_titles(text, catalog):
@@ -43,6 +46,22 @@ def faithful(sentence: str, card: Recommendation, catalog: Catalog) -> bool:
             return False
     numbers = {n.rstrip("0").rstrip(".") if "." in n else n for n in _NUMBER.findall(text)}
     return numbers <= allowed_numbers(card)
+
+
+def _echoes_prompt(text: str) -> bool:
+    """Five words in a row from one of our prompts: the model is repeating its instructions."""
+    said = words(text)
+    grams = {tuple(said[i:i + ECHO_WORDS]) for i in range(len(said) - ECHO_WORDS + 1)}
+    return bool(grams & _prompt_grams())
+
+
+@lru_cache(maxsize=1)
+def _prompt_grams() -> frozenset[tuple[str, ...]]:
+    grams = set()
+    for name in ("reason_system", "read_system"):
+        prompt = words(template(name).template)
+        grams |= {tuple(prompt[i:i + ECHO_WORDS]) for i in range(len(prompt) - ECHO_WORDS + 1)}
+    return frozenset(grams)
 
 
 def _names(text: str, title: str) -> bool:

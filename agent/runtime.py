@@ -18,7 +18,9 @@ from convrec.catalog.models import Catalog
 from convrec.catalog.store import CatalogStore
 from convrec.core.settings import Settings
 from convrec.tools.cf import SVDScorer
+from convrec.tools.elicitation import informativeness
 from convrec.tools.itemsim import EASE
+from convrec.tools.linking import title_index
 from convrec.tools.recommend import Recommender
 
 Status = Callable[[str], None]
@@ -83,6 +85,9 @@ def build_runtime(settings: Settings | None = None, *, llm: LLM | None = None, u
     algo, _ = load_or_train(catalog, settings.index_dir)
     status("loading item similarities")
     itemsim = EASE.load_or_fit(catalog, settings.index_dir)
+    status("indexing titles")
+    title_index(catalog)  # built once per catalog (~0.4 s): the first message should not pay for it
+    informativeness(catalog)
     search = LazySearch(settings, catalog)
     recommender = Recommender(catalog, itemsim=itemsim, cf=SVDScorer(algo, catalog), query_search=search)
     memory = Memory(settings.state_db)

@@ -1,4 +1,9 @@
-"""Load and validate catalogs: the MovieLens CSV layout, or any CSV/JSONL/Parquet files mapped by convrec.toml."""
+"""Load and validate catalogs: the MovieLens CSV layout, or CSV/JSONL/Parquet files mapped by `convrec.toml`.
+
+Everything is read and checked before a `Catalog` exists, so a returned catalog is always whole. MovieLens titles
+carry the year ("Matrix, The (1999)"): items keep `title` "Matrix, The" and `year` 1999, and `Item.label` puts the
+year back for display.
+"""
 
 from __future__ import annotations
 
@@ -7,27 +12,32 @@ from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from convrec.catalog import tables
 from convrec.catalog.fingerprint import fingerprint
-from convrec.catalog.manifest import MANIFEST_NAME, ItemsSpec, RatingsSpec, read_manifest
-from convrec.catalog.models import ITEM_COLUMNS, Catalog, RatingScale
+from convrec.catalog.manifest import MANIFEST_NAME, NAME_PATTERN, ItemsSpec, RatingsSpec, read_manifest
+from convrec.catalog.models import ITEM_COLUMNS, Catalog
+from convrec.catalog.tables import Table, read_table
+from convrec.catalog.validation import (MAX_DESCRIPTION_CHARS, MAX_TAG_CHARS, MAX_TITLE_CHARS, check_known,
+                                        check_lengths, check_scale, check_unique, numbers, require_columns,
+                                        require_rows, require_values)
 from convrec.core.errors import CatalogError
 
-MOVIELENS_SCALE = RatingScale(low=0.5, high=5.0)
+DEMO_NAME = "demo-ml-latest-small"
 MAX_TAGS_PER_ITEM = 10
 _TITLE_YEAR = re.compile(r"^(?P<title>.*?)\s*\((?P<year>\d{4})(?:\s*[-–]\s*\d{0,4})?\)\s*$")
 _NO_GENRES = "(no genres listed)"
 
 
-def demo_catalog_dir() -> Path:
+def demo_catalog_path() -> Path:
+    """The vendored demo: `ml-latest-small/` (MovieLens) and `descriptions/descriptions.csv`."""
     return Path(str(resources.files("convrec.catalog") / "demo"))
 
 
 def load_demo_catalog() -> Catalog:
-    demo = demo_catalog_dir()
-    return load_movielens(demo / "ml-latest-small", name="demo-ml-latest-small",
+    demo = demo_catalog_path()
+    return load_movielens(demo / "ml-latest-small", name=DEMO_NAME,
                           descriptions=demo / "descriptions" / "descriptions.csv")
 
 
@@ -37,7 +47,8 @@ def load_catalog(path: Path) -> Catalog:
     if path.is_file() and path.name == MANIFEST_NAME:
         return load_generic(path)
     if not path.is_dir():
-        raise CatalogError("catalog folder not found", where=str(path), fix="pass a folder with convrec.toml or movies.csv")
+        raise CatalogError("catalog folder not found", where=str(path),
+                           fix="pass a folder with convrec.toml or movies.csv")
     if (path / MANIFEST_NAME).is_file():
         return load_generic(path / MANIFEST_NAME)
     if (path / "movies.csv").is_file():
@@ -46,161 +57,175 @@ def load_catalog(path: Path) -> Catalog:
                        fix="add a convrec.toml manifest (see README) or use the MovieLens layout")
 
 
-def load_movielens(folder: Path, *, name: str | None = None, descriptions: Path | None = None) -> Catalog:
-    movies_path, ratings_path = folder / "movies.csv", folder / "ratings.csv"
-    movies = tables.read_table(movies_path)
-    tables.require_columns(movies, movies_path, ["movieId", "title", "genres"])
-    tables.require_rows(movies, movies_path, "items")
-    items = pd.DataFrame({"item_id": movies["movieId"], "title": movies["title"], "genres": movies["genres"]})
-    _validate_items(items, movies_path, id_column="movieId")
-    titles = items["title"].map(_split_title_year)
-    items["title"] = titles.map(lambda parts: parts[0])
-    items["year"] = pd.array(titles.map(lambda parts: parts[1]).tolist(), dtype="Int64")
-    items["genres"] = items["genres"].map(lambda g: [] if not g or g == _NO_GENRES else g.split("|"))
-    items = items.set_index("item_id")
-    items["tags"] = _movielens_tags(folder / "tags.csv", items.index)
-    descriptions = descriptions or (folder / "descriptions.csv")
-    items["description"] = _descriptions(descriptions, items.index) if descriptions.is_file() else None
-    items["metadata"] = _movielens_links(folder / "links.csv", items.index)
-    ratings = _read_ratings(ratings_path, RatingsSpec(path=ratings_path, user_id="userId", item_id="movieId",
-                                                      rating="rating", timestamp="timestamp"),
-                            MOVIELENS_SCALE, items.index)
-    return _assemble(name or folder.name, items, ratings, MOVIELENS_SCALE)
-
-
 def load_generic(manifest_path: Path) -> Catalog:
     manifest = read_manifest(manifest_path)
-    items = _read_generic_items(manifest.items)
-    scale = manifest.ratings.rating_scale
-    ratings = _read_ratings(manifest.ratings.path, manifest.ratings, scale, items.index)
-    return _assemble(manifest.name, items, ratings, scale)
+    items = _read_items(manifest.items)
+    ratings = _read_ratings(manifest.ratings, items.index)
+    return _assemble(manifest.name, items, ratings, manifest.ratings)
 
 
-def _read_generic_items(spec: ItemsSpec) -> pd.DataFrame:
-    frame = tables.read_table(spec.path, spec.format)
-    optional = [spec.year, spec.genres, spec.tags, spec.description]
-    tables.require_columns(frame, spec.path, [spec.id, spec.title, *filter(None, optional), *spec.metadata])
-    tables.require_rows(frame, spec.path, "items")
-    items = pd.DataFrame({"item_id": frame[spec.id].map(_as_id), "title": frame[spec.title]})
-    _validate_items(items, spec.path, id_column=spec.id)
-    items["year"] = _years(frame, spec)
-    items["genres"] = _split_list(frame, spec.genres, spec.genre_separator)
-    items["tags"] = _split_list(frame, spec.tags, spec.tag_separator)
-    items["description"] = frame[spec.description] if spec.description else None
-    if spec.description:
-        tables.check_lengths(items, spec.path, ["description"])
-    items["metadata"] = [{k: str(v) for k, v in zip(spec.metadata, values) if v is not None}
-                         for values in frame[spec.metadata].itertuples(index=False)] if spec.metadata \
-        else [{} for _ in range(len(frame))]
-    return items.set_index("item_id")
+def load_movielens(folder: Path, *, name: str | None = None, descriptions: Path | None = None) -> Catalog:
+    """movies.csv + ratings.csv, with tags.csv, links.csv and descriptions.csv (movieId,plot) when present."""
+    items = _read_items(ItemsSpec(path=folder / "movies.csv", id="movieId", title="title", genres="genres"))
+    titles = items["title"].map(_split_title_year)
+    items["title"] = titles.str[0].astype("str")
+    items["year"] = pd.array(titles.str[1], dtype="Int64")
+    items["genres"] = items["genres"].map(lambda genres: [g for g in genres if g != _NO_GENRES])
+    items["tags"] = _movielens_tags(folder / "tags.csv", items.index)
+    descriptions = descriptions or folder / "descriptions.csv"
+    if descriptions.is_file():
+        items["description"] = _movielens_descriptions(descriptions, items.index)
+    items["metadata"] = _movielens_links(folder / "links.csv", items.index)
+    spec = RatingsSpec(path=folder / "ratings.csv", user_id="userId", item_id="movieId", rating="rating",
+                       timestamp="timestamp", scale=(0.5, 5.0))
+    ratings = _read_ratings(spec, items.index)
+    return _assemble(name or _safe_name(folder.name), items, ratings, spec)
 
 
-def _validate_items(items: pd.DataFrame, path: Path, *, id_column: str) -> None:
-    tables.require_values(items.rename(columns={"item_id": id_column}), path, [id_column, "title"])
-    tables.check_lengths(items, path, ["title"])
-    tables.check_unique(items.rename(columns={"item_id": id_column}), path, id_column)
+def _read_items(spec: ItemsSpec) -> pd.DataFrame:
+    """The items file as ITEM_COLUMNS indexed by item id; unmapped columns come out empty."""
+    table = read_table(spec.path, spec.format, delimiter=spec.delimiter)
+    optional = [c for c in (spec.year, spec.genres, spec.tags, spec.description) if c]
+    require_columns(table, [spec.id, spec.title, *optional, *spec.metadata])
+    require_rows(table, "items")
+    require_values(table, [spec.id, spec.title])
+    ids = _text(table.frame[spec.id])
+    check_unique(table, spec.id, ids)
+    limits = {spec.title: MAX_TITLE_CHARS} | ({spec.description: MAX_DESCRIPTION_CHARS} if spec.description else {})
+    check_lengths(table, limits)
+    frame = table.frame
+    items = pd.DataFrame({
+        "title": _text(frame[spec.title]).astype("str"),
+        "year": _integers(table, spec.year),
+        "genres": _lists(frame, spec.genres, spec.genre_separator),
+        "tags": _lists(frame, spec.tags, spec.tag_separator),
+        "description": _optional_text(frame[spec.description]) if spec.description else None,
+        "metadata": _metadata(frame, spec.metadata),
+    }, index=frame.index)
+    items.index = pd.Index(ids.tolist(), dtype="str", name="item_id")
+    return items
 
 
-def _read_ratings(path: Path, spec: RatingsSpec, scale: RatingScale, item_ids: pd.Index) -> pd.DataFrame:
-    frame = tables.read_table(path, spec.format)
-    tables.require_columns(frame, path, [spec.user_id, spec.item_id, spec.rating, *filter(None, [spec.timestamp])])
-    tables.require_values(frame, path, [spec.user_id, spec.item_id, spec.rating])
-    values = tables.numeric(frame, path, spec.rating)
-    outside = (values < scale.low) | (values > scale.high)
-    if outside.any():
-        row = int(outside[outside].index[0])
-        raise CatalogError(f"rating {values[row]:g} outside the scale {scale.low:g}–{scale.high:g}; "
-                           f"{int(outside.sum())} such row(s)", where=tables.where(path, row, spec.rating),
-                           fix="fix the value, or declare the scale in convrec.toml ([ratings] scale = [low, high])")
-    ratings = pd.DataFrame({"user_id": frame[spec.user_id].map(_as_id), "item_id": frame[spec.item_id].map(_as_id),
-                            "rating": values.astype("float64")})
-    ratings["timestamp"] = (tables.numeric(frame, path, spec.timestamp).astype("Int64") if spec.timestamp
-                            else pd.array([pd.NA] * len(frame), dtype="Int64"))
-    _check_known_items(ratings, path, spec.item_id, item_ids)
-    return ratings
+def _read_ratings(spec: RatingsSpec, known_items: pd.Index) -> pd.DataFrame:
+    table = read_table(spec.path, spec.format, delimiter=spec.delimiter)
+    required = [spec.user_id, spec.item_id, spec.rating]
+    require_columns(table, [*required, *([spec.timestamp] if spec.timestamp else [])])
+    require_values(table, required)
+    values = numbers(table, spec.rating)
+    check_scale(table, spec.rating, values, spec.rating_scale)
+    item_ids = _text(table.frame[spec.item_id])
+    check_known(table, spec.item_id, item_ids, known_items)
+    ratings = pd.DataFrame({"user_id": _text(table.frame[spec.user_id]).astype("str"),
+                            "item_id": item_ids.astype("str"), "rating": values,
+                            "timestamp": _timestamps(table, spec.timestamp)})
+    return ratings.reset_index(drop=True)
 
 
-def _check_known_items(ratings: pd.DataFrame, path: Path, column: str, item_ids: pd.Index) -> None:
-    unknown = ~ratings["item_id"].isin(item_ids)
-    if unknown.any():
-        row = int(unknown[unknown].index[0])
-        examples = ", ".join(ratings.loc[unknown, "item_id"].drop_duplicates().head(3))
-        raise CatalogError(f"{int(unknown.sum())} rating(s) refer to items not in the catalog (e.g. {examples})",
-                           where=tables.where(path, row, column),
-                           fix="add those items, or remove their ratings")
-
-
-def _assemble(name: str, items: pd.DataFrame, ratings: pd.DataFrame, scale: RatingScale) -> Catalog:
+def _assemble(name: str, items: pd.DataFrame, ratings: pd.DataFrame, spec: RatingsSpec) -> Catalog:
     items = items[ITEM_COLUMNS]
-    items.index.name = "item_id"
-    return Catalog(name=name, items=items, ratings=ratings.reset_index(drop=True), scale=scale,
-                   fingerprint=fingerprint(items, ratings, (scale.low, scale.high)))
+    return Catalog(name=name, items=items, ratings=ratings, scale=spec.rating_scale,
+                   fingerprint=fingerprint(items, ratings, spec.rating_scale))
+
+
+def _text(values: pd.Series) -> pd.Series:
+    """Ids and labels as stripped text (nulls stay null): JSONL and Parquet may give 7 or 7.0 where CSV gives "7"."""
+    if pd.api.types.is_float_dtype(values) and values.dropna().mod(1).eq(0).all():
+        values = values.astype("Int64")
+    return values.astype("string").str.strip()
+
+
+def _optional_text(values: pd.Series) -> pd.Series:
+    """Free text with blanks as None."""
+    text = values.astype("string").str.strip()
+    return text.astype(object).where(text.fillna("").ne(""), None)
+
+
+def _lists(frame: pd.DataFrame, column: str | None, separator: str) -> list[list[str]]:
+    """A list column as given (JSONL, Parquet), or text split on `separator`; blanks dropped."""
+    if column is None:
+        return [[] for _ in range(len(frame))]
+    return [_split(value, separator) for value in frame[column]]
+
+
+def _split(value: object, separator: str) -> list[str]:
+    if isinstance(value, (list, tuple, np.ndarray)):
+        parts = [str(part) for part in value]
+    elif pd.isna(value):
+        return []
+    else:
+        parts = str(value).split(separator)
+    return [part.strip() for part in parts if part.strip()]
+
+
+def _metadata(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, str]]:
+    texts = pd.DataFrame({column: _optional_text(_text(frame[column])) for column in columns}, index=frame.index)
+    return [{key: value for key, value in row.items() if value is not None} for row in texts.to_dict("records")]
+
+
+def _integers(table: Table, column: str | None) -> pd.Series:
+    """A number column as nullable Int64 (rounded); all null when the column is not mapped."""
+    if column is None:
+        return pd.Series(pd.NA, index=table.frame.index, dtype="Int64")
+    return numbers(table, column).round().astype("Int64")
+
+
+def _timestamps(table: Table, column: str | None) -> pd.Series:
+    """Epoch seconds; Parquet datetimes are converted."""
+    if column is not None and pd.api.types.is_datetime64_any_dtype(table.frame[column]):
+        since_epoch = pd.to_datetime(table.frame[column], utc=True) - pd.Timestamp(0, tz="UTC")
+        return (since_epoch // pd.Timedelta(seconds=1)).astype("Int64")
+    return _integers(table, column)
 
 
 def _split_title_year(raw: str) -> tuple[str, int | None]:
     match = _TITLE_YEAR.match(raw)
     if not match or not match["title"]:
-        return raw.strip(), None
-    return match["title"].strip(), int(match["year"])
+        return raw, None
+    return match["title"], int(match["year"])
+
+
+def _safe_name(folder_name: str) -> str:
+    """The folder's name made fit to name a search index (the manifest enforces the same pattern)."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", folder_name).strip("-_.")[:63] or "catalog"
+    return name if re.match(NAME_PATTERN, name) else "catalog"
 
 
 def _movielens_tags(path: Path, item_ids: pd.Index) -> pd.Series:
-    """The most frequent user tags per item, lower-cased, most frequent first."""
+    """The most frequent user tags per item, lower-cased, most frequent first (ties alphabetical)."""
     if not path.is_file():
-        return pd.Series([[] for _ in item_ids], index=item_ids, dtype=object)
-    frame = tables.read_table(path)
-    tables.require_columns(frame, path, ["movieId", "tag"])
-    tables.check_lengths(frame, path, ["tag"])
-    frame = frame.dropna(subset=["movieId", "tag"])
-    frame = frame.assign(tag=frame["tag"].str.strip().str.lower())
-    counts = frame.groupby(["movieId", "tag"]).size().reset_index(name="n")
-    counts = counts.sort_values(["movieId", "n", "tag"], ascending=[True, False, True])
-    top = counts.groupby("movieId")["tag"].agg(lambda tags: list(tags[:MAX_TAGS_PER_ITEM]))
+        return _per_item(pd.Series(dtype=object), item_ids, default=list)
+    table = read_table(path)
+    require_columns(table, ["movieId", "tag"])
+    check_lengths(table, {"tag": MAX_TAG_CHARS})
+    tags = pd.DataFrame({"item_id": _text(table.frame["movieId"]),
+                         "tag": table.frame["tag"].str.strip().str.lower()}).dropna()
+    counts = tags[tags["tag"] != ""].value_counts().reset_index(name="n")
+    counts = counts.sort_values(["item_id", "n", "tag"], ascending=[True, False, True])
+    top = counts.groupby("item_id").head(MAX_TAGS_PER_ITEM).groupby("item_id")["tag"].agg(list)
     return _per_item(top, item_ids, default=list)
 
 
-def _descriptions(path: Path, item_ids: pd.Index) -> pd.Series:
-    frame = tables.read_table(path)
-    tables.require_columns(frame, path, ["movieId", "plot"])
-    tables.check_lengths(frame.rename(columns={"plot": "description"}), path, ["description"])
-    plots = frame.drop_duplicates("movieId").set_index("movieId")["plot"]
-    return plots.reindex(item_ids).astype(object).where(lambda s: s.notna(), None)
+def _movielens_descriptions(path: Path, item_ids: pd.Index) -> pd.Series:
+    table = read_table(path)
+    require_columns(table, ["movieId", "plot"])
+    ids = _text(table.frame["movieId"])
+    check_unique(table, "movieId", ids)
+    check_lengths(table, {"plot": MAX_DESCRIPTION_CHARS})
+    plots = pd.Series(_optional_text(table.frame["plot"]).to_numpy(), index=ids.to_numpy(), dtype=object)
+    return plots.reindex(item_ids).where(lambda s: s.notna(), None)
 
 
 def _movielens_links(path: Path, item_ids: pd.Index) -> pd.Series:
+    """imdbId and tmdbId, as text, in each item's metadata."""
     if not path.is_file():
-        return pd.Series([{} for _ in item_ids], index=item_ids, dtype=object)
-    frame = tables.read_table(path)
-    tables.require_columns(frame, path, ["movieId"])
-    link_columns = [c for c in ("imdbId", "tmdbId") if c in frame.columns]
-    links = frame.drop_duplicates("movieId").set_index("movieId")[link_columns]
-    records = {item: {k: v for k, v in row.items() if v} for item, row in links.to_dict("index").items()}
-    return _per_item(pd.Series(records, dtype=object), item_ids, default=dict)
+        return _per_item(pd.Series(dtype=object), item_ids, default=dict)
+    table = read_table(path)
+    require_columns(table, ["movieId"])
+    columns = [c for c in ("imdbId", "tmdbId") if c in table.frame.columns]
+    links = pd.Series(_metadata(table.frame, columns), index=_text(table.frame["movieId"]).to_numpy(), dtype=object)
+    return _per_item(links[~links.index.duplicated()], item_ids, default=dict)
 
 
 def _per_item(values: pd.Series, item_ids: pd.Index, *, default: Callable[[], object]) -> pd.Series:
     aligned = values.reindex(item_ids)
-    return pd.Series([v if isinstance(v, (list, dict)) else default() for v in aligned], index=item_ids,
-                     dtype=object)
-
-
-def _years(frame: pd.DataFrame, spec: ItemsSpec) -> pd.array:
-    if not spec.year:
-        return pd.array([pd.NA] * len(frame), dtype="Int64")
-    return tables.numeric(frame, spec.path, spec.year).round().astype("Int64")
-
-
-def _split_list(frame: pd.DataFrame, column: str | None, separator: str) -> list[list[str]]:
-    if not column:
-        return [[] for _ in range(len(frame))]
-    return [[part.strip() for part in str(v).split(separator) if part.strip()] if v is not None else []
-            for v in frame[column]]
-
-
-def _as_id(value: object) -> str | None:
-    """Ids as text: JSONL/Parquet may give 7 or 7.0 where CSV gives '7'."""
-    if value is None:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
+    return pd.Series([v if isinstance(v, (list, dict)) else default() for v in aligned], index=item_ids, dtype=object)

@@ -1,4 +1,19 @@
-"""`convrec.toml`: how a generic catalog's files and columns map onto items and ratings."""
+"""`convrec.toml`: how a generic catalog's files and columns map onto items and ratings.
+
+    name = "books"                   # letters, digits, . _ - (it names the search index too)
+    [items]
+    path = "books.csv"               # .csv/.tsv, .jsonl or .parquet; or say `format = "csv"` (and `delimiter`)
+    id = "book_id"                   # the defaults are the canonical names: item_id, title
+    title = "name"
+    year = "published"               # optional columns: year, genres, tags, description
+    genres = "kinds"                 # a list column, or text split on genre_separator ("|")
+    genre_separator = ";"
+    metadata = ["author", "isbn"]    # any other columns to keep, as text
+    [ratings]
+    path = "ratings.jsonl"
+    user_id = "reader"               # defaults: user_id, item_id, rating; timestamp is optional
+    scale = [1, 5]                   # default [0.5, 5]
+"""
 
 from __future__ import annotations
 
@@ -8,32 +23,35 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from convrec.catalog.models import RatingScale
+from convrec.catalog.tables import Format
 from convrec.core.errors import CatalogError
 
 MANIFEST_NAME = "convrec.toml"
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
 
 
-class _Strict(BaseModel):
+class _FileSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-
-class ItemsSpec(_Strict):
     path: Path
-    format: str | None = None
+    format: Format | None = None
+    delimiter: str | None = Field(default=None, min_length=1, max_length=1,
+                                  description="CSV only; default: tab for .tsv, else comma")
+
+
+class ItemsSpec(_FileSpec):
     id: str = "item_id"
     title: str = "title"
     year: str | None = None
     genres: str | None = None
-    genre_separator: str = "|"
+    genre_separator: str = Field(default="|", min_length=1)
     tags: str | None = None
-    tag_separator: str = "|"
+    tag_separator: str = Field(default="|", min_length=1)
     description: str | None = None
     metadata: list[str] = Field(default_factory=list)
 
 
-class RatingsSpec(_Strict):
-    path: Path
-    format: str | None = None
+class RatingsSpec(_FileSpec):
     user_id: str = "user_id"
     item_id: str = "item_id"
     rating: str = "rating"
@@ -50,13 +68,16 @@ class RatingsSpec(_Strict):
         return RatingScale(low=self.scale[0], high=self.scale[1])
 
 
-class Manifest(_Strict):
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+class Manifest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=NAME_PATTERN)
     items: ItemsSpec
     ratings: RatingsSpec
 
 
 def read_manifest(path: Path) -> Manifest:
+    """The manifest with its file paths resolved against its own folder."""
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
@@ -64,11 +85,9 @@ def read_manifest(path: Path) -> Manifest:
     try:
         manifest = Manifest.model_validate(raw)
     except ValidationError as error:
-        first = error.errors()[0]
-        key = ".".join(str(part) for part in first["loc"])
-        raise CatalogError(f"bad manifest entry '{key}': {first['msg']}", where=str(path),
-                           fix="see the README's catalog manifest section") from error
-    base = path.parent
-    manifest.items.path = base / manifest.items.path
-    manifest.ratings.path = base / manifest.ratings.path
+        problems = "; ".join(f"'{'.'.join(map(str, e['loc']))}': {e['msg']}" for e in error.errors())
+        raise CatalogError(f"bad manifest: {problems}", where=str(path),
+                           fix="see the catalog manifest section of the README") from error
+    manifest.items.path = path.parent / manifest.items.path
+    manifest.ratings.path = path.parent / manifest.ratings.path
     return manifest

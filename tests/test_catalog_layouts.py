@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -93,6 +94,66 @@ def test_unsupported_format(tmp_path):
         load_catalog(tmp_path)
 
 
+def test_generic_list_columns_datetimes_and_numeric_metadata(tmp_path):
+    books = pd.DataFrame({"item_id": [1, 2], "title": ["Dune", "Emma"], "genres": [["Sci-Fi", " "], []],
+                          "isbn": [9780441013593, None]})
+    stars = pd.DataFrame({"user_id": [10, 11], "item_id": [1, 2], "rating": [4, 5],
+                          "at": pd.to_datetime(["2020-01-01T00:00:10Z", None], utc=True)})
+    books.to_parquet(tmp_path / "books.parquet")
+    stars.to_parquet(tmp_path / "stars.parquet")
+    (tmp_path / "convrec.toml").write_text('name = "b"\n[items]\npath = "books.parquet"\ngenres = "genres"\n'
+                                           'metadata = ["isbn"]\n[ratings]\npath = "stars.parquet"\n'
+                                           'timestamp = "at"\nscale = [1, 5]\n')
+    catalog = load_catalog(tmp_path)
+    assert catalog.item("1").genres == ("Sci-Fi",) and catalog.item("2").genres == ()
+    assert catalog.item("1").metadata == {"isbn": "9780441013593"} and catalog.item("2").metadata == {}
+    assert catalog.ratings["user_id"].tolist() == ["10", "11"]
+    assert catalog.ratings["timestamp"].tolist() == [1577836810, pd.NA]
+
+
+def test_jsonl_timestamps_stay_epoch_seconds(tmp_path):
+    (tmp_path / "items.jsonl").write_text('{"item_id": "a", "title": "Alpha"}\n')
+    (tmp_path / "ratings.jsonl").write_text('{"user_id": "u", "item_id": "a", "rating": 4, "timestamp": 1500000000}\n')
+    (tmp_path / "convrec.toml").write_text('name = "j"\n[items]\npath = "items.jsonl"\n[ratings]\n'
+                                           'path = "ratings.jsonl"\ntimestamp = "timestamp"\n')
+    assert load_catalog(tmp_path).ratings["timestamp"].tolist() == [1500000000]
+
+
+def test_tab_separated_and_declared_delimiter(tmp_path):
+    (tmp_path / "items.tsv").write_text("item_id\ttitle\na\tAlpha, the first\n")
+    (tmp_path / "ratings.txt").write_text("user_id;item_id;rating\nu;a;4\n")
+    (tmp_path / "convrec.toml").write_text('name = "t"\n[items]\npath = "items.tsv"\n[ratings]\n'
+                                           'path = "ratings.txt"\nformat = "csv"\ndelimiter = ";"\n')
+    catalog = load_catalog(tmp_path)
+    assert catalog.item("a").title == "Alpha, the first" and catalog.ratings["rating"].tolist() == [4.0]
+
+
+def test_manifest_problems_are_reported_together(tmp_path):
+    (tmp_path / "convrec.toml").write_text('name = "has space"\ncolour = 1\n[items]\npath = "a.csv"\n'
+                                           'format = "xls"\n')
+    message = pytest.raises(CatalogError, load_catalog, tmp_path).value.render()
+    for problem in ("'name'", "'items.format'", "'ratings': Field required", "'colour': Extra inputs"):
+        assert problem in message
+
+
+def test_tiny_fixture_loads_with_types(tiny_ml_dir):
+    catalog = load_catalog(tiny_ml_dir)
+    items, ratings = catalog.items, catalog.ratings
+    assert catalog.name == "tiny_ml" and len(items) == 60 and items.index.name == "item_id"
+    assert all(isinstance(i, str) for i in items.index) and str(items["year"].dtype) == "Int64"
+    assert all(isinstance(g, list) for g in items["genres"]) and all(isinstance(t, list) for t in items["tags"])
+    assert max(map(len, items["tags"])) <= 10 and all(isinstance(m, dict) for m in items["metadata"])
+    assert ratings.columns.tolist() == ["user_id", "item_id", "rating", "timestamp"]
+    assert ratings["rating"].dtype == "float64" and str(ratings["timestamp"].dtype) == "Int64"
+    assert all(isinstance(u, str) for u in ratings["user_id"]) and all(isinstance(i, str) for i in ratings["item_id"])
+
+
+def test_movielens_folder_name_becomes_a_safe_catalog_name(tmp_path, tiny_ml_dir):
+    copy = tmp_path / "My Movies (2024)"
+    shutil.copytree(tiny_ml_dir, copy)
+    assert load_catalog(copy).name == "My-Movies-2024"
+
+
 def test_tiny_fixture_tags_and_links(tiny_ml_dir):
     catalog = load_catalog(tiny_ml_dir)
     matrix = catalog.item("2571")
@@ -102,8 +163,6 @@ def test_tiny_fixture_tags_and_links(tiny_ml_dir):
 
 
 def test_fingerprint_changes_when_one_tag_changes(tmp_path, tiny_ml_dir):
-    import shutil
-
     copy = tmp_path / "copy"
     shutil.copytree(tiny_ml_dir, copy)
     before = load_catalog(copy).fingerprint
@@ -113,10 +172,20 @@ def test_fingerprint_changes_when_one_tag_changes(tmp_path, tiny_ml_dir):
     assert load_catalog(copy).fingerprint != before
 
 
+def test_fingerprint_ignores_row_order(tmp_path, tiny_ml_dir):
+    shuffled = tmp_path / "shuffled"
+    shutil.copytree(tiny_ml_dir, shuffled)
+    for name in ("movies.csv", "ratings.csv", "tags.csv"):
+        frame = pd.read_csv(shuffled / name, dtype=str)
+        frame.sample(frac=1, random_state=1).to_csv(shuffled / name, index=False)
+    assert load_catalog(shuffled).fingerprint == load_catalog(tiny_ml_dir).fingerprint
+
+
 def test_demo_catalog():
     catalog = load_demo_catalog()
     assert len(catalog) == 9742 and len(catalog.ratings) == 100836
     assert catalog.ratings["user_id"].nunique() == 610
     assert catalog.items["description"].notna().sum() == 6706
+    assert catalog.items["tags"].map(bool).sum() == 1572
     assert catalog.item("1").title == "Toy Story" and "pixar" in catalog.item("1").tags
     assert "Sci-Fi" in catalog.genres and "(no genres listed)" not in catalog.genres
