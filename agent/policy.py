@@ -211,10 +211,14 @@ class Agent:
 
 
 def _only_additions(reading: Reading, profile: Profile) -> Reading:
-    """The LLM may add what the deterministic pass missed; it may not overturn what the user's words said."""
+    """The LLM may add what the deterministic pass missed; it may not overturn what the user's words said
+    (measured: the 0.5B model read "No horror please" as wanting horror)."""
+    against = profile.genres_disliked | profile.constraints.exclude_genres
     return reading.model_copy(update={
         "liked": {i: s for i, s in reading.liked.items() if i not in profile.disliked},
         "disliked": {i: s for i, s in reading.disliked.items() if i not in profile.liked},
+        "genres_liked": reading.genres_liked - against,
+        "genres_disliked": reading.genres_disliked - profile.genres_liked,
         "query": reading.query if not profile.query else None,
     })
 

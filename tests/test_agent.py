@@ -155,3 +155,14 @@ def test_what_reaches_the_llm_is_short_and_fenced(make_agent, demo_tools):
     assert len(system["content"]) < 400
     for prompt in llm.prompts[1:]:  # per-card prose: title and template reason only, no item descriptions
         assert "directed by" not in prompt[1]["content"] and len(prompt[1]["content"]) < 300
+
+
+def test_llm_cannot_overturn_what_the_words_said(make_agent, demo_tools):
+    catalog, _ = demo_tools
+    llm = ScriptedLLM().enqueue(reading(catalog, genres_yes=["Horror"], disliked=["The Matrix"]), *["x"] * 5)
+    agent = make_agent(llm)
+    events = run(agent, "I loved The Matrix. No horror please.")
+    profile = agent.memory.profile("ann")
+    assert "Horror" in profile.constraints.exclude_genres and "Horror" not in profile.genres_liked
+    assert "2571" in profile.liked and "2571" not in profile.disliked
+    assert all("Horror" not in c.genres for c in cards_of(events))
