@@ -36,6 +36,7 @@ class LlamaCppLLM:
         self._llama = None
         self._grammars: dict[str, Any] = {}
         self._lock = threading.Lock()  # one generation at a time: the model and its KV cache are shared
+        self.last_usage: dict[str, int] = {}  # prompt/completion tokens of the last structured call
 
     def load(self) -> None:
         """Load the weights (1.5-6 s). Safe to call from a worker thread; later calls are free."""
@@ -66,6 +67,7 @@ class LlamaCppLLM:
         with self._lock:
             reply = self._llama.create_chat_completion(messages=messages, max_tokens=max_tokens, temperature=0.0,
                                                        grammar=self._grammar_for(schema))
+        self.last_usage = dict(reply.get("usage") or {})
         return parse_structured(reply["choices"][0]["message"]["content"] or "", schema)
 
     def _grammar_for(self, schema: type[T]) -> Any:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from convrec.catalog.models import Catalog
 from convrec.tools import explain, rank
+from convrec.tools.errors import ToolError
 from convrec.tools.models import Profile, Reason, Recommendation
 
 MIN_SIMILARITY_EVIDENCE = 0.05
@@ -57,6 +58,9 @@ class Recommender:
 
     def recommend(self, request: RecommendRequest) -> list[Recommendation]:
         profile = request.profile
+        unknown = sorted(i for i in {*profile.liked, *profile.disliked, *profile.ratings} if i not in self.catalog)
+        if unknown:
+            raise ToolError(f"unknown item id(s) in the profile: {unknown[:5]}; use ids from the catalog")
         candidates = rank.allowed(self.catalog, profile)
         if candidates.empty:
             return []

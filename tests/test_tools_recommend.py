@@ -1,0 +1,79 @@
+"""The recommend tool on the tiny catalog: hard constraints, exclusions, evidence, exploration, bad arguments."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from convrec.catalog.cfmodel import load_or_train
+from convrec.catalog.loaders import load_catalog
+from convrec.tools.cf import SVDScorer
+from convrec.tools.errors import ToolError
+from convrec.tools.itemsim import EASE
+from convrec.tools.models import Constraints, Profile
+from convrec.tools.recommend import Recommender, RecommendRequest
+
+GENRES = ["Action", "Adventure", "Comedy", "Crime", "Drama", "Horror", "Romance", "Sci-Fi", "Thriller", "War"]
+
+
+@pytest.fixture(scope="module")
+def tiny_recommender(tmp_path_factory, request):
+    from pathlib import Path
+
+    catalog = load_catalog(Path(request.config.rootpath) / "tests" / "fixtures" / "tiny_ml")
+    folder = tmp_path_factory.mktemp("tiny-index")
+    algo, _ = load_or_train(catalog, folder)
+    return Recommender(catalog, itemsim=EASE.load_or_fit(catalog, folder, min_ratings=2),
+                       cf=SVDScorer(algo, catalog))
+
+
+@settings(max_examples=40, deadline=None)
+@given(liked=st.sets(st.sampled_from(["1", "260", "296", "318", "356", "2571", "593"]), max_size=3),
+       excluded=st.sets(st.sampled_from(GENRES), max_size=3), year_min=st.none() | st.integers(1970, 2000),
+       explore=st.booleans(), k=st.integers(1, 10))
+def test_constraints_and_exclusions_hold(tiny_recommender, liked, excluded, year_min, explore, k):
+    profile = Profile(liked=dict.fromkeys(liked, 1.0), constraints=Constraints(exclude_genres=excluded,
+                                                                               year_min=year_min))
+    cards = tiny_recommender.recommend(RecommendRequest(profile=profile, k=k, explore=explore))
+    assert len(cards) <= k and len({c.item_id for c in cards}) == len(cards)
+    for card in cards:
+        assert card.item_id in tiny_recommender.catalog and card.item_id not in liked
+        assert not excluded.intersection(card.genres)
+        assert year_min is None or card.year >= year_min
+        assert card.reasons
+
+
+def test_cold_start_is_popularity_with_its_evidence(tiny_recommender):
+    cards = tiny_recommender.recommend(RecommendRequest(k=3))
+    assert [r.kind for c in cards for r in c.reasons] == ["popular_cold_start"] * 3
+    assert cards[0].reasons[0].evidence["ratings"] > 0
+
+
+def test_liked_items_give_similar_to_liked_evidence(tiny_recommender):
+    cards = tiny_recommender.recommend(RecommendRequest(profile=Profile(liked={"2571": 1.0}), k=5))
+    evidence = [r.evidence for c in cards for r in c.reasons if r.kind == "similar_to_liked"]
+    assert evidence and all(e["liked_item_id"] == "2571" and 0 <= e["similarity"] <= 1 for e in evidence)
+
+
+def test_exploration_slot_is_labelled(tiny_recommender):
+    cards = tiny_recommender.recommend(RecommendRequest(profile=Profile(liked={"2571": 1.0}), k=5, explore=True))
+    assert cards[-1].reasons[0].kind == "explore"
+    assert sum(r.kind == "explore" for c in cards for r in c.reasons) == 1
+
+
+def test_nothing_fits_gives_no_cards(tiny_recommender):
+    impossible = Profile(constraints=Constraints(year_min=2100))
+    assert tiny_recommender.recommend(RecommendRequest(profile=impossible)) == []
+
+
+@pytest.mark.parametrize("k", [0, -1, 10_000])
+def test_bad_k_is_a_validation_error(k):
+    with pytest.raises(ValidationError):
+        RecommendRequest(k=k)
+
+
+def test_unknown_ids_are_a_tool_error(tiny_recommender):
+    with pytest.raises(ToolError, match="unknown item id"):
+        tiny_recommender.recommend(RecommendRequest(profile=Profile(liked={"999999": 1.0})))
