@@ -97,6 +97,16 @@ class Catalog:
         return self._cache["genres"]
 
     @property
+    def genre_matrix(self) -> pd.DataFrame:
+        """items × genres, True where the item has the genre: vectorized genre filters and scores."""
+        if "genre_matrix" not in self._cache:
+            exploded = self.items["genres"].explode().dropna()
+            matrix = pd.crosstab(exploded.index, exploded).astype(bool)
+            self._cache["genre_matrix"] = matrix.reindex(index=self.items.index, columns=self.genres,
+                                                         fill_value=False)
+        return self._cache["genre_matrix"]
+
+    @property
     def popularity(self) -> pd.Series:
         """Number of ratings per item, for every item (0 when unrated)."""
         if "popularity" not in self._cache:

@@ -34,7 +34,7 @@ def test_allowed_never_violates_a_constraint(tiny, year_min, span, excluded, req
     profile = Profile(liked=dict.fromkeys(known, 1.0),
                       constraints=Constraints(year_min=year_min, year_max=year_max, exclude_genres=excluded,
                                               require_genres=required))
-    for item_id in allowed(tiny, profile):
+    for item_id in tiny.items.index[allowed(tiny, profile)]:
         item = tiny.item(item_id)
         assert item_id not in known
         assert not excluded.intersection(item.genres)
@@ -52,18 +52,21 @@ def test_weights_follow_knowledge():
 
 
 def test_scaled_and_blend():
-    candidates = pd.Index(["a", "b", "c"])
-    assert scaled(pd.Series({"a": 2.0, "b": 4.0, "c": 3.0}), candidates).tolist() == [0.0, 1.0, 0.5]
-    assert scaled(pd.Series({"a": 1.0, "b": 1.0, "c": 1.0}), candidates).tolist() == [0.0, 0.0, 0.0]
-    total = blend({"x": pd.Series({"a": 0.0, "b": 1.0, "c": 0.5}), "y": None}, {"x": 2.0, "y": 1.0}, candidates)
+    everything = np.array([True, True, True])
+    assert scaled(np.array([2.0, 4.0, 3.0]), everything).tolist() == [0.0, 1.0, 0.5]
+    assert scaled(np.array([1.0, 1.0, 1.0]), everything).tolist() == [0.0, 0.0, 0.0]
+    assert scaled(np.array([np.nan, 4.0, 2.0]), everything).tolist() == [0.0, 1.0, 0.0]  # missing = the minimum
+    assert scaled(np.array([9.0, 4.0, 2.0]), np.array([False, True, True])).tolist() == [1.0, 0.0]
+    total = blend({"x": np.array([0.0, 1.0, 0.5]), "y": None}, {"x": 2.0, "y": 1.0}, everything)
     assert total.tolist() == [0.0, 2.0, 1.0]
 
 
 def test_genre_affinity_and_popularity(tiny):
     affinity = genre_affinity(tiny, Profile(genres_liked={"Sci-Fi"}, genres_disliked={"Romance"}))
-    assert affinity["2571"] == 1.0  # Matrix: Sci-Fi
+    assert affinity[tiny.items.index.get_loc("2571")] == 1.0  # Matrix: Sci-Fi
     prior = popularity_prior(tiny)
-    assert prior.idxmax() in tiny and prior.min() >= 0
+    assert len(prior) == len(tiny) and prior.min() >= 0
+    assert tiny.items.index[prior.argmax()] in {"356", "318", "296"}  # the most-rated, well-liked
 
 
 def test_mmr_prefers_a_different_item_over_a_near_duplicate():

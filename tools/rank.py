@@ -1,12 +1,12 @@
 """Blending, hard constraints, diversity and exploration: the pure parts of ranking.
 
-Scores are pandas Series indexed by catalog item id. Each signal is scaled to [0, 1] over the allowed
-candidates, then blended with weights that follow how much we know about the user.
+Signals are numpy arrays aligned with `catalog.items.index` (NaN where a signal has nothing to say), so a
+request never re-indexes strings. Each signal is scaled to [0, 1] over the allowed candidates, then blended
+with weights that follow how much we know about the user.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 
 import numpy as np
@@ -30,61 +30,64 @@ def blend_weights(profile: Profile, *, has_query: bool) -> dict[str, float]:
     return weights
 
 
-def scaled(scores: pd.Series, candidates: pd.Index) -> pd.Series:
-    """Min–max to [0, 1] over the candidates; a flat or missing signal becomes 0."""
-    values = scores.reindex(candidates).fillna(scores.min() if len(scores) else 0.0)
-    low, high = values.min(), values.max()
-    if not math.isfinite(high - low) or high - low <= 1e-12:
-        return pd.Series(0.0, index=candidates)
-    return (values - low) / (high - low)
+def scaled(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Min–max to [0, 1] over the masked candidates; missing values score as the minimum; a flat signal is 0."""
+    chosen = values[mask]
+    finite = chosen[np.isfinite(chosen)]
+    if finite.size == 0 or finite.max() - finite.min() <= 1e-12:
+        return np.zeros(chosen.shape)
+    low, high = finite.min(), finite.max()
+    return (np.nan_to_num(chosen, nan=low) - low) / (high - low)
 
 
-def blend(signals: Mapping[str, pd.Series | None], weights: Mapping[str, float], candidates: pd.Index) -> pd.Series:
-    total = pd.Series(0.0, index=candidates)
+def blend(signals: Mapping[str, np.ndarray | None], weights: Mapping[str, float], mask: np.ndarray) -> np.ndarray:
+    """The weighted sum of the scaled signals, for the masked candidates (in catalog order)."""
+    total = np.zeros(int(mask.sum()))
     for name, weight in weights.items():
         signal = signals.get(name)
-        if weight and signal is not None and len(signal):
-            total += weight * scaled(signal, candidates)
+        if weight and signal is not None:
+            total += weight * scaled(signal, mask)
     return total
 
 
-def allowed(catalog: Catalog, profile: Profile) -> pd.Index:
-    """Items that satisfy every hard constraint and that the user has not already told us about."""
+def allowed(catalog: Catalog, profile: Profile) -> np.ndarray:
+    """Mask of items that satisfy every hard constraint and that the user has not already told us about."""
     items = catalog.items
     keep = ~items.index.isin(list(profile.known_items()))
     constraints = profile.constraints
+    years = items["year"].to_numpy(dtype=float, na_value=np.nan)
     if constraints.year_min is not None:
-        keep &= items["year"].ge(constraints.year_min).fillna(False).to_numpy(dtype=bool)
+        keep &= years >= constraints.year_min
     if constraints.year_max is not None:
-        keep &= items["year"].le(constraints.year_max).fillna(False).to_numpy(dtype=bool)
+        keep &= years <= constraints.year_max
+    genres = catalog.genre_matrix
     if constraints.exclude_genres:
-        banned = set(constraints.exclude_genres)
-        keep &= ~items["genres"].map(lambda genres: bool(banned.intersection(genres))).to_numpy(dtype=bool)
+        keep &= ~genres[[g for g in constraints.exclude_genres if g in genres.columns]].any(axis=1).to_numpy()
     if constraints.require_genres:
-        wanted = set(constraints.require_genres)
-        keep &= items["genres"].map(lambda genres: bool(wanted.intersection(genres))).to_numpy(dtype=bool)
-    return items.index[keep]
+        keep &= genres[[g for g in constraints.require_genres if g in genres.columns]].any(axis=1).to_numpy()
+    return keep
 
 
-def genre_affinity(catalog: Catalog, profile: Profile) -> pd.Series:
+def genre_affinity(catalog: Catalog, profile: Profile) -> np.ndarray:
     """+1 per liked genre an item has, -1 per disliked genre (soft: hard exclusions are constraints)."""
-    liked, disliked = profile.genres_liked, profile.genres_disliked
-    return catalog.items["genres"].map(lambda genres: len(liked.intersection(genres)) - len(disliked.intersection(genres))
-                                       ).astype(float)
+    genres = catalog.genre_matrix
+    liked = genres[[g for g in profile.genres_liked if g in genres.columns]].sum(axis=1)
+    disliked = genres[[g for g in profile.genres_disliked if g in genres.columns]].sum(axis=1)
+    return (liked - disliked).to_numpy(dtype=float)
 
 
-def popularity_prior(catalog: Catalog) -> pd.Series:
+def popularity_prior(catalog: Catalog) -> np.ndarray:
     """log(1 + ratings) × a shrunk mean rating, so famous and well-liked beats merely famous."""
     stats = catalog.ratings.groupby("item_id")["rating"].agg(["count", "mean"]).reindex(catalog.items.index)
-    count = stats["count"].fillna(0)
+    count = stats["count"].fillna(0).to_numpy(dtype=float)
     global_mean = catalog.ratings["rating"].mean() if len(catalog.ratings) else 0.0
-    shrunk = (stats["mean"].fillna(global_mean) * count + global_mean * 10) / (count + 10)
-    return np.log1p(count) * shrunk
+    mean = stats["mean"].fillna(global_mean).to_numpy(dtype=float)
+    return np.log1p(count) * (mean * count + global_mean * 10) / (count + 10)
 
 
 def mmr(relevance: pd.Series, similarity: Callable[[str, str], float], k: int, diversity: float = 0.3) -> list[str]:
     """Maximal marginal relevance: trade a little relevance for items unlike those already chosen."""
-    pool = list(relevance.sort_values(ascending=False).index[: max(k * 5, 20)])
+    pool = list(relevance.nlargest(max(k * 5, 20)).index)
     chosen: list[str] = []
     while pool and len(chosen) < k:
         def marginal(item_id: str) -> float:
