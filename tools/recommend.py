@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from convrec.catalog.models import Catalog
 from convrec.tools import explain, rank
+from convrec.tools.cf import opinion_ratings
 from convrec.tools.errors import ToolError
 from convrec.tools.models import Profile, Reason, Recommendation
 
@@ -190,9 +191,4 @@ def _blas_controller():
 
 def _as_ratings(profile: Profile, catalog: Catalog) -> dict[str, float]:
     """Likes and dislikes as ratings on the catalog's scale, explicit ratings as given, for CF fold-in."""
-    low, high = catalog.scale.low, catalog.scale.high
-    like, dislike = low + 0.85 * (high - low), low + 0.2 * (high - low)
-    ratings = {item_id: like for item_id in profile.liked}
-    ratings.update({item_id: dislike for item_id in profile.disliked})
-    ratings.update(profile.ratings)
-    return ratings
+    return {**opinion_ratings(catalog.scale, profile.liked, profile.disliked), **profile.ratings}
