@@ -16,6 +16,8 @@ from typing import Any
 
 from convrec.agent.llm import LLMError, Message, T, parse_structured
 
+RAM_CACHE_BYTES = 512 * 1024 * 1024
+
 
 def compact_grammar(schema: dict[str, Any]) -> str:
     """GBNF for `schema` with no optional whitespace: the model otherwise spends tokens on spaces."""
@@ -43,10 +45,13 @@ class LlamaCppLLM:
         if self._llama is not None:
             return
         try:
-            from llama_cpp import Llama
+            from llama_cpp import Llama, LlamaRAMCache
 
             self._llama = Llama(model_path=str(self.model_path), n_ctx=self.n_ctx, n_threads=self.n_threads,
                                 n_batch=512, verbose=False)
+            # Reading and phrasing alternate between two system prompts; the live KV cache keeps only the last
+            # prompt, so a RAM cache of saved states restores the other one's prefix instead of prefilling it.
+            self._llama.set_cache(LlamaRAMCache(capacity_bytes=RAM_CACHE_BYTES))
         except (ValueError, OSError, RuntimeError) as error:
             raise LLMError(f"could not load the local model: {error}", where=str(self.model_path),
                            fix="run `convrec model ensure`, or set CONVREC_LLM=none to run without an LLM") from error

@@ -5,11 +5,16 @@ Every write commits before it returns, so whatever the user has been told was sa
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import secrets
 import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -35,7 +40,26 @@ MIGRATIONS = [
     CREATE TABLE shown (id INTEGER PRIMARY KEY, session_id TEXT NOT NULL REFERENCES sessions ON DELETE CASCADE,
                         turn INTEGER NOT NULL, item_id TEXT NOT NULL, rank INTEGER NOT NULL, created_at REAL NOT NULL);
     """,
+    # 2: API keys of the HTTP server. Only a salted sha256 of the secret is kept; the key is shown once.
+    """
+    CREATE TABLE api_keys (key_id TEXT PRIMARY KEY, name TEXT NOT NULL, salt BLOB NOT NULL, digest BLOB NOT NULL,
+                           created_at REAL NOT NULL, revoked_at REAL);
+    """,
 ]
+
+KEY_PREFIX = "crk"
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    key_id: str
+    name: str
+    created_at: float
+    revoked_at: float | None = None
+
+
+def _key_digest(salt: bytes, secret: str) -> bytes:
+    return hashlib.sha256(salt + secret.encode("utf-8")).digest()
 
 
 @dataclass(frozen=True)
@@ -74,6 +98,19 @@ class Memory:
         with self._lock:
             return self._db.execute(sql, args).fetchall()
 
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN … COMMIT, rolled back if anything in between fails (else the connection stays inside a
+        transaction and every later write fails with "cannot start a transaction within a transaction")."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
     # -- users and sessions ----------------------------------------------------------------------------------------
     def ensure_user(self, user_id: str) -> None:
         self._write("INSERT OR IGNORE INTO users VALUES (?, ?)", (user_id, time.time()))
@@ -94,6 +131,13 @@ class Memory:
         self._write("INSERT OR IGNORE INTO sessions VALUES (?, ?, ?, ?)", (session_id, user_id, now, now))
         return session_id
 
+    def session_owner(self, session_id: str) -> str | None:
+        rows = self._read("SELECT user_id FROM sessions WHERE session_id = ?", (session_id,))
+        return rows[0][0] if rows else None
+
+    def has_user(self, user_id: str) -> bool:
+        return bool(self._read("SELECT 1 FROM users WHERE user_id = ?", (user_id,)))
+
     def new_session(self, user_id: str) -> str:
         return self.session(user_id, uuid.uuid4().hex[:12])
 
@@ -104,12 +148,10 @@ class Memory:
     # -- messages ----------------------------------------------------------------------------------------------------
     def add_message(self, session_id: str, role: str, content: str) -> None:
         now = time.time()
-        with self._lock:
-            self._db.execute("BEGIN")
-            self._db.execute("INSERT INTO messages (session_id, role, content, created_at) VALUES (?, ?, ?, ?)",
-                             (session_id, role, content, now))
-            self._db.execute("UPDATE sessions SET updated_at = ? WHERE session_id = ?", (now, session_id))
-            self._db.execute("COMMIT")
+        with self._transaction() as db:
+            db.execute("INSERT INTO messages (session_id, role, content, created_at) VALUES (?, ?, ?, ?)",
+                       (session_id, role, content, now))
+            db.execute("UPDATE sessions SET updated_at = ? WHERE session_id = ?", (now, session_id))
 
     def messages(self, session_id: str, last: int | None = None) -> list[StoredMessage]:
         rows = self._read("SELECT role, content, created_at FROM messages WHERE session_id = ? ORDER BY id DESC "
@@ -136,13 +178,15 @@ class Memory:
     def feedback(self, user_id: str) -> list[tuple[str, str, float | None]]:
         return self._read("SELECT item_id, action, value FROM feedback WHERE user_id = ? ORDER BY id", (user_id,))
 
+    def delete_feedback(self, user_id: str, item_id: str) -> int:
+        """Forget the user's feedback on one item (the profile panel's "remove"); returns how many rows went."""
+        return self._write("DELETE FROM feedback WHERE user_id = ? AND item_id = ?", (user_id, item_id)).rowcount
+
     def record_shown(self, session_id: str, turn: int, item_ids: list[str]) -> None:
         now = time.time()
-        with self._lock:
-            self._db.execute("BEGIN")
-            self._db.executemany("INSERT INTO shown (session_id, turn, item_id, rank, created_at) VALUES (?, ?, ?, ?, ?)",
-                                 [(session_id, turn, item_id, rank, now) for rank, item_id in enumerate(item_ids)])
-            self._db.execute("COMMIT")
+        with self._transaction() as db:
+            db.executemany("INSERT INTO shown (session_id, turn, item_id, rank, created_at) VALUES (?, ?, ?, ?, ?)",
+                           [(session_id, turn, item_id, rank, now) for rank, item_id in enumerate(item_ids)])
 
     def shown(self, session_id: str) -> list[tuple[int, str]]:
         return self._read("SELECT turn, item_id FROM shown WHERE session_id = ? ORDER BY turn, rank", (session_id,))
@@ -160,9 +204,41 @@ class Memory:
 
     def forget_user(self, user_id: str) -> bool:
         """Delete everything about the user; True if there was anything."""
-        with self._lock:
-            self._db.execute("BEGIN")
-            self._db.execute("DELETE FROM feedback WHERE user_id = ?", (user_id,))
-            existed = self._db.execute("DELETE FROM users WHERE user_id = ?", (user_id,)).rowcount > 0
-            self._db.execute("COMMIT")
+        with self._transaction() as db:
+            db.execute("DELETE FROM feedback WHERE user_id = ?", (user_id,))
+            existed = db.execute("DELETE FROM users WHERE user_id = ?", (user_id,)).rowcount > 0
         return existed
+
+    # -- API keys (the HTTP server) ------------------------------------------------------------------------------------
+    def create_api_key(self, name: str) -> tuple[ApiKey, str]:
+        """A new key: (its record, the secret token). The token is returned once and never stored."""
+        name = name.strip()
+        if not name or len(name) > 100:
+            raise ValueError("a key name is 1-100 characters")
+        key_id, secret, salt = secrets.token_hex(4), secrets.token_urlsafe(32), secrets.token_bytes(16)
+        now = time.time()
+        self._write("INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, NULL)",
+                    (key_id, name, salt, _key_digest(salt, secret), now))
+        return ApiKey(key_id, name, now), f"{KEY_PREFIX}_{key_id}_{secret}"
+
+    def verify_api_key(self, token: str) -> ApiKey | None:
+        """The key's record if `token` is a valid, unrevoked key; None otherwise (constant-time compare)."""
+        prefix, _, rest = token.partition("_")
+        key_id, _, secret = rest.partition("_")
+        if prefix != KEY_PREFIX or not key_id or not secret:
+            return None
+        rows = self._read("SELECT name, salt, digest, created_at FROM api_keys WHERE key_id = ? AND revoked_at IS NULL",
+                          (key_id,))
+        if not rows:
+            return None
+        name, salt, digest, created_at = rows[0]
+        return ApiKey(key_id, name, created_at) if hmac.compare_digest(_key_digest(salt, secret), digest) else None
+
+    def api_keys(self) -> list[ApiKey]:
+        return [ApiKey(*row) for row in
+                self._read("SELECT key_id, name, created_at, revoked_at FROM api_keys ORDER BY created_at")]
+
+    def revoke_api_key(self, key_id: str) -> bool:
+        """True if an active key was revoked."""
+        return self._write("UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
+                           (time.time(), key_id)).rowcount > 0

@@ -12,9 +12,12 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
 from dataclasses import dataclass
+from typing import TypeVar
 
 from convrec.agent.events import Cards, Choice, Done, Event, Question, Status, Token
 from convrec.agent.guard import strip_instructions
@@ -23,6 +26,7 @@ from convrec.agent.memory import FeedbackAction, Memory
 from convrec.agent.prose import faithful
 from convrec.agent.prompts import render
 from convrec.agent.reading import llm_reading
+from convrec.agent.scheduler import LLMScheduler, Ticket
 from convrec.catalog.models import Catalog
 from convrec.tools.elicitation import genre_choices, next_questions
 from convrec.tools.models import Profile, Recommendation
@@ -35,6 +39,8 @@ PROSE_MAX_TOKENS = 48
 CONTEXT_TURNS = 2
 MAX_ELICITATIONS = 2  # onboarding questions per session; after that, cards alone until the user says more
 COLD_START_SIGNALS = 1  # fewer item/genre opinions than this, and no query: ask
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -50,72 +56,102 @@ class TurnResult:
     degraded: str | None
 
 
+@dataclass
+class _Start:
+    """What the turn's first, LLM-free step produced."""
+
+    session: str
+    context: str
+    text: str  # the message less anything set aside as instructions
+    set_aside: list[str]
+    profile: Profile
+    cards: list[Recommendation]
+    question: Question | None
+
+
 class Agent:
     def __init__(self, catalog: Catalog, recommender: Recommender, memory: Memory, llm: LLM | None = None,
-                 *, cards: int = CARDS) -> None:
+                 *, cards: int = CARDS, scheduler: LLMScheduler | None = None) -> None:
         self.catalog = catalog
         self.recommender = recommender
         self.memory = memory
         self.llm = llm
         self.cards = cards
+        self.scheduler = scheduler  # the HTTP server's fair queue for the LLM; None: calls go straight to threads
 
     # -- the turn ------------------------------------------------------------------------------------------------
-    async def turn(self, user: str, message: str, session: str | None = None) -> AsyncIterator[Event]:
-        started = time.perf_counter()
-        session = self.memory.session(user, session)
-        context = self._context(session)
-        text, set_aside = strip_instructions(message)
-        reading = read_message(text, self.catalog)
-        profile = apply_reading(self.memory.profile(user), reading)
-        self.memory.add_message(session, "user", message)
-        self.memory.save_profile(user, profile)
+    async def turn(self, user: str, message: str, session: str | None = None, *, ticket: Ticket | None = None,
+                   record: bool = True) -> AsyncIterator[Event]:
+        """The turn's events. Tool and database work runs on worker threads (the caller's event loop stays free);
+        LLM work goes through `ticket` (or one taken from `self.scheduler`) when there is one, so it waits its
+        turn fairly and never delays other users' cards. The turn owns the ticket and closes it when it ends.
+        `record=False` when the message is already stored (a client retrying the same turn)."""
+        if ticket is None and self.scheduler is not None and self.llm is not None:
+            ticket = self.scheduler.admit()
+        try:
+            started = time.perf_counter()
+            start = await asyncio.to_thread(self._start, user, message, session, record)
+            cards = start.cards
+            cards_ms = (time.perf_counter() - started) * 1000
+            yield Cards(recommendations=cards)
+            if start.set_aside:
+                yield Status(text="I treat messages as tastes, not instructions, so I set aside: "
+                                  + " ".join(start.set_aside))
+            if start.question is not None:
+                yield start.question
 
-        cards = self._recommend(user, profile, session)
-        cards_ms = (time.perf_counter() - started) * 1000
-        yield Cards(recommendations=cards)
-        if set_aside:
-            yield Status(text="I treat messages as tastes, not instructions, so I set aside: " + " ".join(set_aside))
+            degraded = None if self.llm else "no LLM configured: deterministic reading and template reasons"
+            if self.llm is not None and start.text:
+                try:
+                    yield Status(text="reading your message…")
+                    reading = await self._llm_call(ticket, llm_reading, self.llm, start.text, start.context,
+                                                   self.catalog)
+                    revised = await asyncio.to_thread(self._revise, user, start.session, reading, start.profile)
+                    if revised is not None:
+                        _, cards, changed = revised
+                        yield Cards(recommendations=cards, revision=1, changed=changed)
+                except LLMError as error:
+                    degraded = f"the LLM failed ({error.what}); showing template reasons"
+                    yield Status(text=degraded)
 
-        question = self._question(reading, profile, session)
-        if question is not None:
-            self.memory.add_message(session, "question" if reading.ambiguous else "elicit", question.text)
-            yield question
+            lines = []
+            async for sentence, card in self._prose(cards, degraded is None, ticket):
+                yield Token(text=sentence, item_id=card.item_id)
+                lines.append(card_line(card, sentence))
+            reply = self._reply(cards, lines, start.question)
+            await asyncio.to_thread(self.memory.add_message, start.session, "assistant", reply)
+            yield Done(reply=reply, cards_ms=round(cards_ms, 1), total_s=round(time.perf_counter() - started, 3),
+                       degraded=degraded)
+        finally:
+            if ticket is not None:
+                ticket.close()
 
-        degraded = None if self.llm else "no LLM configured: deterministic reading and template reasons"
-        if self.llm is not None and text:
-            try:
-                yield Status(text="reading your message…")
-                revised = await asyncio.to_thread(self._llm_revision, user, session, text, context, profile)
-                if revised is not None:
-                    profile, cards, changed = revised
-                    yield Cards(recommendations=cards, revision=1, changed=changed)
-            except LLMError as error:
-                degraded = f"the LLM failed ({error.what}); showing template reasons"
-                yield Status(text=degraded)
-
-        lines = []
-        async for sentence, card in self._prose(cards, degraded is None):
-            yield Token(text=sentence, item_id=card.item_id)
-            lines.append(f"- **{card.title}**{f' ({card.year})' if card.year else ''}: {sentence}")
-        reply = self._reply(cards, lines, question)
-        self.memory.add_message(session, "assistant", reply)
-        yield Done(reply=reply, cards_ms=round(cards_ms, 1), total_s=round(time.perf_counter() - started, 3),
-                   degraded=degraded)
-
-    async def run_turn(self, user: str, message: str, session: str | None = None) -> TurnResult:
+    async def run_turn(self, user: str, message: str, session: str | None = None, *, ticket: Ticket | None = None,
+                       record: bool = True) -> TurnResult:
         """Run a whole turn and collect it (for callers that do not stream)."""
-        session = self.memory.session(user, session)
+        session = await asyncio.to_thread(self.memory.session, user, session)
         cards: list[Recommendation] = []
         question, done = None, None
-        async for event in self.turn(user, message, session):
-            if isinstance(event, Cards):
-                cards = event.recommendations
-            elif isinstance(event, Question):
-                question = event
-            elif isinstance(event, Done):
-                done = event
+        async with aclosing(self.turn(user, message, session, ticket=ticket, record=record)) as events:
+            async for event in events:
+                if isinstance(event, Cards):
+                    cards = event.recommendations
+                elif isinstance(event, Question):
+                    question = event
+                elif isinstance(event, Done):
+                    done = event
         return TurnResult(session=session, user=user, reply=done.reply, question=question, recommendations=cards,
                           profile=self.memory.profile(user), degraded=done.degraded)
+
+    def remember(self, user: str, message: str, session: str | None = None) -> str:
+        """Take in a message said earlier (a chat platform's history we never saw) without answering it:
+        stored and read into the profile like a turn's message, no cards, no LLM. Returns the session."""
+        session = self.memory.session(user, session)
+        text, _ = strip_instructions(message)
+        profile = apply_reading(self.memory.profile(user), read_message(text, self.catalog))
+        self.memory.add_message(session, "user", message)
+        self.memory.save_profile(user, profile)
+        return session
 
     # -- feedback on cards --------------------------------------------------------------------------------------------
     def feedback(self, user: str, item_id: str, action: FeedbackAction, value: float | None = None,
@@ -123,9 +159,8 @@ class Agent:
         """Persist the feedback, apply it to the profile, and return the profile the next ranking will use."""
         if item_id not in self.catalog:
             raise KeyError(f"unknown item {item_id}")
+        profile = _apply_feedback(self.memory.profile(user), item_id, action, value, self.catalog)  # checks first
         self.memory.add_feedback(user, item_id, action, value, session)
-        profile = self.memory.profile(user)
-        profile = _apply_feedback(profile, item_id, action, value, self.catalog)
         self.memory.save_profile(user, profile)
         return profile
 
@@ -133,6 +168,22 @@ class Agent:
         return self._recommend(user, self.memory.profile(user), session)
 
     # -- steps ------------------------------------------------------------------------------------------------------
+    def _start(self, user: str, message: str, session: str | None, record: bool) -> _Start:
+        """read → remember → cards → question: no LLM, all committed before anything is shown (a worker thread)."""
+        session = self.memory.session(user, session)
+        context = self._context(session)
+        text, set_aside = strip_instructions(message)
+        reading = read_message(text, self.catalog)
+        profile = apply_reading(self.memory.profile(user), reading)
+        if record:
+            self.memory.add_message(session, "user", message)
+        self.memory.save_profile(user, profile)
+        cards = self._recommend(user, profile, session)
+        question = self._question(reading, profile, session)
+        if question is not None:
+            self.memory.add_message(session, "question" if reading.ambiguous else "elicit", question.text)
+        return _Start(session, context, text, set_aside, profile, cards, question)
+
     def _recommend(self, user: str, profile: Profile, session: str | None) -> list[Recommendation]:
         request = RecommendRequest(profile=profile, k=self.cards, explore=profile.signal_count >= 3,
                                    genre_feedback=self._genre_feedback(user))
@@ -154,32 +205,49 @@ class Agent:
         return Question(text="To tune these: which of these have you seen and liked? Or name a movie or a genre "
                              "you love (or hate).", choices=items + genres)
 
-    def _llm_revision(self, user: str, session: str, message: str, context: str,
-                      profile: Profile) -> tuple[Profile, list[Recommendation], str] | None:
-        reading = llm_reading(self.llm, message, context, self.catalog)
+    async def _llm_call(self, ticket: Ticket | None, fn: Callable[..., T], *args) -> T:
+        if ticket is not None:
+            return await ticket.call(fn, *args)
+        return await asyncio.to_thread(fn, *args)
+
+    def _revise(self, user: str, session: str, reading: Reading,
+                profile: Profile) -> tuple[Profile, list[Recommendation], str] | None:
+        """Apply the LLM's (validated) reading; new cards if it changed the profile."""
         revised = apply_reading(profile, _only_additions(reading, profile))
         if revised == profile:
             return None
         self.memory.save_profile(user, revised)
         return revised, self._recommend(user, revised, session), _describe_change(profile, revised, self.catalog)
 
-    async def _prose(self, cards: list[Recommendation], use_llm: bool):
+    async def _prose(self, cards: list[Recommendation], use_llm: bool, ticket: Ticket | None = None):
+        cancelled = ticket.cancelled if ticket is not None else None
         for card in cards:
             template = card.reasons[0].text if card.reasons else "A good match for you."
             sentence = template
             if use_llm and card.reasons:
-                candidate = await asyncio.to_thread(self._phrase, card)
-                sentence = candidate if candidate and faithful(candidate, card, self.catalog) else template
+                sentence = await self._llm_call(ticket, self._checked_phrase, card, cancelled) or template
             yield sentence, card
 
-    def _phrase(self, card: Recommendation) -> str | None:
+    def _checked_phrase(self, card: Recommendation, cancelled: threading.Event | None = None) -> str | None:
+        candidate = self._phrase(card, cancelled)
+        return candidate if candidate and faithful(candidate, card, self.catalog) else None
+
+    def _phrase(self, card: Recommendation, cancelled: threading.Event | None = None) -> str | None:
         messages = [{"role": "system", "content": render("reason_system")},
                     {"role": "user", "content": render("reason_user", title=card.title, fact=card.reasons[0].text)}]
+        pieces = []
         try:
-            return "".join(self.llm.stream_chat(messages, max_tokens=PROSE_MAX_TOKENS, temperature=0.3,
-                                                stop=["\n"])).strip()
+            stream = self.llm.stream_chat(messages, max_tokens=PROSE_MAX_TOKENS, temperature=0.3, stop=["\n"])
+            for piece in stream:
+                if cancelled is not None and cancelled.is_set():  # the client went away: stop generating
+                    close = getattr(stream, "close", None)
+                    if close is not None:
+                        close()
+                    return None
+                pieces.append(piece)
         except LLMError:
             return None
+        return "".join(pieces).strip()
 
     # -- helpers ----------------------------------------------------------------------------------------------------
     def _context(self, session: str) -> str:
@@ -203,11 +271,20 @@ class Agent:
         return {genre: (likes, dislikes) for genre, (likes, dislikes) in counts.items()}
 
     def _reply(self, cards: list[Recommendation], lines: list[str], question: Question | None) -> str:
-        head = "Here are a few picks for you:" if cards else "I found nothing that fits all of that: try loosening a limit."
-        parts = [head, *lines]
+        parts = [reply_head(cards), *lines]
         if question is not None:
             parts.append(question.text)
         return "\n".join(parts)
+
+
+def reply_head(cards: list[Recommendation]) -> str:
+    """The reply's first line; the reply is this, one `card_line` per card, then the question, joined by newlines
+    (streaming front ends build the same text piece by piece)."""
+    return "Here are a few picks for you:" if cards else "I found nothing that fits all of that: try loosening a limit."
+
+
+def card_line(card: Recommendation, sentence: str) -> str:
+    return f"- **{card.title}**{f' ({card.year})' if card.year else ''}: {sentence}"
 
 
 def _only_additions(reading: Reading, profile: Profile) -> Reading:

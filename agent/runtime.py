@@ -16,6 +16,7 @@ from convrec.agent.policy import Agent
 from convrec.catalog.cfmodel import load_or_train
 from convrec.catalog.models import Catalog
 from convrec.catalog.store import CatalogStore
+from convrec.core.progress import Progress, no_progress
 from convrec.core.settings import Settings
 from convrec.tools.cf import SVDScorer
 from convrec.tools.elicitation import informativeness
@@ -45,6 +46,10 @@ class LazySearch:
                                           self.catalog.name, embedding_function(self.settings.embedding_model))
 
     def __call__(self, query: str, k: int) -> list[tuple[str, float]]:
+        if self._index is None and self._lock.locked():
+            # Another thread is loading the embedding model (a front end warming it in the background): rank without
+            # the query match this once rather than hold the cards for the 5-19 s the load takes.
+            return []
         self.warm()
         return [(item_id, similarity) for item_id, similarity in self._index.query(query, k)
                 if item_id in self.catalog]
@@ -60,7 +65,8 @@ class Runtime:
     agent: Agent
 
 
-def build_llm(settings: Settings, status: Status = lambda text: None) -> LLM | None:
+def build_llm(settings: Settings, status: Status = lambda text: None, progress: Progress = no_progress) -> LLM | None:
+    """`progress` reports the GGUF's assembly from its packages when it is not in the cache yet (first run)."""
     if settings.llm == "none":
         return None
     if settings.llm == "openai":
@@ -72,11 +78,11 @@ def build_llm(settings: Settings, status: Status = lambda text: None) -> LLM | N
     from convrec.agent.weights import resolve_model_path
 
     status("checking the local model")
-    return LlamaCppLLM(resolve_model_path(settings), n_ctx=settings.n_ctx, n_threads=settings.n_threads)
+    return LlamaCppLLM(resolve_model_path(settings, progress), n_ctx=settings.n_ctx, n_threads=settings.n_threads)
 
 
 def build_runtime(settings: Settings | None = None, *, llm: LLM | None = None, use_llm: bool = True,
-                  status: Status = lambda text: None) -> Runtime:
+                  status: Status = lambda text: None, progress: Progress = no_progress) -> Runtime:
     """`llm` overrides the configured backend (tests pass a ScriptedLLM); `use_llm=False` runs without one."""
     settings = settings or Settings()
     status("loading the catalog")
@@ -92,7 +98,7 @@ def build_runtime(settings: Settings | None = None, *, llm: LLM | None = None, u
     recommender = Recommender(catalog, itemsim=itemsim, cf=SVDScorer(algo, catalog), query_search=search)
     memory = Memory(settings.state_db)
     if llm is None and use_llm:
-        llm = build_llm(settings, status)
+        llm = build_llm(settings, status, progress)
     agent = Agent(catalog, recommender, memory, llm if use_llm else None)
     return Runtime(settings=settings, catalog=catalog, memory=memory, recommender=recommender, search=search,
                    agent=agent)

@@ -1,20 +1,26 @@
 """Index build time for the demo catalog against encoding the same documents with sentence-transformers alone.
 
-Run: .venv/bin/python bench/index_build.py   (writes bench/results/index_build.json)
-Both measurements run in this process after the model is loaded and warmed, so loading is excluded from both.
+Run: .venv/bin/python bench/index_build.py   (prints a table, writes bench/results/index_build.json)
+Everything runs in this process after the model is loaded and warmed up, so loading is excluded from all three:
+(a) model.encode of all documents (same model, same batch size as the index), (b) a full build into a fresh
+temp dir, (c) the re-run on the unchanged catalog. Goal: (b)/(a) <= 1.2.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from convrec.catalog.documents import documents
-from convrec.catalog.embeddings import embedding_function
-from convrec.catalog.loaders import load_demo_catalog
-from convrec.catalog.vectors import ENCODE_BATCH, VectorIndex, open_client
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+from convrec.catalog.documents import documents  # noqa: E402 - after the environment is set
+from convrec.catalog.embeddings import ENCODE_BATCH, embedding_function  # noqa: E402
+from convrec.catalog.loaders import load_demo_catalog  # noqa: E402
+from convrec.catalog.vectors import VectorIndex, open_client  # noqa: E402
 
 
 def timed(action) -> tuple[float, object]:
@@ -27,23 +33,27 @@ def main() -> None:
     catalog = load_demo_catalog()
     texts = list(documents(catalog).values())
     function = embedding_function()
-    function(texts[:64])  # warm-up
-    baseline, _ = timed(lambda: function._model.encode(texts, batch_size=ENCODE_BATCH, normalize_embeddings=True))
+    function(texts[:ENCODE_BATCH])  # warm-up
+    encode_s, _ = timed(lambda: function._model.encode(texts, batch_size=ENCODE_BATCH, normalize_embeddings=True))
     with tempfile.TemporaryDirectory() as folder:
-        index = VectorIndex(open_client(Path(folder), None), catalog.name, function)
-        full, report = timed(lambda: index.sync(catalog))
-        rerun, again = timed(lambda: index.sync(catalog))
+        build_s, first = timed(lambda: VectorIndex(open_client(Path(folder)), catalog.name, function).sync(catalog))
+        rerun_s, again = timed(lambda: VectorIndex(open_client(Path(folder)), catalog.name, function).sync(catalog))
     results = {
         "documents": len(texts),
-        "encode_only_s": round(baseline, 2),
-        "index_build_s": round(full, 2),
-        "ratio_build_over_encode": round(full / baseline, 3),
-        "no_change_rerun_s": round(rerun, 3),
-        "embedded_first": report.embedded,
+        "encode_batch": ENCODE_BATCH,
+        "a_encode_only_s": round(encode_s, 2),
+        "b_index_build_s": round(build_s, 2),
+        "c_no_change_rerun_s": round(rerun_s, 3),
+        "ratio_b_over_a": round(build_s / encode_s, 3),
+        "embedded_first": first.embedded,
         "embedded_rerun": again.embedded,
+        "cpus": os.cpu_count(),
+        "load_average_1m": round(os.getloadavg()[0], 2),
     }
     for key, value in results.items():
-        print(f"{key:>26}  {value}")
+        print(f"{key:>22}  {value}")
+    verdict = "ok" if results["ratio_b_over_a"] <= 1.2 else "ABOVE the 1.2 goal"
+    print(f"(b)/(a) = {results['ratio_b_over_a']:.2f}: {verdict}", file=sys.stderr)
     out = Path(__file__).parent / "results" / "index_build.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")

@@ -1,6 +1,6 @@
 """Turn latency on the demo catalog with the local model, warm, medians over the conversation's turns.
 
-Run: .venv/bin/python bench/turn_latency.py [--model qwen2.5-coder-1.5b|qwen2.5-coder-0.5b]
+Run: .venv/bin/python bench/turn_latency.py [--model qwen2.5-coder-1.5b|qwen2.5-coder-0.5b] [--turns 12]
      (needs `convrec index` done for the demo catalog in the default data dir; ./run does it)
 
 Reports, per turn:
@@ -9,7 +9,10 @@ Reports, per turn:
   llama.cpp time for the same prompt and completion length with an empty KV cache (prefill + decode, no
   grammar, no tools), measured right after in the same process;
 - time to the first prose token of the first card, against a raw prefill of the same prompt (empty cache);
-- prompt tokens per turn (reading + per-card prose).
+- prompt tokens per turn (reading + per-card prose);
+- the prose fallback rate: the share of card sentences where the LLM's sentence failed the faithfulness check
+  and the template sentence was shown.
+The messages are the seeker turns of the ReDial dev cases, in order, one user per case.
 Our turns run as in a real conversation (the KV cache keeps the shared system prefix); the raw baselines
 start from an empty cache, so ratios below 1 mean prefix reuse is paying off.
 """
@@ -30,12 +33,18 @@ from convrec.agent.runtime import build_runtime
 from convrec.agent.weights import MODELS, ensure_model
 from convrec.core.settings import Settings
 
-MESSAGES = [
-    "hi, I need something for tonight", "I loved The Matrix, hate rom-coms", "something more recent please",
-    "no horror", "I also liked Heat and Ronin", "anything with a heist?", "Inception was great too",
-    "maybe a bit funnier", "not Up, I didn't like it", "older movies are fine too", "what about sci-fi from the 90s",
-    "I want a mind-bending story with a twist ending",
-]
+CASES = Path(__file__).resolve().parents[1] / "evaluation" / "data" / "redial-dev" / "cases.jsonl"
+
+
+def dev_conversations(turns: int) -> list[tuple[str, str]]:
+    """(user, message) pairs: the ReDial dev cases' seeker turns in order, one user per case."""
+    pairs = []
+    for line in CASES.read_text(encoding="utf-8").splitlines():
+        case = json.loads(line)
+        pairs += [(case["case_id"], turn) for turn in case["seeker_turns"]]
+        if len(pairs) >= turns:
+            return pairs[:turns]
+    return pairs
 
 
 class Timed(LlamaCppLLM):
@@ -72,16 +81,20 @@ def raw_generation(llm: LlamaCppLLM, messages, completion_tokens: int) -> float:
     return time.perf_counter() - started
 
 
-async def one_turn(agent, llm: Timed, message: str) -> dict:
+async def one_turn(agent, llm: Timed, user: str, message: str) -> dict:
     llm.calls.clear()
     started = time.perf_counter()
     first_cards = revised = first_token = None
-    async for event in agent.turn("bench", message):
+    cards, tokens = {}, []
+    async for event in agent.turn(user, message):
         now = time.perf_counter()
-        if isinstance(event, Cards) and event.revision == 0:
-            first_cards = now - started
-        if isinstance(event, Token) and first_token is None:
-            first_token = now
+        if isinstance(event, Cards):
+            cards = {card.item_id: card for card in event.recommendations}
+            if event.revision == 0:
+                first_cards = now - started
+        if isinstance(event, Token):
+            first_token = first_token or now
+            tokens.append(event)
         if isinstance(event, Done):
             done = event
     read = next((c for c in llm.calls if c["kind"] == "read"), None)
@@ -94,22 +107,26 @@ async def one_turn(agent, llm: Timed, message: str) -> dict:
         "first_prose_token_s": (prose["first"] - prose["start"]) if prose and prose["first"] else None,
         "raw_prose_prefill_s": raw_generation(llm, prose["messages"], 1) if prose else None,
         "prompt_tokens_turn": sum(c.get("prompt_tokens") or 0 for c in llm.calls), "degraded": done.degraded,
+        "sentences": len(tokens),
+        "fallbacks": sum(1 for t in tokens if t.item_id in cards and t.text == cards[t.item_id].reasons[0].text),
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="qwen2.5-coder-1.5b", choices=sorted(MODELS))
+    parser.add_argument("--turns", type=int, default=12, help="seeker turns from the ReDial dev cases")
     args = parser.parse_args()
     settings = Settings(llm="local", model=args.model)
     llm = Timed(ensure_model(MODELS[args.model], settings.models_dir), n_ctx=settings.n_ctx)
     llm.load()
     runtime = build_runtime(settings, llm=llm)
     runtime.search.warm()
-    asyncio.run(one_turn(runtime.agent, llm, "warm-up: I like comedies"))
-    runtime.memory.forget_user("bench")
-    rows = [asyncio.run(one_turn(runtime.agent, llm, message)) for message in MESSAGES]
-    runtime.memory.forget_user("bench")
+    asyncio.run(one_turn(runtime.agent, llm, "bench-warm-up", "warm-up: I like comedies"))
+    conversations = dev_conversations(args.turns)
+    rows = [asyncio.run(one_turn(runtime.agent, llm, user, message)) for user, message in conversations]
+    for user in {"bench-warm-up", *(user for user, _ in conversations)}:
+        runtime.memory.forget_user(user)
 
     def median(key):
         values = [row[key] for row in rows if row[key] is not None]
@@ -131,6 +148,7 @@ def main() -> None:
         "read_completion_tokens_median": median("completion_tokens"),
         "prompt_tokens_per_turn_median": median("prompt_tokens_turn"),
         "degraded_turns": sum(1 for r in rows if r["degraded"]),
+        "prose_fallback_rate": round(sum(r["fallbacks"] for r in rows) / max(1, sum(r["sentences"] for r in rows)), 3),
     }
     for key, value in summary.items():
         print(f"{key:>40}  {value}")

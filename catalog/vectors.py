@@ -1,11 +1,14 @@
 """The Chroma collection of item documents: cosine space, incremental by document hash.
 
-Embedded by default (`PersistentClient` under the data dir); `CONVREC_CHROMA_URL` switches to a Chroma server.
+Embedded by default (`PersistentClient` under the index dir); `CONVREC_CHROMA_URL` switches to a Chroma server.
+Similarity is the cosine clipped to [0, 1]: Chroma's cosine distance d is 1 - cos, so similarity = clip(1 - d),
+and the rare negative cosine counts as 0 (1 - d/2 would instead give unrelated items a misleading 0.5).
 """
 
 from __future__ import annotations
 
 import re
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,11 +18,12 @@ import pandas as pd
 
 from convrec.catalog.documents import content_hash, documents
 from convrec.catalog.models import Catalog
-from convrec.core.errors import ConvrecError
+from convrec.core.errors import ConvrecError, InputError
 from convrec.core.progress import Progress, no_progress
+from convrec.core.settings import Settings
 
-ENCODE_BATCH = 128
-GENRE_KEY = "g_{}"
+EMBED_CHUNK = 256  # documents embedded and upserted per step: a progress tick every few seconds
+CONNECT_TIMEOUT_S = 5.0  # Chroma's HTTP client has no timeout: probe the port first so a dead host fails fast
 
 
 @dataclass(frozen=True)
@@ -30,38 +34,56 @@ class SyncReport:
 
 
 def genre_key(genre: str) -> str:
-    return GENRE_KEY.format(genre)
+    """The boolean metadata key of a genre, for `where` filters: {genre_key("Comedy"): True}."""
+    return f"g_{genre}"
 
 
-def cosine_similarity(distance: float) -> float:
-    """Chroma's cosine distance is 1 - cos; we show cos clipped to [0, 1]."""
+def similarity(distance: float) -> float:
     return min(1.0, max(0.0, 1.0 - distance))
 
 
-def open_client(index_dir: Path, chroma_url: str | None):
+def open_client(index_dir: Path, chroma_url: str | None = None):
+    """A Chroma server client when `chroma_url` is set, else the embedded store in `index_dir / "chroma"`."""
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     if not chroma_url:
-        return chromadb.PersistentClient(path=str(index_dir / "chroma"), settings=chroma_settings)
-    url = urlparse(chroma_url)
+        return chromadb.PersistentClient(path=str(Path(index_dir) / "chroma"), settings=chroma_settings)
+    url = urlparse(chroma_url if "://" in chroma_url else f"http://{chroma_url}")
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise InputError("not a Chroma server URL", where=chroma_url, fix="use http://host:port")
+    port = url.port or (443 if url.scheme == "https" else 8000)
     try:
-        client = chromadb.HttpClient(host=url.hostname or "127.0.0.1", port=url.port or 8000,
-                                     ssl=url.scheme == "https", settings=chroma_settings)
+        socket.create_connection((url.hostname, port), timeout=CONNECT_TIMEOUT_S).close()
+        client = chromadb.HttpClient(host=url.hostname, port=port, ssl=url.scheme == "https",
+                                     settings=chroma_settings)
         client.heartbeat()
-    except Exception as error:  # noqa: BLE001 - chromadb raises several unrelated types for a dead server
+    except Exception as error:  # noqa: BLE001 - sockets, httpx and chromadb each raise their own types
         raise ConvrecError(f"cannot reach the Chroma server: {error}", where=chroma_url,
                            fix="start it (`chroma run --path DIR --port N`) or unset CONVREC_CHROMA_URL") from error
     return client
 
 
 class VectorIndex:
+    """One collection per catalog name: ids are item ids; metadata holds `doc_hash`, `year` (when known) and
+    `g_<genre>: True` for each of the item's genres."""
+
     def __init__(self, client, catalog_name: str, embedding_function) -> None:
+        self.client = client
         self.embedding_function = embedding_function
-        self.collection = client.get_or_create_collection(
-            name=_collection_name(catalog_name), embedding_function=embedding_function,
-            metadata={"hnsw:space": "cosine"})
+        self.batch_size = client.get_max_batch_size()
+        self.collection = self._open_collection(collection_name(catalog_name))
+
+    @classmethod
+    def from_settings(cls, catalog_name: str, settings: Settings | None = None) -> VectorIndex:
+        """The configured store (embedded or server) and embedding model; the model loads when first needed
+        (`index.embedding_function.load()` to load it now), so a sync with nothing to embed stays fast."""
+        from convrec.catalog.embeddings import embedding_function
+
+        settings = settings or Settings()
+        return cls(open_client(settings.index_dir, settings.chroma_url), catalog_name,
+                   embedding_function(settings.embedding_model, load=False))
 
     def count(self) -> int:
         return self.collection.count()
@@ -69,46 +91,66 @@ class VectorIndex:
     def sync(self, catalog: Catalog, progress: Progress = no_progress) -> SyncReport:
         """Embed only new or changed documents; delete items that left the catalog."""
         docs = documents(catalog)
-        stored = self._stored_hashes()
         hashes = {item_id: content_hash(doc) for item_id, doc in docs.items()}
+        stored = self._stored_hashes()
         changed = [item_id for item_id, digest in hashes.items() if stored.get(item_id) != digest]
         changed.sort(key=lambda item_id: len(docs[item_id]))  # similar lengths per batch: less padding to encode
         removed = [item_id for item_id in stored if item_id not in docs]
-        if removed:
-            self.collection.delete(ids=removed)
+        for start in range(0, len(removed), self.batch_size):
+            self.collection.delete(ids=removed[start:start + self.batch_size])
+        chunk = min(EMBED_CHUNK, self.batch_size)
         progress("embedding", 0, len(changed))
-        for start in range(0, len(changed), ENCODE_BATCH):
-            batch = changed[start:start + ENCODE_BATCH]
-            texts = [docs[item_id] for item_id in batch]
-            self.collection.upsert(ids=batch, documents=texts, embeddings=self.embedding_function(texts),
-                                   metadatas=[_metadata(catalog, item_id, hashes[item_id]) for item_id in batch])
-            progress("embedding", start + len(batch), len(changed))
+        for start in range(0, len(changed), chunk):
+            ids = changed[start:start + chunk]
+            texts = [docs[item_id] for item_id in ids]
+            self.collection.upsert(ids=ids, documents=texts, embeddings=self.embedding_function(texts),
+                                   metadatas=[_metadata(catalog, item_id, hashes[item_id]) for item_id in ids])
+            progress("embedding", start + len(ids), len(changed))
         return SyncReport(embedded=len(changed), deleted=len(removed), unchanged=len(docs) - len(changed))
 
     def query(self, text: str, k: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
-        """The k nearest items to `text` with their cosine similarity in [0, 1], best first."""
-        if k <= 0 or self.count() == 0:
+        """The k items nearest to `text` (optionally filtered by a Chroma `where`), best first, with their
+        similarity in [0, 1]."""
+        count = self.count()
+        if k <= 0 or count == 0:
             return []
-        result = self.collection.query(query_embeddings=self.embedding_function([text]),
-                                       n_results=min(k, self.count()), where=where or None,
-                                       include=["distances"])
-        return [(item_id, cosine_similarity(distance))
-                for item_id, distance in zip(result["ids"][0], result["distances"][0])]
+        result = self.collection.query(query_embeddings=self.embedding_function([text]), n_results=min(k, count),
+                                       where=where or None, include=["distances"])
+        return [(item_id, similarity(distance)) for item_id, distance in zip(result["ids"][0], result["distances"][0])]
+
+    def _open_collection(self, name: str):
+        def open_or_create():
+            return self.client.get_or_create_collection(name=name, embedding_function=self.embedding_function,
+                                                        configuration={"hnsw": {"space": "cosine"}})
+
+        collection = open_or_create()
+        persisted = (collection.configuration_json.get("embedding_function") or {}).get("config") or {}
+        if persisted.get("model_name") != self.embedding_function.get_config()["model_name"]:
+            # Vectors from another model (or another install of it) are not comparable with ours: start over.
+            self.client.delete_collection(name)
+            collection = open_or_create()
+        return collection
 
     def _stored_hashes(self) -> dict[str, str]:
-        stored = self.collection.get(include=["metadatas"])
-        return {item_id: (meta or {}).get("doc_hash", "") for item_id, meta in zip(stored["ids"], stored["metadatas"])}
+        stored: dict[str, str] = {}
+        while True:
+            page = self.collection.get(include=["metadatas"], limit=self.batch_size, offset=len(stored))
+            stored.update((item_id, (meta or {}).get("doc_hash", ""))
+                          for item_id, meta in zip(page["ids"], page["metadatas"]))
+            if len(page["ids"]) < self.batch_size:
+                return stored
+
+
+def collection_name(catalog_name: str) -> str:
+    """Chroma wants 3-512 characters of [A-Za-z0-9._-], starting and ending with a letter or digit."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "-", catalog_name)
+    return f"items-{safe}"[:128].rstrip("-._")
 
 
 def _metadata(catalog: Catalog, item_id: str, digest: str) -> dict[str, Any]:
-    row = catalog.items.loc[item_id]
     meta: dict[str, Any] = {"doc_hash": digest}
-    if not pd.isna(row["year"]):
-        meta["year"] = int(row["year"])
-    meta.update({genre_key(genre): True for genre in row["genres"]})
+    year = catalog.items.at[item_id, "year"]
+    if not pd.isna(year):
+        meta["year"] = int(year)
+    meta.update({genre_key(genre): True for genre in catalog.items.at[item_id, "genres"]})
     return meta
-
-
-def _collection_name(catalog_name: str) -> str:
-    name = re.sub(r"[^A-Za-z0-9._-]", "-", catalog_name).strip("-._") or "catalog"
-    return f"items-{name}"[:60]

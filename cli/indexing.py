@@ -3,36 +3,70 @@
 from __future__ import annotations
 
 import json
+import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+from rich.text import Text
+
 from convrec.catalog.cfmodel import load_or_train
-from convrec.catalog.embeddings import embedding_function
 from convrec.catalog.store import CatalogStore
-from convrec.catalog.vectors import VectorIndex, open_client
-from convrec.cli.progress import console, progress_bar
+from convrec.catalog.vectors import VectorIndex
+from convrec.cli.progress import console
+from convrec.core.progress import Progress as ProgressFn
 from convrec.core.settings import Settings
 
 
 def build_indexes() -> None:
     settings = Settings()
     with console.status("loading the catalog"):
-        catalog = CatalogStore(settings.catalog_store_dir, override=settings.catalog).active()
+        catalog = CatalogStore.from_settings(settings).active()
+    index = VectorIndex.from_settings(catalog.name, settings)
     started = time.perf_counter()
-    with console.status("loading the embedding model"):
-        index = VectorIndex(open_client(settings.index_dir, settings.chroma_url), catalog.name,
-                            embedding_function(settings.embedding_model))
-    with progress_bar() as report:
+    with embedding_bar() as report:
         sync = index.sync(catalog, report)
-    console.print(f"index: {len(catalog):,} items, {sync.embedded:,} embedded, {sync.deleted:,} deleted, "
-                  f"{sync.unchanged:,} unchanged ({time.perf_counter() - started:.1f} s)")
+    index_seconds = time.perf_counter() - started
     with console.status("training the CF model"):
         _, trained = load_or_train(catalog, settings.index_dir)
-    console.print(f"cf: svd {'trained' if trained else 'up to date'} (catalog {catalog.fingerprint[:12]})")
-    freshness_file(settings.index_dir).write_text(json.dumps({"fingerprint": catalog.fingerprint,
-                                                               "items": len(catalog), "at": time.time()}))
+    console.print(f"index: {len(catalog):,} items, {sync.embedded:,} embedded, {sync.deleted:,} deleted, "
+                  f"{sync.unchanged:,} unchanged ({index_seconds:.1f} s); "
+                  f"cf: svd {'trained' if trained else 'loaded'} (fingerprint {catalog.fingerprint[:12]}…)")
+    _write_freshness(settings.index_dir, {"fingerprint": catalog.fingerprint, "items": len(catalog),
+                                          "at": time.time()})
 
 
 def freshness_file(index_dir: Path) -> Path:
     """Which catalog the indexes were last brought up to date with, for `convrec info`."""
     return index_dir / "freshness.json"
+
+
+class ItemsPerSecond(ProgressColumn):
+    def render(self, task) -> Text:
+        return Text(f"{task.speed:,.1f} items/s" if task.speed else "", style="progress.data.speed")
+
+
+@contextmanager
+def embedding_bar() -> Iterator[ProgressFn]:
+    """A transient rich bar on stderr: embedded/total, items/s, time left."""
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), ItemsPerSecond(),
+                  TimeRemainingColumn(), console=Console(stderr=True), transient=True) as bar:
+        tasks = {}
+
+        def report(task: str, done: float, total: float | None = None) -> None:
+            if task not in tasks:
+                tasks[task] = bar.add_task(task, total=total)
+            bar.update(tasks[task], completed=done, total=total)
+
+        yield report
+
+
+def _write_freshness(index_dir: Path, state: dict) -> None:
+    path = freshness_file(index_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(state))
+    os.replace(temporary, path)

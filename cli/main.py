@@ -14,18 +14,53 @@ app = typer.Typer(no_args_is_help=False, add_completion=False, pretty_exceptions
                   help="convrec: a conversational recommender that runs offline.")
 catalog_app = typer.Typer(no_args_is_help=True, help="Check and import catalogs.")
 model_app = typer.Typer(no_args_is_help=True, help="Manage the local LLM weights.")
+eval_app = typer.Typer(no_args_is_help=True, help="Evaluate the recommender offline.")
+keys_app = typer.Typer(no_args_is_help=True, help="API keys for `convrec serve`.")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(model_app, name="model")
+app.add_typer(eval_app, name="eval")
+app.add_typer(keys_app, name="keys")
 
 _state = {"debug": False}
 
 
 @app.callback(invoke_without_command=True)
 def main(ctx: typer.Context,
-         debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False) -> None:
+         debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+         user: Annotated[str | None, typer.Option("--user", help="with no command: whose profile the UI opens")]
+         = None,
+         session: Annotated[str | None, typer.Option("--session", help="with no command: the session to open")]
+         = None,
+         llm: Annotated[str | None, typer.Option("--llm", help="with no command: local | openai | none")] = None,
+         catalog: Annotated[Path | None, typer.Option("--catalog", help="with no command: a catalog folder")]
+         = None) -> None:
+    """With no command, open the terminal UI (same as `convrec tui`)."""
     _state["debug"] = debug
     if ctx.invoked_subcommand is None:
-        typer.echo(ctx.get_help())
+        _launch_tui(user or "me", session, llm, catalog)
+    elif any(value is not None for value in (user, session, llm, catalog)):
+        raise typer.BadParameter(f"put these options after the command: convrec {ctx.invoked_subcommand} "
+                                 "--user … (before it they only apply to the UI)")
+
+
+def _launch_tui(user: str = "me", session: str | None = None, llm: str | None = None,
+                catalog: Path | None = None) -> None:
+    from convrec.tui.app import run_tui
+
+    if llm not in (None, "local", "openai", "none"):
+        raise typer.BadParameter("use local, openai or none", param_hint="--llm")
+    raise typer.Exit(run_tui(user=user, session=session, llm=llm, catalog=str(catalog) if catalog else None))
+
+
+@app.command()
+def tui(user: Annotated[str, typer.Option("--user", help="whose profile")] = "me",
+        session: Annotated[str | None, typer.Option("--session", help="open this session (default: the latest)")]
+        = None,
+        llm: Annotated[str | None, typer.Option("--llm", help="local | openai | none (default: CONVREC_LLM)")] = None,
+        catalog: Annotated[Path | None, typer.Option("--catalog", help="a catalog folder to read directly")] = None,
+        ) -> None:
+    """Open the terminal UI (also what `convrec` with no command does)."""
+    _launch_tui(user, session, llm, catalog)
 
 
 @app.command()
@@ -103,6 +138,58 @@ def forget(user: UserOption = "me") -> None:
     run_forget(user)
 
 
+@app.command()
+def serve(host: Annotated[str, typer.Option("--host", help="address to listen on")] = "127.0.0.1",
+          port: Annotated[int, typer.Option("--port", help="TCP port")] = 8350,
+          llm: LlmChoice = None,
+          max_body: Annotated[int, typer.Option("--max-body", help="largest request body, bytes")] = 64 * 1024,
+          rate: Annotated[float, typer.Option("--rate", help="requests per second per key (average)")] = 10.0,
+          burst: Annotated[int, typer.Option("--burst", help="requests per key in a burst")] = 50,
+          llm_slots: Annotated[int | None, typer.Option("--llm-slots", help="turns using the LLM at once "
+                                                         "(default: 1 local, 8 openai)")] = None,
+          llm_queue: Annotated[int, typer.Option("--llm-queue", help="turns waiting for the LLM; more: 503")] = 16,
+          cors_origin: Annotated[list[str] | None, typer.Option("--cors-origin", help="allow this browser "
+                                                                "origin (repeatable); default: CORS off")] = None,
+          warm: Annotated[bool, typer.Option("--warm/--no-warm", help="load the LLM weights and the embedding "
+                                             "model before reporting ready")] = True,
+          ) -> None:
+    """Serve the HTTP API: OpenAI-compatible chat completions for chat platforms, plus the native API."""
+    from convrec.server.cli import serve as run_serve
+    from convrec.server.config import ServerConfig
+
+    if llm not in (None, "local", "openai", "none"):
+        raise typer.BadParameter("use local, openai or none", param_hint="--llm")
+    if min(max_body, burst, llm_queue + 1) < 1 or rate <= 0 or (llm_slots is not None and llm_slots < 1):
+        raise typer.BadParameter("limits must be positive")
+    config = ServerConfig(max_body_bytes=max_body, rate_per_s=rate, burst=burst, llm_slots=llm_slots,
+                          llm_queue=llm_queue, cors_origins=tuple(cors_origin or ()), warm=warm)
+    run_serve(host, port, llm, config)
+
+
+@keys_app.command("create")
+def keys_create(name: Annotated[str, typer.Option("--name", help="who the key is for, e.g. openwebui")]) -> None:
+    """Create an API key and print it (only this once; it is stored hashed)."""
+    from convrec.server.cli import create_key
+
+    create_key(name)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List the keys (ids and names, never the secrets)."""
+    from convrec.server.cli import list_keys
+
+    list_keys()
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="the key's id, from `convrec keys list`")]) -> None:
+    """Revoke a key."""
+    from convrec.server.cli import revoke_key
+
+    revoke_key(key_id)
+
+
 @catalog_app.command("check")
 def catalog_check(path: Annotated[Path, typer.Argument(help="catalog folder (MovieLens layout or convrec.toml)")]) -> None:
     """Validate a catalog without importing it."""
@@ -127,6 +214,20 @@ def model_ensure(
     from convrec.cli.models import ensure
 
     ensure(name)
+
+
+@eval_app.command("offline")
+def eval_offline(
+    report: Annotated[Path, typer.Option("--report", help="folder for offline.json and offline.png")]
+    = Path("out/eval-offline"),
+    quick: Annotated[bool, typer.Option("--quick", help="fewer folds, models and users: a fast smoke run")] = False,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, help="processes (default: 2, 1 with --quick)")]
+    = None,
+) -> None:
+    """Rating prediction, top-N and cold start on the active catalog: seeded, with a JSON report and a plot."""
+    from convrec.evaluation.offline import main as run_offline
+
+    run_offline(report, quick=quick, workers=workers)
 
 
 def run() -> None:
