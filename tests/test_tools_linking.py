@@ -85,15 +85,8 @@ def test_nonsense_links_nothing(demo):
     assert link_title("   ", demo).decision == "none"
 
 
-def test_index_is_built_once_per_catalog_and_linking_is_fast(demo):
+def test_index_is_built_once_per_catalog(demo):
     assert title_index(demo) is title_index(demo)
-    queries = [case["query"] for case in _load_cases()]
-    start = time.perf_counter()
-    for query in queries:
-        link_title(query, demo)
-    per_link_ms = (time.perf_counter() - start) / len(queries) * 1000
-    print(f"\n{per_link_ms:.2f} ms per title, warm")
-    assert per_link_ms < 5
 
 
 def _linked(text: str, catalog) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import pytest
 
@@ -197,15 +196,6 @@ def test_intent(demo, text, intent):
 def test_small_talk_carries_no_preferences(demo):
     assert not read_message("Hi! How are you?", demo).has_preferences
     assert read_message("Hi! Anything from the 90s?", demo).has_preferences
-
-
-def test_reading_a_message_takes_milliseconds(demo):
-    read_message("warm up", demo)
-    text = "I like war and action movies like Heat but I will watch anything that is good except rom coms"
-    start = time.perf_counter()
-    for _ in range(20):
-        read_message(text, demo)
-    assert (time.perf_counter() - start) / 20 < 0.05
 
 
 # --- merging a reading into a profile ---------------------------------------------------------------------------------
