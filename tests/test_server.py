@@ -445,7 +445,7 @@ def test_sigkill_mid_stream_loses_no_acknowledged_feedback(tmp_path, tiny_ml_dir
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     child = subprocess.Popen([sys.executable, str(script), str(port)], env=env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE)
+                             stderr=subprocess.DEVNULL)
     try:
         wait_until(lambda: httpx.get(f"{base}/readyz").status_code == 200, "the child server")
         session = httpx.post(f"{base}/v1/sessions", json={"user": "ann"}, headers=headers).json()["session"]
