@@ -115,6 +115,8 @@ class Agent:
                     yield Status(text=degraded)
 
             lines = []
+            if degraded is None and cards:
+                yield Status(text="writing one sentence per card…")  # the slow part: say so (front ends show it)
             async for sentence, card in self._prose(cards, degraded is None, ticket):
                 yield Token(text=sentence, item_id=card.item_id)
                 lines.append(card_line(card, sentence))

@@ -9,7 +9,9 @@ wall clock just before it starts the child; the child reports the wall clock at
   weights loaded); for the empty app, its first paint.
 The convrec child imports `convrec.cli.main` first, as the `convrec` command does. Caches are warm: one untimed
 run per variant first (OS file cache, .pyc files, the CF/EASE models in the data dir). The data dir is a
-temporary one, so the benchmark never touches your sessions. Medians of `--reps` runs.
+temporary one, so the benchmark never touches your sessions. Runs are interleaved (empty, none, local, empty, …)
+so that load from other processes hits every variant alike; medians of `--reps` runs. The machine's 1-minute
+load average is recorded with the results.
 """
 
 from __future__ import annotations
@@ -78,9 +80,7 @@ def run_child(code: str, args: list[str], env: dict[str, str]) -> dict[str, floa
     return {"paint_s": marks["paint"] - started, "ready_s": marks["ready"] - started}
 
 
-def measure(label: str, code: str, args: list[str], env: dict[str, str], reps: int) -> dict:
-    run_child(code, args, env)  # warm-up, untimed
-    runs = [run_child(code, args, env) for _ in range(reps)]
+def summary(label: str, runs: list[dict[str, float]]) -> dict:
     paint = statistics.median(r["paint_s"] for r in runs)
     ready = statistics.median(r["ready_s"] for r in runs)
     print(f"  {label:<28} first paint {paint:6.3f} s   ready {ready:6.3f} s", flush=True)
@@ -110,9 +110,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as data_dir:
         env = {**os.environ, "CONVREC_DATA_DIR": data_dir, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
         env.pop("CONVREC_LLM", None)
-        print(f"medians of {options.reps} runs each, headless, 160x48, warm caches")
-        empty = measure("textual empty App", EMPTY_APP, [], env, options.reps)
-        convrec = {llm: measure(f"convrec (--llm {llm})", CONVREC_APP, [llm], env, options.reps) for llm in variants}
+        print(f"medians of {options.reps} runs each, headless, 160x48, warm caches, interleaved")
+        variants_code = [("empty", EMPTY_APP, [])] + [(llm, CONVREC_APP, [llm]) for llm in variants]
+        for _, code, args in variants_code:
+            run_child(code, args, env)  # warm-up, untimed
+        runs: dict[str, list] = {name: [] for name, _, _ in variants_code}
+        for _ in range(options.reps):  # interleaved, so a busy moment of the machine hits every variant alike
+            for name, code, args in variants_code:
+                runs[name].append(run_child(code, args, env))
+        empty = summary("textual empty App", runs["empty"])
+        convrec = {llm: summary(f"convrec (--llm {llm})", runs[llm]) for llm in variants}
 
     first = next(iter(convrec.values()))
     results = {

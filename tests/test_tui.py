@@ -199,7 +199,7 @@ async def test_a_broken_catalog_is_reported_in_the_app(make_runtime):
         assert not app.profile_panel.shown
 
 
-# -- onboarding ---------------------------------------------------------------------------------------------------------
+# -- onboarding --------------------------------------------------------------------------------------------------------
 async def test_onboarding_from_zero_to_first_recommendations(make_runtime):
     runtime = make_runtime()
     app = app_for(runtime, user="newbie")
@@ -446,7 +446,7 @@ async def test_an_explicit_session_opens_and_someone_elses_does_not(make_runtime
         assert app.session == "mine" and "mine" in app.status_bar.who
 
 
-# -- keys, help, palette -------------------------------------------------------------------------------------------------
+# -- keys, help, palette -----------------------------------------------------------------------------------------------
 async def test_input_history_help_and_palette(make_runtime):
     app = app_for(make_runtime(), user="ann")
     async with app.run_test(size=SIZE) as pilot:

@@ -133,7 +133,7 @@ def test_search_does_not_hold_the_cards_while_another_thread_loads_it(tiny):  # 
         worker.join()
 
 
-# -- the command line ----------------------------------------------------------------------------------------------------
+# -- the command line --------------------------------------------------------------------------------------------------
 @pytest.fixture
 def launched(monkeypatch):
     calls = []

@@ -26,17 +26,10 @@ from textual.screen import Screen
 from textual.widget import MountError
 from textual.widgets import Footer
 
-from convrec.tui.card import RecCard
-from convrec.tui.card_list import CardList
 from convrec.tui.agent_message import AgentMessage
 from convrec.tui.chat_view import ChatView
-from convrec.tui.help_screen import HelpScreen
 from convrec.tui.note import Note
-from convrec.tui.profile_entry_row import ProfileEntryRow
-from convrec.tui.profile_panel import ProfilePanel
 from convrec.tui.prompt_input import PromptInput
-from convrec.tui.quick_picks import QuickPicks
-from convrec.tui.sessions_screen import NEW, SessionsScreen
 from convrec.tui.status_bar import StatusBar
 from convrec.tui.user_message import UserMessage
 
@@ -47,6 +40,11 @@ if TYPE_CHECKING:
     from convrec.agent.frontend import RuntimeFactory
     from convrec.agent.runtime import Runtime
     from convrec.tools.models import Recommendation
+    from convrec.tui.card import RecCard
+    from convrec.tui.card_list import CardList
+    from convrec.tui.profile_entry_row import ProfileEntryRow
+    from convrec.tui.profile_panel import ProfilePanel
+    from convrec.tui.quick_picks import QuickPicks
 
 WELCOME = ("[b]Welcome to convrec.[/b] Tell me a movie you loved or hated, a genre or a mood, and I'll suggest a "
            "few.\nType below or pick a quick choice; [b]tab[/b] reaches the cards ([b]l[/b] like · [b]d[/b] dislike "
@@ -132,13 +130,17 @@ class ConvrecApp(App):
                 yield PromptInput(id="prompt")
             yield Vertical(id="right")  # the cards, the quick picks and the profile panel mount after the first paint
         yield StatusBar(id="status")
-        yield Footer()
 
     async def _finish_layout(self) -> None:
+        from convrec.tui.card_list import CardList
+        from convrec.tui.profile_panel import ProfilePanel
+        from convrec.tui.quick_picks import QuickPicks
+
         try:
             await self.query_one("#right").mount(CardList(id="cards"))
             await self.query_one("#left").mount(QuickPicks(id="picks"))
             await self.query_one("#main").mount(ProfilePanel(id="profile"))
+            await self.mount(Footer())
         except MountError:  # the app closed before its first frame was out
             return
         self._laid_out = True
@@ -154,15 +156,15 @@ class ConvrecApp(App):
 
     @property
     def picks(self) -> QuickPicks:
-        return self.query_one("#picks", QuickPicks)
+        return self.query_one("#picks")
 
     @property
     def cards(self) -> CardList:
-        return self.query_one("#cards", CardList)
+        return self.query_one("#cards")
 
     @property
     def profile_panel(self) -> ProfilePanel:
-        return self.query_one("#profile", ProfilePanel)
+        return self.query_one("#profile")
 
     @property
     def status_bar(self) -> StatusBar:
@@ -494,11 +496,14 @@ class ConvrecApp(App):
     @work(thread=True, group="sessions", exit_on_error=False)
     def _list_sessions(self) -> None:
         from convrec.agent.frontend import session_summaries
+        from convrec.tui.sessions_screen import SessionsScreen
 
         summaries = session_summaries(self.runtime.memory, self.user)
         self._from_thread(self.push_screen, SessionsScreen(summaries, self.session), self._session_chosen)
 
     def _session_chosen(self, choice: str | None) -> None:
+        from convrec.tui.sessions_screen import NEW
+
         if choice == NEW:
             self.action_new_session()
         elif choice is not None and choice != self.session:
@@ -548,6 +553,8 @@ class ConvrecApp(App):
 
     # -- help, palette -----------------------------------------------------------------------------------------------
     def action_help(self) -> None:
+        from convrec.tui.help_screen import HelpScreen
+
         self.push_screen(HelpScreen())
 
     def action_scroll_chat(self, direction: int) -> None:

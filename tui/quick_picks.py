@@ -17,14 +17,14 @@ from convrec.tui.card import display_title
 if TYPE_CHECKING:
     from convrec.agent.events import Choice, Question
 
-MAX_LABEL = 32
+MAX_LABEL = 40
 
 
 class QuickPicks(Vertical):
     DEFAULT_CSS = """
     QuickPicks {
         height: auto;
-        max-height: 12;
+        max-height: 14;
         padding: 0 1;
         display: none;
     }
@@ -32,13 +32,13 @@ class QuickPicks(Vertical):
     QuickPicks > #picks-text { color: $text-muted; }
     QuickPicks > .picks-row {
         layout: grid;
-        grid-size: 3;
+        grid-size: 2;
         grid-gutter: 0 1;
         grid-rows: 1;
         height: auto;
         margin-top: 1;
     }
-    QuickPicks > #picks-genres { grid-size: 4; }
+    QuickPicks > #picks-genres { grid-size: 4; margin-top: 0; }
     QuickPicks Button { width: 1fr; min-width: 4; margin: 0; }
     QuickPicks Button.-genre { background: $panel; }
     QuickPicks Button.-skip { background: transparent; color: $text-muted; }
