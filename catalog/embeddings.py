@@ -66,6 +66,11 @@ def _function_class():
             self.model_name, self.device, self.normalize_embeddings, self.kwargs = (
                 model_name, device, normalize_embeddings, {})
 
+        @staticmethod
+        def build_from_config(config: dict):
+            # Chroma calls this on every get_or_create (to tell legacy functions apart): it must not load the model.
+            return LazySentenceTransformer(config["model_name"], config["device"], config["normalize_embeddings"])
+
         @property
         def _model(self):
             return self.load()
@@ -86,10 +91,12 @@ def _function_class():
 
 def _load_model(path: Path, device: str):
     os.environ["HF_HUB_OFFLINE"] = "1"  # the model is a local folder; never ask the Hub about it
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # progress bars would corrupt the TUI
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
 
+    transformers_logging.disable_progress_bar()  # its "Loading weights" bar would corrupt the TUI
     try:
         return SentenceTransformer(str(path), device=device)
     except (OSError, ValueError) as error:

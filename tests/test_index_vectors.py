@@ -223,6 +223,18 @@ def test_from_settings_uses_the_data_dir(isolated_settings):
     assert (Settings().index_dir / "chroma").is_dir()
 
 
+@pytest.mark.slow
+def test_nothing_to_embed_never_loads_the_model(isolated_settings, embedder):
+    catalog = make_catalog(MOVIES[:3])
+    VectorIndex.from_settings(catalog.name).sync(catalog)
+    script = ("import sys; from test_index_vectors import MOVIES, make_catalog; "
+              "from convrec.catalog.vectors import VectorIndex; catalog = make_catalog(MOVIES[:3]); "
+              "report = VectorIndex.from_settings(catalog.name).sync(catalog); "
+              "print(report.embedded, 'torch' in sys.modules, 'sentence_transformers' in sys.modules)")
+    run = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).parent, capture_output=True, text=True,
+                         timeout=120)
+    assert run.stdout.split() == ["0", "False", "False"], run.stderr[-2000:]
+
 # -- server mode ---------------------------------------------------------------------------------------------------
 
 def free_port() -> int:
