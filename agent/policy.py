@@ -19,7 +19,7 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import TypeVar
 
-from convrec.agent.events import Cards, Choice, Done, Event, Question, Status, Token
+from convrec.agent.events import Cards, Choice, Done, Event, Question, Status, Token, collect
 from convrec.agent.guard import strip_instructions
 from convrec.agent.llm import LLM, LLMError
 from convrec.agent.memory import FeedbackAction, Memory
@@ -132,18 +132,11 @@ class Agent:
                        record: bool = True) -> TurnResult:
         """Run a whole turn and collect it (for callers that do not stream)."""
         session = await asyncio.to_thread(self.memory.session, user, session)
-        cards: list[Recommendation] = []
-        question, done = None, None
         async with aclosing(self.turn(user, message, session, ticket=ticket, record=record)) as events:
-            async for event in events:
-                if isinstance(event, Cards):
-                    cards = event.recommendations
-                elif isinstance(event, Question):
-                    question = event
-                elif isinstance(event, Done):
-                    done = event
-        return TurnResult(session=session, user=user, reply=done.reply, question=question, recommendations=cards,
-                          profile=self.memory.profile(user), degraded=done.degraded)
+            outcome = await collect(events)
+        done = outcome.done
+        return TurnResult(session=session, user=user, reply=done.reply, question=outcome.question,
+                          recommendations=outcome.cards, profile=self.memory.profile(user), degraded=done.degraded)
 
     def remember(self, user: str, message: str, session: str | None = None) -> str:
         """Take in a message said earlier (a chat platform's history we never saw) without answering it:
@@ -322,6 +315,7 @@ def _apply_feedback(profile: Profile, item_id: str, action: FeedbackAction, valu
     liked, disliked, ratings = dict(profile.liked), dict(profile.disliked), dict(profile.ratings)
     seen = set(profile.seen)
     if action in ("like", "more_like_this"):
+        liked.pop(item_id, None)  # newest last: ranking weighs recent opinions more (rank.by_recency)
         liked[item_id] = 1.0
         disliked.pop(item_id, None)
     elif action == "dislike":
@@ -330,6 +324,7 @@ def _apply_feedback(profile: Profile, item_id: str, action: FeedbackAction, valu
     elif action == "rate":
         if value is None or not catalog.scale.low <= value <= catalog.scale.high:
             raise ValueError(f"rating must be within {catalog.scale.low:g}–{catalog.scale.high:g}")
+        ratings.pop(item_id, None)
         ratings[item_id] = value
     elif action == "not_interested":
         seen.add(item_id)

@@ -5,7 +5,8 @@ Every model sees the same training ratings and excludes the same known items (th
 - svd: the CF model we persist (`catalog.cfmodel.train`), ranked by predicted rating (`tools.cf` scorer, vectorized);
 - itemknn: cosine between items' binary co-rating vectors, summed over the user's liked (≥ 4) training items;
 - ease: `tools.itemsim.EASE.fit` on the training ratings, the user's row = all their training items (binary);
-- hybrid: our `Recommender` (EASE + folded-in SVD + genre + popularity, MMR), profile = the training ratings.
+- hybrid: our `Recommender` (EASE + folded-in SVD + genre + popularity, MMR), profile = the training ratings in
+  time order (the order a profile keeps them in, which its recency weighting reads).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from convrec.catalog.cfmodel import train as train_cf
 from convrec.catalog.models import Catalog
 from convrec.evaluation import metrics
 from convrec.evaluation.common import Config, ItemSpace, training_catalog, user_item_matrix
-from convrec.evaluation.splits import leave_latest_liked_out
+from convrec.evaluation.splits import leave_latest_liked_out, time_ordered
 from convrec.tools.cf import SVDScorer
 from convrec.tools.itemsim import EASE
 from convrec.tools.models import Profile
@@ -59,7 +60,8 @@ def warm_topn(catalog: Catalog, config: Config) -> dict:
     train_catalog = training_catalog(catalog, train, "warm")
     space = ItemSpace(catalog.items.index)
     known = {user: list(items) for user, items in train.groupby("user_id")["item_id"]}
-    user_ratings = {user: dict(zip(group["item_id"], group["rating"])) for user, group in train.groupby("user_id")}
+    user_ratings = {user: dict(zip(group["item_id"], group["rating"]))  # oldest first, as a profile keeps them
+                    for user, group in time_ordered(train).groupby("user_id")}
 
     popularity = np.asarray(user_item_matrix(train, train_users, space).sum(axis=0)).ravel()
     knn = item_knn_scores(train, train_users, space, config.liked)

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from convrec.catalog.loaders import load_catalog
 from convrec.tools import explain
 from convrec.tools.models import Constraints, Profile
-from convrec.tools.rank import (allowed, blend, blend_weights, genre_affinity, mmr, popularity_prior, scaled,
-                                thompson_genre)
+from convrec.tools.rank import (allowed, blend, blend_weights, by_recency, genre_affinity, mmr, popularity_prior,
+                                scaled, thompson_genre)
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +88,12 @@ def test_templates_render_only_their_evidence():
     assert reason.evidence == {"liked_item_id": "79132", "liked_title": "Inception", "similarity": 0.82}
     assert explain.cf_predicted(4.26, 5.0).text.endswith("we predict 4.3/5 for you")
     assert explain.popular_cold_start(329, 4.16).kind == "popular_cold_start"
+
+
+def test_by_recency_halves_an_opinion_per_half_life_of_newer_ones():
+    opinions = {str(i): 1.0 for i in range(21)}  # "0" is the oldest, "20" the newest
+    decayed = by_recency(opinions, half_life=10)
+    assert decayed["20"] == 1.0 and decayed["10"] == pytest.approx(0.5) and decayed["0"] == pytest.approx(0.25)
+    assert list(decayed) == list(opinions)
+    assert by_recency({"a": 0.4, "b": 0.8}, half_life=1) == {"a": 0.2, "b": 0.8}
+    assert by_recency({}) == {}

@@ -212,6 +212,12 @@ def test_apply_reading_merges_and_later_statements_win(demo):
     assert profile.liked == {HEAT: 1.0} and profile.constraints.year_max == 1990  # the input is untouched
 
 
+def test_apply_reading_moves_a_re_mentioned_like_to_the_newest_place(demo):
+    profile = Profile(liked={MATRIX: 1.0, HEAT: 1.0})
+    merged = apply_reading(profile, read_message("I loved The Matrix", demo))
+    assert list(merged.liked) == [HEAT, MATRIX]  # oldest first: ranking weighs the newest opinions most
+
+
 def test_apply_reading_replaces_the_query_and_ignores_ambiguous_titles(demo):
     merged = apply_reading(Profile(query="heists"), read_message("I loved Psycho. Something with a twist ending", demo))
     assert merged.query == "twist ending"

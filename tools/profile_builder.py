@@ -17,6 +17,7 @@ def apply_reading(profile: Profile, reading: Reading) -> Profile:
     liked, disliked = dict(profile.liked), dict(profile.disliked)
     for item, strength in reading.liked.items():
         disliked.pop(item, None)
+        liked.pop(item, None)  # re-insert: a profile keeps opinions oldest first, and ranking favours recent ones
         liked[item] = strength
     for item, strength in reading.disliked.items():
         liked.pop(item, None)

@@ -16,18 +16,29 @@ from convrec.catalog.models import Catalog
 from convrec.tools.models import Profile
 
 SIGNALS = ("itemsim", "cf", "query", "genre", "popularity")
+RECENCY_HALF_LIFE = 10  # an opinion counts half as much once ten newer ones have been given
 
 
 def blend_weights(profile: Profile, *, has_query: bool) -> dict[str, float]:
-    """Zero knowledge: popularity and genres. A few liked items: item–item carries it. Many: CF grows."""
+    """Zero knowledge: popularity and genres. Any liked item: item–item (EASE) carries the ranking; CF earns a
+    little weight with evidence. Offline (README), SVD ranks below popularity on its own and every step of CF
+    weight above ~0.1 cost hit rate, so CF mostly speaks through its predicted-rating evidence."""
     items = len(set(profile.liked) | set(profile.ratings))
     if items == 0:
         weights = {"itemsim": 0.0, "cf": 0.0, "genre": 0.5, "popularity": 0.5}
     else:
-        cf = min(0.35, 0.04 * items)  # CF from a fold-in of 1-2 items is noise; it earns weight with evidence
-        weights = {"itemsim": 0.75 - cf, "cf": cf, "genre": 0.15, "popularity": 0.10}
+        cf = min(0.10, 0.01 * items)
+        weights = {"itemsim": 0.75 - cf, "cf": cf, "genre": 0.10, "popularity": 0.05}
     weights["query"] = 0.6 if has_query else 0.0
     return weights
+
+
+def by_recency(opinions: Mapping[str, float], half_life: float = RECENCY_HALF_LIFE) -> dict[str, float]:
+    """Strengths decayed by age, oldest first in `opinions` (profiles keep the order things were said or rated):
+    what someone liked lately says more about what they want next (+31 % HR@10 offline, README)."""
+    newest = len(opinions) - 1
+    return {item_id: strength * 0.5 ** ((newest - age) / half_life)
+            for age, (item_id, strength) in enumerate(opinions.items())}
 
 
 def scaled(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
