@@ -5,6 +5,8 @@ Order within one turn: status* → cards (before any token) → question? → to
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterable
+from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
@@ -56,3 +58,27 @@ class Error(BaseModel):
 
 
 Event = Annotated[Status | Cards | Question | Token | Done | Error, Field(discriminator="type")]
+
+
+@dataclass
+class Outcome:
+    """A whole turn, collected from its events by a caller that does not stream."""
+
+    cards: list[Recommendation] = field(default_factory=list)  # the last cards (revised, if they were)
+    question: Question | None = None
+    done: Done | None = None
+    error: Error | None = None
+
+
+async def collect(events: AsyncIterable[object]) -> Outcome:
+    outcome = Outcome()
+    async for event in events:
+        if isinstance(event, Cards):
+            outcome.cards = event.recommendations
+        elif isinstance(event, Question):
+            outcome.question = event
+        elif isinstance(event, Done):
+            outcome.done = event
+        elif isinstance(event, Error):
+            outcome.error = event
+    return outcome

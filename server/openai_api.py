@@ -17,7 +17,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse, Response
 
-from convrec.agent.events import Cards, Done, Error, Question, Token
+from convrec.agent.events import Cards, Done, Error, Question, Token, collect
 from convrec.agent.policy import card_line, reply_head
 from convrec.server.app import ERROR_RESPONSES, authenticated, error_response, state_of
 from convrec.server.config import MODEL_ID
@@ -106,10 +106,10 @@ async def chat_completions(
         chunks = _chunks(turn, principal, plan, completion_id, created, include_usage, config.heartbeat_s)
         return EventStream(chunks, on_close=turn.cancel, headers=headers)
     try:
-        collected = await unless_disconnected(request, _collect(turn), turn.cancel)
+        outcome = await unless_disconnected(request, collect(turn.events()), turn.cancel)
     except ClientGone:
         return Response(status_code=499)
-    cards, question, done, error = collected
+    done, error = outcome.done, outcome.error
     if error is not None or done is None:
         return error_response(500, error.message if error else "the turn ended without an answer")
     completion = ChatCompletion(
@@ -118,22 +118,8 @@ async def chat_completions(
         usage=Usage(prompt_tokens=_words(plan.message), completion_tokens=_words(done.reply),
                     total_tokens=_words(plan.message) + _words(done.reply)),
         convrec=ConvrecPayload(session=principal.external(plan.session), user=principal.external(plan.user),
-                               recommendations=cards, question=question, degraded=done.degraded))
+                               recommendations=outcome.cards, question=outcome.question, degraded=done.degraded))
     return JSONResponse(completion.model_dump(mode="json"), headers=headers)
-
-
-async def _collect(turn: TurnTask):
-    cards, question, done, error = [], None, None, None
-    async for event in turn.events():
-        if isinstance(event, Cards):
-            cards = event.recommendations
-        elif isinstance(event, Question):
-            question = event
-        elif isinstance(event, Done):
-            done = event
-        elif isinstance(event, Error):
-            error = event
-    return cards, question, done, error
 
 
 async def _chunks(turn: TurnTask, principal: Principal, plan: TurnPlan, completion_id: str, created: int,
