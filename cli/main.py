@@ -14,7 +14,7 @@ app = typer.Typer(no_args_is_help=False, add_completion=False, pretty_exceptions
                   help="convrec: a conversational recommender that runs offline.")
 catalog_app = typer.Typer(no_args_is_help=True, help="Check and import catalogs.")
 model_app = typer.Typer(no_args_is_help=True, help="Manage the local LLM weights.")
-eval_app = typer.Typer(no_args_is_help=True, help="Evaluate the recommender offline.")
+eval_app = typer.Typer(no_args_is_help=True, help="Evaluate the recommender: offline metrics, dialogues, simulated users.")
 keys_app = typer.Typer(no_args_is_help=True, help="API keys for `convrec serve`.")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(model_app, name="model")
@@ -77,6 +77,28 @@ def index() -> None:
     from convrec.cli.indexing import build_indexes
 
     build_indexes()
+
+
+@app.command("search")
+def search_items(query: Annotated[str, typer.Argument(help="what the items should be about")],
+                 k: Annotated[int, typer.Option("-k", help="how many hits", min=1, max=500)] = 10,
+                 genre: Annotated[list[str] | None, typer.Option("--genre", help="each hit has one of these")] = None,
+                 not_genre: Annotated[list[str] | None, typer.Option("--not-genre", help="no hit has these")] = None,
+                 after: Annotated[int | None, typer.Option("--after", help="released this year or later")] = None,
+                 before: Annotated[int | None, typer.Option("--before", help="released this year or earlier")] = None,
+                 as_json: Annotated[bool, typer.Option("--json", help="print the hits as JSON")] = False) -> None:
+    """Semantic search over the catalog's descriptions (the vector search tool alone, no LLM)."""
+    from pydantic import ValidationError
+
+    from convrec.cli.search import run_search
+    from convrec.tools.search import SearchRequest
+
+    try:
+        request = SearchRequest(query=query, k=k, include_genres=genre or [], exclude_genres=not_genre or [],
+                                year_min=after, year_max=before)
+    except ValidationError as error:
+        raise typer.BadParameter(error.errors()[0]["msg"], param_hint="QUERY") from error
+    run_search(request, as_json)
 
 
 LlmChoice = Annotated[str | None, typer.Option("--llm", help="local | openai | none (default: CONVREC_LLM)")]
@@ -228,6 +250,60 @@ def eval_offline(
     from convrec.evaluation.offline import main as run_offline
 
     run_offline(report, quick=quick, workers=workers)
+
+
+EvalLlm = Annotated[str, typer.Option("--llm", help="the agent's LLM: none | local | openai")]
+ModelOption = Annotated[str | None, typer.Option("--model", help="local model: small (0.5B), default (1.5B), "
+                                                 "a model name or a .gguf path")]
+
+
+@eval_app.command("dialogues")
+def eval_dialogues(
+    llm: EvalLlm = "none",
+    model: ModelOption = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="the first N cases (a random sample)")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, help="cases at once (none/openai only; "
+                                                "default 1, 4 with openai)")] = None,
+    report: Annotated[Path | None, typer.Option("--report", help="folder for dialogues.json, .md and the plots")]
+    = None,
+    per_turn: Annotated[bool, typer.Option("--per-turn", help="keep every turn's cards and scores in the report")]
+    = False,
+    prose: Annotated[bool, typer.Option("--prose/--no-prose", help="let the agent write its reasons (off: stop "
+                                        "once the cards are final)")] = True,
+) -> None:
+    """Replay the ReDial dev cases through the agent: Hit@k, NDCG, MRR, questions, latency, vs two baselines."""
+    from convrec.evaluation.dialogues import main as run_dialogues
+
+    if llm not in ("none", "local", "openai"):
+        raise typer.BadParameter("use none, local or openai", param_hint="--llm")
+    run_dialogues(report, llm=llm, model=model, limit=limit, workers=workers, per_turn=per_turn, prose=prose)
+
+
+@eval_app.command("simulate")
+def eval_simulate(
+    llm: Annotated[str, typer.Option("--llm", help="the agent's LLM: local | openai | none")] = "local",
+    simulator_llm: Annotated[str | None, typer.Option("--simulator-llm", help="the simulated user's LLM: local | "
+                                                      "openai | none (templates); default: as --llm")] = None,
+    model: ModelOption = None,
+    users: Annotated[int, typer.Option("--users", min=1, help="simulated users")] = 20,
+    max_turns: Annotated[int, typer.Option("--max-turns", min=1, help="turns before a user gives up")] = 5,
+    k: Annotated[int, typer.Option("--k", min=1, max=50, help="cards shown; accepted when the target is in them")]
+    = 5,
+    seed: Annotated[int, typer.Option("--seed", help="which held-out users become personas")] = 0,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, help="users at once (none/openai only)")]
+    = None,
+    report: Annotated[Path | None, typer.Option("--report", help="folder for simulate.json, .md and the plots")]
+    = None,
+    prose: Annotated[bool, typer.Option("--prose/--no-prose", help="let the agent write its reasons")] = False,
+) -> None:
+    """Simulated users with a hidden target talk to the agent: Hit@k within N turns and AT@k."""
+    from convrec.evaluation.simulator import main as run_simulate
+
+    for hint, value in (("--llm", llm), ("--simulator-llm", simulator_llm)):
+        if value not in (None, "none", "local", "openai"):
+            raise typer.BadParameter("use none, local or openai", param_hint=hint)
+    run_simulate(report, llm=llm, simulator_llm=simulator_llm, model=model, users=users, max_turns=max_turns, k=k,
+                 seed=seed, workers=workers, prose=prose)
 
 
 def run() -> None:

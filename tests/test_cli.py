@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+
+import pytest
 
 
 def convrec(*args: str) -> subprocess.CompletedProcess:
@@ -38,3 +41,25 @@ def test_import_then_info(tiny_ml_dir):
 def test_usage_error_exit_2():
     result = convrec("no-such-command")
     assert result.returncode == 2 and "No such command" in result.stderr
+
+
+def test_search_needs_an_index_and_says_so(tiny_ml_dir):
+    assert convrec("catalog", "import", str(tiny_ml_dir)).returncode == 0
+    result = convrec("search", "toys that come to life")
+    assert result.returncode == 2 and "the search index is empty" in result.stderr and "convrec index" in result.stderr
+
+
+@pytest.mark.slow
+def test_search_after_index_honours_filters(tiny_ml_dir):
+    assert convrec("catalog", "import", str(tiny_ml_dir)).returncode == 0
+    indexed = subprocess.run([sys.executable, "-c", "from convrec.cli.main import run; run()", "index"],
+                             capture_output=True, text=True, timeout=600)
+    assert indexed.returncode == 0, indexed.stderr
+    found = convrec("search", "toys that come to life, computer animation", "-k", "3", "--json")
+    assert found.returncode == 0, found.stderr
+    hits = json.loads(found.stdout)
+    assert hits[0]["title"] == "Toy Story" and len(hits) == 3
+    comedies = json.loads(convrec("search", "space war", "--genre", "Comedy", "--after", "1990", "--json").stdout)
+    assert comedies and all("Comedy" in hit["genres"] and hit["year"] >= 1990 for hit in comedies)
+    unknown = convrec("search", "space war", "--genre", "Polka")
+    assert unknown.returncode == 2 and "unknown genre" in unknown.stderr
