@@ -76,6 +76,13 @@ def test_anything_like_heat_is_a_liked_seed(demo):
     assert not reading.genres_liked
 
 
+def test_a_one_word_title_after_with_or_starring_is_a_person_not_the_film(demo):
+    keanu = read_message("something like john wick with keanu reeves", demo)
+    assert [demo.item(i).title for i in keanu.liked] == ["John Wick"] and keanu.query == "keanu reeves"
+    heat = read_message("I loved Heat with Al Pacino", demo)
+    assert list(heat.liked) == [HEAT]
+
+
 def test_cartoons_are_animation(demo):
     reading = read_message("cartoons", demo)
     assert reading.genres_liked == {"Animation"} and no_titles(reading)

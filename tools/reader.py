@@ -343,14 +343,22 @@ def _char_span_inside(tokens: list[Token], start: int, end: int, spans: list[tup
 
 # --- mentions, cues, clauses -----------------------------------------------------------------------------------------
 
+# "with keanu reeves", "starring Bruce Willis": a one-word title right after these names a person, not the film.
+PERSON_CUES = frozenset({"with", "starring", "featuring", "actor", "actress", "director", "directed"})
+
+
 def _title_mentions(tokens: list[Token], titles: list[TitleMention]) -> list[_Mention]:
     mentions = []
     for title in titles:
         inside = [position for position, token in enumerate(tokens)
                   if token.start >= title.start and token.end <= title.end]
-        if inside:
+        if inside and not _names_a_person(tokens, inside):
             mentions.append(_Mention(inside[0], inside[-1] + 1, title=title))
     return mentions
+
+
+def _names_a_person(tokens: list[Token], inside: list[int]) -> bool:
+    return len(inside) == 1 and inside[0] > 0 and tokens[inside[0] - 1].norm in PERSON_CUES
 
 
 def _find_cues(tokens: list[Token], taken: set[int]) -> list[_FoundCue]:
