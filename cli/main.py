@@ -14,7 +14,8 @@ app = typer.Typer(no_args_is_help=False, add_completion=False, pretty_exceptions
                   help="convrec: a conversational recommender that runs offline.")
 catalog_app = typer.Typer(no_args_is_help=True, help="Check and import catalogs.")
 model_app = typer.Typer(no_args_is_help=True, help="Manage the local LLM weights.")
-eval_app = typer.Typer(no_args_is_help=True, help="Evaluate the recommender: offline metrics, dialogues, simulated users.")
+eval_app = typer.Typer(no_args_is_help=True,
+                       help="Evaluate the recommender: offline metrics, dialogue replay, simulated users.")
 keys_app = typer.Typer(no_args_is_help=True, help="API keys for `convrec serve`.")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(model_app, name="model")

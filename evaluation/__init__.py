@@ -1,1 +1,2 @@
-"""Offline evaluation of the recommendation tools: rating prediction, top-N and cold start (`convrec eval offline`)."""
+"""Evaluation: the recommendation tools offline (`convrec eval offline`), and the whole agent through dialogue: ReDial
+replay (`convrec eval dialogues`) and simulated users (`convrec eval simulate`)."""
