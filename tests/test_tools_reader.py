@@ -83,6 +83,12 @@ def test_a_one_word_title_after_with_or_starring_is_a_person_not_the_film(demo):
     assert list(heat.liked) == [HEAT]
 
 
+def test_a_year_outside_the_catalog_is_not_a_limit_that_rules_out_everything(demo):
+    reading = read_message("a story about life at sea in 1823", demo)
+    assert reading.constraints.year_max is None
+    assert read_message("something from before 1850", demo).constraints == Constraints()
+
+
 def test_cartoons_are_animation(demo):
     reading = read_message("cartoons", demo)
     assert reading.genres_liked == {"Animation"} and no_titles(reading)

@@ -149,6 +149,7 @@ grew grow growing thinking thought planning plan trying try going make made gett
 anyway though tho ya yea yeah lately usually always sometimes especially definitely probably open problem friend
 friends fav favs almost morning evening afternoon meet hope many much still say said oops nope hmm hmmm omg yes
 sorry course chance moment check tie greetings aloha neighbor man guys dude seeking seek original
+similar other others anymore later put putting hii
 """.split())
 
 _INTERJECTION = re.compile(r"(?:h+a+)+h*|(?:l+o+l+)+|y+e+s+|y+a+y+|o+k+|h+m+|o+h+|w+o+w+|a+w+|u+g+h+")
@@ -272,7 +273,19 @@ def _read_years(text: str, catalog: Catalog) -> _Years:
         _apply_era_words(text, catalog, bounds, spans)
     if "year_min" in bounds and "year_max" in bounds and bounds["year_min"] > bounds["year_max"]:
         bounds.pop("year_max")
+    _drop_bounds_outside(catalog, bounds)
     return _Years(Constraints(**bounds), spans)
+
+
+def _drop_bounds_outside(catalog: Catalog, bounds: dict[str, int]) -> None:
+    """A year no catalog item reaches ("stories set in 1823") is not a limit: it would rule out everything."""
+    years = catalog.items["year"].dropna()
+    if years.empty:
+        return
+    if bounds.get("year_min", -1) > years.max():
+        bounds.pop("year_min")
+    if bounds.get("year_max", 10_000) < years.min():
+        bounds.pop("year_max")
 
 
 def _apply_year_phrase(kind: str, match: re.Match, negated: bool, bounds: dict[str, int]) -> None:
