@@ -30,9 +30,10 @@ from convrec.agent.scheduler import LLMScheduler, Ticket
 from convrec.catalog.models import Catalog
 from convrec.tools.elicitation import genre_choices, next_questions
 from convrec.tools.models import Profile, Recommendation
-from convrec.tools.profile_builder import apply_reading
+from convrec.tools.profile_builder import apply_reading, with_guesses
 from convrec.tools.reader import Reading, read_message
 from convrec.tools.recommend import Recommender, RecommendRequest
+from convrec.tools.textnorm import spoken_title
 
 CARDS = 5
 PROSE_MAX_TOKENS = 48
@@ -173,7 +174,7 @@ class Agent:
         if record:
             self.memory.add_message(session, "user", message)
         self.memory.save_profile(user, profile)
-        cards = self._recommend(user, profile, session)
+        cards = self._recommend(user, with_guesses(profile, reading), session)
         question = self._question(reading, profile, session)
         if question is not None:
             self.memory.add_message(session, "question" if reading.ambiguous else "elicit", question.text)
@@ -229,7 +230,8 @@ class Agent:
 
     def _phrase(self, card: Recommendation, cancelled: threading.Event | None = None) -> str | None:
         messages = [{"role": "system", "content": render("reason_system")},
-                    {"role": "user", "content": render("reason_user", title=card.title, fact=card.reasons[0].text)}]
+                    {"role": "user", "content": render("reason_user", title=spoken_title(card.title),
+                                                              fact=card.reasons[0].text)}]
         pieces = []
         try:
             stream = self.llm.stream_chat(messages, max_tokens=PROSE_MAX_TOKENS, temperature=0.3, stop=["\n"])

@@ -1,7 +1,10 @@
 """Per-card justifications: the LLM rephrases one card's template reason; a check keeps it faithful.
 
 A sentence is accepted only if it names the card's own title, names no other catalog title except the liked
-item the evidence cites, and contains no number absent from the evidence. Otherwise the template stays.
+item the evidence cites, contains no number absent from the evidence, and says nothing else: every content word
+comes from the card (title, reasons, evidence, genres and their everyday words) or from a short list of words of
+praise. A small model's plot summaries are usually invented ("Heavy Metal is about monsters and zombies"), so
+they fail the check. Otherwise the template stays.
 """
 
 from __future__ import annotations
@@ -13,11 +16,23 @@ from convrec.agent.prompts import template
 from convrec.catalog.models import Catalog
 from convrec.tools.linking import find_titles
 from convrec.tools.models import Recommendation
-from convrec.tools.textnorm import fold, words
+from convrec.tools.textnorm import FUNCTION_WORDS, fold, words
+from convrec.tools.vocabulary import TERMS, singular
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_PAREN_YEAR = re.compile(r"\(\d{4}\)")
 MAX_SENTENCE_CHARS = 220
 ECHO_WORDS = 5
+# What a recommendation may say without evidence: liking, fit, invitation. Nothing about the film itself.
+PRAISE_WORDS = frozenset("""
+movie movies film films pick picks choice great good fun enjoy enjoyed enjoying enjoyable like liked love loved
+might may also similar same really definitely sure surely worth watch watching watched check try fan fans favorite
+favourite perfect wonderful fantastic amazing awesome excellent brilliant recommend recommended recommendation
+suggest suggestion fit fits match matches matched think just since because vibe vibes style taste tastes treat
+appeal appeals suit suits alley fine nice solid
+should would will could want appreciate appreciated rated rating ratings predicted predict score highly high well
+lot more much too something tonight next another one right up alley definitely classic favorites
+""".split())
 
 
 def allowed_numbers(card: Recommendation) -> set[str]:
@@ -40,12 +55,32 @@ def faithful(sentence: str, card: Recommendation, catalog: Catalog) -> bool:
     if not _names(text, card.title) or _echoes_prompt(text):
         return False
     allowed = {card.item_id} | cited_items(card)
-    for mention in find_titles(text, catalog):
+    for mention in find_titles(_PAREN_YEAR.sub("", text), catalog):  # "(2010), The Matrix" is not "2010: The …"
         ids = {candidate.item_id for candidate in mention.result.candidates}
         if mention.result.decision == "linked" and not ids & allowed:
             return False
     numbers = {n.rstrip("0").rstrip(".") if "." in n else n for n in _NUMBER.findall(text)}
-    return numbers <= allowed_numbers(card)
+    return numbers <= allowed_numbers(card) and not unsupported_words(text, card)
+
+
+def unsupported_words(sentence: str, card: Recommendation) -> set[str]:
+    """Content words of `sentence` that neither the card's evidence nor a word of praise accounts for."""
+    said = {word for word in words(sentence) if not word.isdigit()}
+    return {word for word in said if word not in _allowed_words(card) and singular(word) not in _allowed_words(card)}
+
+
+def _allowed_words(card: Recommendation) -> frozenset[str]:
+    evidence = " ".join(f"{reason.text} {' '.join(map(str, reason.evidence.values()))}" for reason in card.reasons)
+    own = {*words(card.title), *words(evidence), *words(" ".join(card.genres))}
+    for genre in card.genres:
+        own |= _genre_words(genre)
+    return frozenset(own | {singular(word) for word in own}) | FUNCTION_WORDS | PRAISE_WORDS
+
+
+@lru_cache(maxsize=64)
+def _genre_words(genre: str) -> frozenset[str]:
+    """Everyday words for a genre, from the reader's vocabulary: Horror → scary, spooky, creepy, …"""
+    return frozenset(word for phrase, term in TERMS.items() if genre in term.genres for word in words(phrase))
 
 
 def _echoes_prompt(text: str) -> bool:
@@ -59,7 +94,8 @@ def _echoes_prompt(text: str) -> bool:
 def _prompt_grams() -> frozenset[tuple[str, ...]]:
     grams = set()
     for name in ("reason_system", "read_system"):
-        prompt = words(template(name).template)
+        instructions = template(name).template.split("Example.")[0]  # copying the example's style is the point
+        prompt = words(instructions)
         grams |= {tuple(prompt[i:i + ECHO_WORDS]) for i in range(len(prompt) - ECHO_WORDS + 1)}
     return frozenset(grams)
 

@@ -58,6 +58,17 @@ def test_ambiguous_title_is_asked_not_guessed(make_agent):
     assert {"2389", "1219"} <= {c.item_id for c in question.choices}  # Psycho (1998) and (1960)
 
 
+def test_while_asking_which_title_the_cards_assume_the_likeliest_and_show_none_of_them(make_agent):
+    agent = make_agent(None)
+    events = run(agent, "I loved Casino")
+    question = next(e for e in events if isinstance(e, Question))
+    candidates = {choice.item_id for choice in question.choices}
+    cards = cards_of(events)
+    assert "16" in candidates and not candidates & {c.item_id for c in cards}  # Casino (1995) among them
+    assert any(r.kind == "similar_to_liked" and r.evidence["liked_item_id"] == "16" for c in cards for r in c.reasons)
+    assert agent.memory.profile("ann").liked == {}  # a guess ranks this turn's cards; only the answer is kept
+
+
 def test_liked_title_drives_cards_with_evidence(make_agent):
     events = run(make_agent(None), "I loved The Matrix")
     cards = cards_of(events)
@@ -140,7 +151,7 @@ def test_faithful_prose_is_used(make_agent, demo_tools):
     catalog, _ = demo_tools
     agent = make_agent(None)
     cards = cards_of(run(agent, "I loved The Matrix"))
-    sentences = [f"If The Matrix hooked you, {c.title} is a natural next watch." for c in cards]
+    sentences = [f"Since you loved The Matrix, {c.title} should be a great pick." for c in cards]
     llm = ScriptedLLM().enqueue(reading(catalog), *sentences)
     events = run(make_agent(llm), "I loved The Matrix", user="bob")
     assert [t.text for t in events if isinstance(t, Token)] == sentences

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from convrec.tools.models import EvidenceValue, Reason, ReasonKind
+from convrec.tools.textnorm import spoken_title
 
 
 def similar_to_liked(liked_item_id: str, liked_title: str, similarity: float) -> Reason:
-    return _reason("similar_to_liked", f"Because you liked {liked_title} (similarity {similarity:.2f})",
+    return _reason("similar_to_liked", f"Because you liked {spoken_title(liked_title)} (similarity {similarity:.2f})",
                    liked_item_id=liked_item_id, liked_title=liked_title, similarity=round(similarity, 2))
 
 

@@ -34,6 +34,24 @@ def apply_reading(profile: Profile, reading: Reading) -> Profile:
     })
 
 
+PROVISIONAL_STRENGTH = 0.5
+
+
+def with_guesses(profile: Profile, reading: Reading) -> Profile:
+    """The profile to rank with while an ambiguous title is being asked about ("assume and ask"): a liked
+    ambiguous title counts as its likeliest candidate at half strength, and no candidate is shown as a card.
+    Not to be saved: the user's answer decides what the profile keeps."""
+    if not reading.ambiguous:
+        return profile
+    liked = dict(profile.liked)
+    seen = set(profile.seen)
+    for mention in reading.ambiguous:
+        seen.update(candidate.item_id for candidate in mention.candidates)
+        if mention.polarity == "liked" and mention.candidates and mention.candidates[0].item_id not in liked:
+            liked[mention.candidates[0].item_id] = PROVISIONAL_STRENGTH * mention.strength
+    return profile.model_copy(update={"liked": liked, "seen": seen})
+
+
 def merge_constraints(old: Constraints, new: Constraints, genres_now_liked: set[str] = frozenset()) -> Constraints:
     """New year limits replace old ones (an old limit that contradicts a new one is dropped); sets accumulate."""
     year_min = new.year_min if new.year_min is not None else old.year_min

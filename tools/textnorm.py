@@ -82,6 +82,23 @@ def fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+_TRAILING_ARTICLE = re.compile(r"^(?P<rest>.+?),\s*(?P<article>the|a|an|les|le|la|l'|el|il|die|der|das)"
+                               r"(?P<tail>\s*(?:\(.*\))?)$", re.IGNORECASE)
+_ALIASES = re.compile(r"\s*\((?:a\.k\.a\.|aka)[^)]*\)|\s*\([^)]*\)(?=\s*\()", re.IGNORECASE)
+
+
+def spoken_title(title: str) -> str:
+    """A catalog title as people say it: "Matrix, The (1999)" → "The Matrix (1999)"; "Léon: The Professional
+    (a.k.a. The Professional) (Léon)" → "Léon: The Professional (Léon)" (aliases dropped)."""
+    title = _ALIASES.sub("", title).strip()
+    match = _TRAILING_ARTICLE.match(title)
+    if not match:
+        return title
+    article = match.group("article")
+    glue = "" if article.endswith("'") else " "
+    return f"{article}{glue}{match.group('rest')}{match.group('tail')}"
+
+
 def norm_word(word: str) -> str:
     """One word as the indexes store it: "Schindler's" → "schindlers", "P.S." → "ps", "&" → "and"."""
     if word == "&":
