@@ -16,7 +16,7 @@ from convrec.agent.prompts import template
 from convrec.catalog.models import Catalog
 from convrec.tools.linking import find_titles
 from convrec.tools.models import Recommendation
-from convrec.tools.textnorm import FUNCTION_WORDS, fold, words
+from convrec.tools.textnorm import FUNCTION_WORDS, fold, spoken_title, words
 from convrec.tools.vocabulary import TERMS, singular
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
@@ -29,7 +29,7 @@ movie movies film films pick picks choice great good fun enjoy enjoyed enjoying 
 might may also similar same really definitely sure surely worth watch watching watched check try fan fans favorite
 favourite perfect wonderful fantastic amazing awesome excellent brilliant recommend recommended recommendation
 suggest suggestion fit fits match matches matched think just since because vibe vibes style taste tastes treat
-appeal appeals suit suits alley fine nice solid
+appeal appeals suit suits alley fine nice solid theme themes many people given hit exciting entertaining gem
 should would will could want appreciate appreciated rated rating ratings predicted predict score highly high well
 lot more much too something tonight next another one right up alley definitely classic favorites
 """.split())
@@ -101,7 +101,10 @@ def _prompt_grams() -> frozenset[tuple[str, ...]]:
 
 
 def _names(text: str, title: str) -> bool:
-    """The sentence names the title: its main words, articles moved or not ("Matrix, The" = "The Matrix")."""
-    core = re.sub(r",\s*(the|a|an)$", "", fold(title), flags=re.IGNORECASE).strip()
-    core = re.sub(r"\s*\(.*\)\s*$", "", core)
-    return fold(core) in fold(text)
+    """The sentence names the title: its main words, as catalogued or as spoken ("Boot, Das" = "Das Boot")."""
+    said = fold(text)
+    for form in (title, spoken_title(title)):
+        core = re.sub(r",\s*(the|a|an)$", "", fold(re.sub(r"\s*\(.*\)\s*$", "", form))).strip()
+        if core and core in said:
+            return True
+    return False

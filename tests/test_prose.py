@@ -56,3 +56,9 @@ def test_genre_words_count_as_evidence_only_for_the_cards_genres():
 ])
 def test_spoken_titles_put_the_article_first_and_drop_aliases(title, spoken):
     assert spoken_title(title) == spoken
+
+
+def test_a_title_said_the_way_people_say_it_counts_as_named(catalog):
+    card = Recommendation(item_id="1233", title="Boot, Das (Boat, The)", year=1981, genres=["Action", "Drama", "War"],
+                          score=1.0, reasons=[explain.genre_match(["War"])])
+    assert faithful("Das Boot is a great war pick for you.", card, catalog)
