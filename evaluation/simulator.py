@@ -464,13 +464,12 @@ LIMITS = [
     "The template user (no LLM) repeats catalog facts in fixed sentences that our deterministic reader was built to "
     "parse, so its numbers flatter the agent; use it as a regression check, not as a quality claim.",
     "A small local LLM as the user paraphrases loosely, ignores or invents persona titles, refuses or echoes its "
-    "prompt, and names the target often: measured on 4 users with the 1.5B model, 9 drafts regenerated for leaks and "
-    "3 of 7 messages fell back to the genre template. It is also slow (about 35 s per message on 2 cores).",
+    "prompt, and names the target often (see the regenerated and fallback counts above). It is also slow: tens of "
+    "seconds per message on 2 cores.",
     "The leak check catches the title, not every giveaway: a character's name or a unique plot detail can still "
     "identify the target.",
     "From turn 3 the template user quotes the target's MovieLens tags, which are part of the documents the vector "
-    "index embeds: close to quoting the catalog (measured on 100 users, seed 0, --llm none: Hit@5 within 5 turns "
-    "0.45 with tags, 0.31 without).",
+    "index embeds: close to quoting the catalog, so later turns are easier than a person would make them.",
     "Targets need at least 10 ratings in the catalog; obscure targets (a quarter of real requests) are not tested.",
     "Personas are real MovieLens users, held out of the agent's CF and EASE models, but not of the embeddings.",
 ]
