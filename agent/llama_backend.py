@@ -27,6 +27,23 @@ def compact_grammar(schema: dict[str, Any]) -> str:
     return re.sub(r"^space ::= .*$", 'space ::= ""', gbnf, flags=re.MULTILINE)
 
 
+def bounded_ram_cache(capacity_bytes: int):
+    """llama-cpp-python's RAM cache, with every byte of a saved state counted against the capacity.
+
+    `LlamaRAMCache` counts only the llama.cpp state, but each saved state also holds a copy of the logits of every
+    prompt token (tokens × vocabulary floats: ~80 MB for a 130-token prompt with Qwen's 152k vocabulary). Uncounted,
+    a server with the local model grew from 2.6 to 11 GB in 16 turns (bench/server_load.py)."""
+    from llama_cpp import LlamaRAMCache
+
+    class BoundedRAMCache(LlamaRAMCache):
+        @property
+        def cache_size(self) -> int:
+            return sum(state.llama_state_size + state.scores.nbytes + state.input_ids.nbytes
+                       for state in self.cache_state.values())
+
+    return BoundedRAMCache(capacity_bytes=capacity_bytes)
+
+
 class LlamaCppLLM:
     """llama-cpp-python with the chat template embedded in the GGUF; `verbose=False` keeps the TUI clean."""
 
@@ -45,13 +62,13 @@ class LlamaCppLLM:
         if self._llama is not None:
             return
         try:
-            from llama_cpp import Llama, LlamaRAMCache
+            from llama_cpp import Llama
 
             self._llama = Llama(model_path=str(self.model_path), n_ctx=self.n_ctx, n_threads=self.n_threads,
                                 n_batch=512, verbose=False)
             # Reading and phrasing alternate between two system prompts; the live KV cache keeps only the last
             # prompt, so a RAM cache of saved states restores the other one's prefix instead of prefilling it.
-            self._llama.set_cache(LlamaRAMCache(capacity_bytes=RAM_CACHE_BYTES))
+            self._llama.set_cache(bounded_ram_cache(RAM_CACHE_BYTES))
         except (ValueError, OSError, RuntimeError) as error:
             raise LLMError(f"could not load the local model: {error}", where=str(self.model_path),
                            fix="run `convrec model ensure`, or set CONVREC_LLM=none to run without an LLM") from error

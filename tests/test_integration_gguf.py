@@ -10,7 +10,7 @@ import asyncio
 import pytest
 
 from convrec.agent.events import Cards, Done, Question, Token
-from convrec.agent.llama_backend import LlamaCppLLM
+from convrec.agent.llama_backend import RAM_CACHE_BYTES, LlamaCppLLM
 from convrec.agent.weights import MODELS, ensure_model
 from convrec.core.settings import Settings
 
@@ -49,6 +49,8 @@ def test_three_turn_onboarding_with_the_real_model(make_agent, demo_tools, local
     profile = agent.memory.profile("ann")
     assert {"2571", "79132"} <= set(profile.liked)
     assert "Horror" in profile.constraints.exclude_genres and profile.constraints.year_min is not None
+    cache = local_llm._llama.cache
+    assert cache.cache_state and cache.cache_size <= RAM_CACHE_BYTES  # saved prompt states, logits included
 
 
 async def _collect(agent, message, session):
