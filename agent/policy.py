@@ -281,7 +281,7 @@ def reply_head(cards: list[Recommendation]) -> str:
 
 
 def card_line(card: Recommendation, sentence: str) -> str:
-    return f"- **{card.title}**{f' ({card.year})' if card.year else ''}: {sentence}"
+    return f"- **{spoken_title(card.title)}**{f' ({card.year})' if card.year else ''}: {sentence}"
 
 
 def _only_additions(reading: Reading, profile: Profile) -> Reading:

@@ -51,6 +51,7 @@ def test_wheel_ships_only_convrec_with_the_demo_catalog_and_licenses(wheel):
     dist_info = next(name.split("/")[0] for name in names if name.split("/")[0].endswith(".dist-info"))
     assert {name.split("/")[0] for name in names} == {"convrec", dist_info}
     assert {f"convrec/catalog/demo/{data}" for data in DEMO_DATA} <= names
+    assert {"convrec/evaluation/data/redial-dev/cases.jsonl", "convrec/evaluation/data/redial-dev/README.md"} <= names
     assert {f"{dist_info}/licenses/{license}" for license in LICENSES} <= names
 
 

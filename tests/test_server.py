@@ -29,6 +29,7 @@ from convrec.agent.runtime import Runtime
 from convrec.core.settings import Settings
 from convrec.server.app import create_app
 from convrec.server.config import ServerConfig
+from convrec.tools.textnorm import spoken_title
 
 WAIT_S = 30  # the bound of every polling loop
 
@@ -161,7 +162,7 @@ def test_openai_client_non_streaming(plain):
     assert completion.choices[0].finish_reason == "stop" and text.startswith("Here are a few picks for you:")
     assert extra["user"] == "neo" and len(extra["recommendations"]) == 5
     for card in extra["recommendations"]:
-        assert f"**{card['title']}**" in text and card["reasons"] and card["reasons"][0]["text"] in text
+        assert f"**{spoken_title(card['title'])}**" in text and card["reasons"] and card["reasons"][0]["text"] in text
     assert any(r["evidence"].get("liked_item_id") == "2571" for c in extra["recommendations"] for r in c["reasons"])
     stored = httpx.get(f"{plain.base}/v1/users/neo", headers=bearer(client.api_key)).json()["sessions"][0]
     assert [m["role"] for m in stored["messages"]] == ["user", "assistant"]  # the platform's system prompt: ignored
