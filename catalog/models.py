@@ -107,6 +107,14 @@ class Catalog:
         return self._cache["genre_matrix"]
 
     @property
+    def year_range(self) -> tuple[int, int] | None:
+        """The oldest and newest release years in the catalog; None when no item has a year."""
+        if "year_range" not in self._cache:
+            years = self.items["year"].dropna()
+            self._cache["year_range"] = (int(years.min()), int(years.max())) if len(years) else None
+        return self._cache["year_range"]
+
+    @property
     def popularity(self) -> pd.Series:
         """Number of ratings per item, for every item (0 when unrated)."""
         if "popularity" not in self._cache:

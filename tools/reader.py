@@ -279,12 +279,12 @@ def _read_years(text: str, catalog: Catalog) -> _Years:
 
 def _drop_bounds_outside(catalog: Catalog, bounds: dict[str, int]) -> None:
     """A year no catalog item reaches ("stories set in 1823") is not a limit: it would rule out everything."""
-    years = catalog.items["year"].dropna()
-    if years.empty:
+    if not bounds or catalog.year_range is None:
         return
-    if bounds.get("year_min", -1) > years.max():
+    oldest, newest = catalog.year_range
+    if bounds.get("year_min", oldest) > newest:
         bounds.pop("year_min")
-    if bounds.get("year_max", 10_000) < years.min():
+    if bounds.get("year_max", newest) < oldest:
         bounds.pop("year_max")
 
 
@@ -338,8 +338,7 @@ def _apply_era_words(text: str, catalog: Catalog, bounds: dict[str, int], spans:
 
 
 def _newest_year(catalog: Catalog) -> int:
-    years = catalog.items["year"].dropna()
-    return int(years.max()) if len(years) else 2020
+    return catalog.year_range[1] if catalog.year_range else 2020
 
 
 def _overlaps(span: tuple[int, int], spans: list[tuple[int, int]]) -> bool:
