@@ -31,7 +31,7 @@ favourite perfect wonderful fantastic amazing awesome excellent brilliant recomm
 suggest suggestion fit fits match matches matched think just since because vibe vibes style taste tastes treat
 appeal appeals suit suits alley fine nice solid theme themes many people given hit exciting entertaining gem
 should would will could want appreciate appreciated rated rating ratings predicted predict score highly high well
-lot more much too something tonight next another one right up alley definitely classic favorites
+lot more much too something tonight next another one right up classic favorites
 """.split())
 
 
@@ -65,8 +65,9 @@ def faithful(sentence: str, card: Recommendation, catalog: Catalog) -> bool:
 
 def unsupported_words(sentence: str, card: Recommendation) -> set[str]:
     """Content words of `sentence` that neither the card's evidence nor a word of praise accounts for."""
+    allowed = _allowed_words(card)
     said = {word for word in words(sentence) if not word.isdigit()}
-    return {word for word in said if word not in _allowed_words(card) and singular(word) not in _allowed_words(card)}
+    return {word for word in said if word not in allowed and singular(word) not in allowed}
 
 
 def _allowed_words(card: Recommendation) -> frozenset[str]:
