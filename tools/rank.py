@@ -37,7 +37,7 @@ def blend_weights(profile: Profile, *, has_query: bool) -> dict[str, float]:
 
 def by_recency(opinions: Mapping[str, float], half_life: float = RECENCY_HALF_LIFE) -> dict[str, float]:
     """Strengths decayed by age, oldest first in `opinions` (profiles keep the order things were said or rated):
-    what someone liked lately says more about what they want next (+31 % HR@10 offline, README)."""
+    what someone liked lately says more about what they want next (offline HR@10 0.092 → 0.097 on its own)."""
     newest = len(opinions) - 1
     return {item_id: strength * 0.5 ** ((newest - age) / half_life)
             for age, (item_id, strength) in enumerate(opinions.items())}

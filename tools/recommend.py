@@ -87,7 +87,8 @@ class Recommender:
 
     # -- signals: numpy arrays in catalog order, NaN where a signal says nothing ----------------------------------------
     def _signals(self, profile: Profile) -> dict[str, np.ndarray | None]:
-        liked = rank.by_recency({**profile.liked, **{i: (r - 2.5) / 2.5 for i, r in profile.ratings.items() if r >= 3.5}})
+        rated_up = {i: (r - 2.5) / 2.5 for i, r in profile.ratings.items() if r >= 3.5}
+        liked = rank.by_recency({**profile.liked, **rated_up})
         disliked = {**profile.disliked, **{i: (3.0 - r) / 2.5 for i, r in profile.ratings.items() if r <= 2.5}}
         return {
             "itemsim": self._itemsim_signal(liked, disliked) if self.itemsim is not None and liked else None,
