@@ -18,11 +18,12 @@ import json
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -45,6 +46,7 @@ PARALLEL_BACKENDS = ("none", "openai")  # the local llama.cpp model is one insta
 WORST = 10
 
 Progress = Callable[[int, int], None]
+T = TypeVar("T")
 
 
 # --- cases ---------------------------------------------------------------------------------------------------------
@@ -225,21 +227,27 @@ async def replay_case(agent: Agent, case: dict, *, prose: bool = True) -> CaseOu
 async def replay_all(agent: Agent, cases: list[dict], *, workers: int = 1, prose: bool = True,
                      progress: Progress = lambda done, total: None) -> list[CaseOutcome]:
     """Every case, up to `workers` at once (each on its own user, so they do not interact)."""
+    return await gather_bounded([lambda case=case: replay_case(agent, case, prose=prose) for case in cases],
+                                workers=workers, progress=progress)
+
+
+async def gather_bounded(jobs: Sequence[Callable[[], Awaitable[T]]], *, workers: int,
+                         progress: Progress = lambda done, total: None) -> list[T]:
+    """Run the jobs, at most `workers` at a time; results in the jobs' order; `progress(done, total)` after each."""
     if workers < 1:
         raise InputError(f"--workers must be at least 1, got {workers}")
     gate = asyncio.Semaphore(workers)
-    outcomes: list[CaseOutcome | None] = [None] * len(cases)
     finished = 0
 
-    async def one(index: int, case: dict) -> None:
+    async def run(job: Callable[[], Awaitable[T]]) -> T:
         nonlocal finished
         async with gate:
-            outcomes[index] = await replay_case(agent, case, prose=prose)
+            result = await job()
         finished += 1
-        progress(finished, len(cases))
+        progress(finished, len(jobs))
+        return result
 
-    await asyncio.gather(*(one(index, case) for index, case in enumerate(cases)))
-    return [outcome for outcome in outcomes if outcome is not None]
+    return list(await asyncio.gather(*(run(job) for job in jobs)))
 
 
 # --- scoring -------------------------------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ from convrec.catalog.models import Catalog, Item
 from convrec.core.errors import InputError
 from convrec.evaluation import dialogue_metrics as dm
 from convrec.evaluation.common import typed_title
-from convrec.evaluation.dialogues import TurnOutcome, ids, play_turn, reason_kind_shares
+from convrec.evaluation.dialogues import TurnOutcome, gather_bounded, ids, play_turn, reason_kind_shares
 from convrec.evaluation.splits import time_ordered
 from convrec.tools.models import Recommendation
 from convrec.tools.textnorm import COMMON_WORDS, words
@@ -388,20 +388,10 @@ async def simulate_all(agent: Agent, catalog: Catalog, personas: list[Persona],
                        make_user: Callable[[Persona], SimulatedUser], *, max_turns: int, k: int, workers: int = 1,
                        prose: bool = False,
                        progress: Callable[[int, int], None] = lambda done, total: None) -> list[dict]:
-    gate = asyncio.Semaphore(workers)
-    results: list[dict | None] = [None] * len(personas)
-    finished = 0
-
-    async def one(index: int, persona: Persona) -> None:
-        nonlocal finished
-        async with gate:
-            results[index] = await simulate_one(agent, persona, make_user(persona), max_turns=max_turns, k=k,
-                                                prose=prose)
-        finished += 1
-        progress(finished, len(personas))
-
-    await asyncio.gather(*(one(index, persona) for index, persona in enumerate(personas)))
-    return [result for result in results if result is not None]
+    jobs = [lambda persona=persona: simulate_one(agent, persona, make_user(persona), max_turns=max_turns, k=k,
+                                                 prose=prose)
+            for persona in personas]
+    return await gather_bounded(jobs, workers=workers, progress=progress)
 
 
 def run_simulation(agent: Agent, catalog: Catalog, personas: list[Persona], *, simulator_llm: LLM | None = None,
