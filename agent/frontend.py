@@ -92,7 +92,7 @@ def backend_label(runtime: Runtime) -> str:
     llm = runtime.agent.llm
     if llm is None:
         return "no LLM"
-    if type(llm).__name__ == "LlamaCppLLM":
+    if type(llm).__name__ == "ModelProcess":
         return f"local · {runtime.settings.model if runtime.settings.model_path is None else llm.name}"
     if type(llm).__name__ == "OpenAICompatibleLLM":
         return f"API · {llm.name}"

@@ -7,10 +7,11 @@ keep the system prompt byte-identical across turns and put what changes at the e
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -44,14 +45,46 @@ def bounded_ram_cache(capacity_bytes: int):
     return BoundedRAMCache(capacity_bytes=capacity_bytes)
 
 
-class LlamaCppLLM:
-    """llama-cpp-python with the chat template embedded in the GGUF; `verbose=False` keeps the TUI clean."""
+@contextmanager
+def model_params_with(**overrides: Any) -> Iterator[None]:
+    """Load a model with llama.cpp model params that `Llama()` does not expose (it swallows unknown keyword
+    arguments): `use_extra_bufts=False` turns off the weight-repacking buffer types, where the AMX fault lives."""
+    import llama_cpp.llama_cpp as native
 
-    def __init__(self, model_path: Path, *, n_ctx: int = 2048, n_threads: int | None = None) -> None:
+    defaults = native.llama_model_default_params
+
+    def patched():
+        params = defaults()
+        for name, value in overrides.items():
+            setattr(params, name, value)
+        return params
+
+    native.llama_model_default_params = patched
+    try:
+        yield
+    finally:
+        native.llama_model_default_params = defaults
+
+
+SELF_TEST_PROMPT = ("List ten films that are often recommended to people who enjoyed a science fiction film about "
+                    "simulated reality, with one short reason each, as a numbered list.")
+
+
+class LlamaCppLLM:
+    """llama-cpp-python with the chat template embedded in the GGUF; `verbose=False` keeps the TUI clean.
+
+    `n_threads` decodes and `n_threads_batch` prefills: decoding is memory-bound and its spinning threads collapse
+    when another process holds a core (measured 0.5 tok/s with 2 threads vs 6 with 1), while prefill is compute-bound
+    and uses both cores well (bench/model_process.py)."""
+
+    def __init__(self, model_path: Path, *, n_ctx: int = 2048, n_threads: int = 1, n_threads_batch: int | None = None,
+                 extra_bufts: bool = True) -> None:
         self.model_path = Path(model_path)
         self.name = self.model_path.stem
         self.n_ctx = n_ctx
-        self.n_threads = n_threads or os.cpu_count() or 2
+        self.n_threads = n_threads
+        self.n_threads_batch = n_threads_batch or n_threads
+        self.extra_bufts = extra_bufts
         self._llama = None
         self._grammars: dict[str, Any] = {}
         self._lock = threading.Lock()  # one generation at a time: the model and its KV cache are shared
@@ -64,8 +97,9 @@ class LlamaCppLLM:
         try:
             from llama_cpp import Llama
 
-            self._llama = Llama(model_path=str(self.model_path), n_ctx=self.n_ctx, n_threads=self.n_threads,
-                                n_batch=512, verbose=False)
+            with model_params_with(use_extra_bufts=self.extra_bufts):
+                self._llama = Llama(model_path=str(self.model_path), n_ctx=self.n_ctx, n_threads=self.n_threads,
+                                    n_threads_batch=self.n_threads_batch, n_batch=512, verbose=False)
             # Reading and phrasing alternate between two system prompts; the live KV cache keeps only the last
             # prompt, so a RAM cache of saved states restores the other one's prefix instead of prefilling it.
             self._llama.set_cache(bounded_ram_cache(RAM_CACHE_BYTES))
@@ -85,18 +119,48 @@ class LlamaCppLLM:
                     yield piece
 
     def structured(self, messages: list[Message], schema: type[T], *, max_tokens: int) -> T:
+        text, self.last_usage = self.structured_text(messages, schema.model_json_schema(), schema.__qualname__,
+                                                     max_tokens=max_tokens)
+        return parse_structured(text, schema)
+
+    def structured_text(self, messages: list[Message], json_schema: dict[str, Any], key: str, *,
+                        max_tokens: int) -> tuple[str, dict[str, int]]:
+        """The grammar-constrained reply as text, and its token usage (plain data: it crosses the process pipe)."""
         self.load()
         with self._lock:
             reply = self._llama.create_chat_completion(messages=messages, max_tokens=max_tokens, temperature=0.0,
-                                                       grammar=self._grammar_for(schema))
-        self.last_usage = dict(reply.get("usage") or {})
-        return parse_structured(reply["choices"][0]["message"]["content"] or "", schema)
+                                                       grammar=self._grammar_for(key, json_schema))
+        return reply["choices"][0]["message"]["content"] or "", dict(reply.get("usage") or {})
 
-    def _grammar_for(self, schema: type[T]) -> Any:
+    def self_test(self, max_tokens: int = 32) -> dict[str, Any]:
+        """A multi-token prompt and generation (the AMX fault needed 2+ prompt tokens), timed: prefill tok/s from the
+        first token's arrival, decode tok/s from the rest. The KV cache is cleared first so prefill is real."""
+        self.load()
+        with self._lock:
+            self._llama.reset()
+            cache, self._llama.cache = self._llama.cache, None
+            prompt_tokens = len(self._llama.tokenize(SELF_TEST_PROMPT.encode()))
+            started = time.perf_counter()
+            first = None
+            pieces = 0
+            try:
+                for _ in self._llama.create_completion(SELF_TEST_PROMPT, max_tokens=max_tokens, temperature=0.0,
+                                                       stream=True):
+                    pieces += 1
+                    if first is None:
+                        first = time.perf_counter()
+            finally:
+                self._llama.cache = cache
+            ended = time.perf_counter()
+        decode_s = ended - (first or ended)
+        return {"prompt_tokens": prompt_tokens, "completion_tokens": pieces,
+                "prefill_tps": round(prompt_tokens / max(1e-6, (first or ended) - started), 1),
+                "decode_tps": round((pieces - 1) / decode_s, 1) if pieces > 1 and decode_s > 0 else 0.0,
+                "threads": self.n_threads, "threads_batch": self.n_threads_batch, "extra_bufts": self.extra_bufts}
+
+    def _grammar_for(self, key: str, json_schema: dict[str, Any]) -> Any:
         from llama_cpp import LlamaGrammar
 
-        key = schema.__qualname__
         if key not in self._grammars:
-            self._grammars[key] = LlamaGrammar.from_string(compact_grammar(schema.model_json_schema()),
-                                                           verbose=False)
+            self._grammars[key] = LlamaGrammar.from_string(compact_grammar(json_schema), verbose=False)
         return self._grammars[key]

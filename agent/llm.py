@@ -27,6 +27,11 @@ class LLMOutputError(LLMError):
     """The backend answered, but not with JSON valid against the schema."""
 
 
+class LLMUnavailable(LLMError):
+    """The backend is down (the model process crashed or hung, the endpoint is unreachable): later calls in the same
+    turn would fail too, so the turn goes on without it."""
+
+
 @runtime_checkable
 class LLM(Protocol):
     name: str

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from convrec.agent.llm import LLMError, LLMOutputError, Message, T, parse_structured
+from convrec.agent.llm import LLMError, LLMOutputError, LLMUnavailable, Message, T, parse_structured
 
 _RETRIES = 2
 
@@ -22,13 +22,16 @@ class OpenAICompatibleLLM:
         self.name = model
         self.base_url = base_url
         self._errors = (openai.APIConnectionError, openai.APITimeoutError, openai.APIStatusError)
+        self._down = (openai.APIConnectionError, openai.APITimeoutError)  # APITimeoutError is a connection error
         self._client = client or openai.OpenAI(base_url=base_url, api_key=api_key or "not-needed",
                                                timeout=timeout, max_retries=_RETRIES)
 
     def _failure(self, error: Exception) -> LLMError:
-        return LLMError(f"the LLM endpoint failed: {type(error).__name__}: {error}",
-                        where=self.base_url or "api.openai.com",
-                        fix="check CONVREC_OPENAI_BASE_URL / CONVREC_OPENAI_API_KEY, or use --llm none")
+        """An unreachable endpoint is `LLMUnavailable`: the turn stops asking it rather than wait out each timeout."""
+        kind = LLMUnavailable if isinstance(error, self._down) else LLMError
+        return kind(f"the LLM endpoint failed: {type(error).__name__}: {error}",
+                    where=self.base_url or "api.openai.com",
+                    fix="check CONVREC_OPENAI_BASE_URL / CONVREC_OPENAI_API_KEY, or use --llm none")
 
     def stream_chat(self, messages: list[Message], *, max_tokens: int, temperature: float = 0.3,
                     stop: list[str] | None = None) -> Iterator[str]:

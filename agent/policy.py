@@ -21,7 +21,7 @@ from typing import TypeVar
 
 from convrec.agent.events import Cards, Choice, Done, Event, Question, Status, Token, collect
 from convrec.agent.guard import strip_instructions
-from convrec.agent.llm import LLM, LLMError
+from convrec.agent.llm import LLM, LLMError, LLMUnavailable
 from convrec.agent.memory import FeedbackAction, Memory
 from convrec.agent.prose import faithful
 from convrec.agent.prompts import render
@@ -111,6 +111,9 @@ class Agent:
                     if revised is not None:
                         _, cards, changed = revised
                         yield Cards(recommendations=cards, revision=1, changed=changed)
+                except LLMUnavailable as error:
+                    degraded = f"{error.what}; {error.fix}"
+                    yield Status(text=degraded)
                 except LLMError as error:
                     degraded = f"the LLM failed ({error.what}); showing template reasons"
                     yield Status(text=degraded)
@@ -118,9 +121,12 @@ class Agent:
             lines = []
             if degraded is None and cards:
                 yield Status(text="writing one sentence per card…")  # the slow part: say so (front ends show it)
-            async for sentence, card in self._prose(cards, degraded is None, ticket):
-                yield Token(text=sentence, item_id=card.item_id)
-                lines.append(card_line(card, sentence))
+            async for event in self._prose(cards, degraded is None, ticket):
+                if isinstance(event, Status):
+                    degraded = event.text
+                else:
+                    lines.append(card_line(next(c for c in cards if c.item_id == event.item_id), event.text))
+                yield event
             reply = self._reply(cards, lines, start.question)
             await asyncio.to_thread(self.memory.add_message, start.session, "assistant", reply)
             yield Done(reply=reply, cards_ms=round(cards_ms, 1), total_s=round(time.perf_counter() - started, 3),
@@ -215,14 +221,22 @@ class Agent:
         self.memory.save_profile(user, revised)
         return revised, self._recommend(user, revised, session), _describe_change(profile, revised, self.catalog)
 
-    async def _prose(self, cards: list[Recommendation], use_llm: bool, ticket: Ticket | None = None):
+    async def _prose(self, cards: list[Recommendation], use_llm: bool,
+                     ticket: Ticket | None = None) -> AsyncIterator[Token | Status]:
+        """A Token per card: the model's checked sentence, else the template. If the model goes down mid-reply (its
+        process crashed or hung, the endpoint is unreachable), one Status says so and the other cards keep their
+        templates: the turn never waits on a model that is restarting."""
         cancelled = ticket.cancelled if ticket is not None else None
         for card in cards:
             template = card.reasons[0].text if card.reasons else "A good match for you."
             sentence = template
             if use_llm and card.reasons:
-                sentence = await self._llm_call(ticket, self._checked_phrase, card, cancelled) or template
-            yield sentence, card
+                try:
+                    sentence = await self._llm_call(ticket, self._checked_phrase, card, cancelled) or template
+                except LLMUnavailable as error:
+                    use_llm = False
+                    yield Status(text=f"{error.what}; {error.fix}")
+            yield Token(text=sentence, item_id=card.item_id)
 
     def _checked_phrase(self, card: Recommendation, cancelled: threading.Event | None = None) -> str | None:
         candidate = self._phrase(card, cancelled)
@@ -242,6 +256,8 @@ class Agent:
                         close()
                     return None
                 pieces.append(piece)
+        except LLMUnavailable:
+            raise
         except LLMError:
             return None
         return "".join(pieces).strip()

@@ -74,11 +74,11 @@ def build_llm(settings: Settings, status: Status = lambda text: None, progress: 
 
         return OpenAICompatibleLLM(base_url=settings.openai_base_url, api_key=settings.openai_api_key,
                                    model=settings.openai_model, timeout=settings.openai_timeout)
-    from convrec.agent.llama_backend import LlamaCppLLM
+    from convrec.agent.local_model import model_process
     from convrec.agent.weights import resolve_model_path
 
     status("checking the local model")
-    return LlamaCppLLM(resolve_model_path(settings, progress), n_ctx=settings.n_ctx, n_threads=settings.n_threads)
+    return model_process(settings, resolve_model_path(settings, progress))
 
 
 def build_runtime(settings: Settings | None = None, *, llm: LLM | None = None, use_llm: bool = True,

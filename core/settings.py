@@ -48,7 +48,13 @@ class Settings(BaseSettings):
     model: Literal["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b"] = "qwen2.5-coder-1.5b"
     model_path: Path | None = Field(default=None, description="your own .gguf instead of the named model")
     n_ctx: int = Field(default=2048, ge=512, description="llama.cpp context: prompts here stay under ~1k tokens")
-    n_threads: int | None = Field(default=None, ge=1, description="llama.cpp threads; default: all cores")
+    n_threads: int | None = Field(default=None, ge=1,
+                                  description="llama.cpp decode threads; default 1 (holds its speed under contention)")
+    n_threads_batch: int | None = Field(default=None, ge=1, description="llama.cpp prefill threads; default: all cores")
+    llm_extra_bufts: Literal["auto", "on", "off"] = Field(
+        default="auto", description="llama.cpp weight-repacking buffers; auto: off on AMX CPUs or where they crashed")
+    llm_stall_timeout: float = Field(default=60.0, gt=0,
+                                     description="seconds without output before the model process is restarted")
     openai_base_url: str | None = None
     openai_api_key: str | None = None
     openai_model: str = "gpt-4o-mini"
