@@ -33,6 +33,7 @@ def contract(result: TurnResult) -> dict:
                             for card in result.recommendations],
         "profile": {"liked": sorted(profile.liked), "disliked": sorted(profile.disliked),
                     "genres_liked": sorted(profile.genres_liked), "genres_disliked": sorted(profile.genres_disliked)},
+        "degraded": result.degraded,
     }
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rich.table import Table
 
+from convrec.agent.local_model import read_self_test
 from convrec.agent.weights import MODELS
 from convrec.catalog.store import CatalogStore
 from convrec.cli.indexing import freshness_file
@@ -49,7 +50,15 @@ def show_info() -> None:
     spec = MODELS[settings.model]
     model_file = settings.model_path or settings.models_dir / spec.filename
     table.add_row("local model", f"{model_file} ({_size(model_file)})")
+    table.add_row("  runs on this CPU", _self_test(settings, model_file))
     console.print(table)
+
+
+def _self_test(settings: Settings, model_file: Path) -> str:
+    record = read_self_test(model_file, settings.models_dir)
+    if record is None:
+        return "not tested yet: run `convrec model ensure`"
+    return record.summary()
 
 
 def _freshness(settings: Settings, fingerprint: str | None) -> str:

@@ -232,11 +232,14 @@ def catalog_import(path: Annotated[Path, typer.Argument(help="catalog folder (Mo
 @model_app.command("ensure")
 def model_ensure(
     name: Annotated[str | None, typer.Argument(help="qwen2.5-coder-1.5b (default) or qwen2.5-coder-0.5b")] = None,
+    retest: Annotated[bool, typer.Option("--retest", help="run the self-test even if this CPU passed it")] = False,
+    no_test: Annotated[bool, typer.Option("--no-test", help="assemble and verify only")] = False,
 ) -> None:
-    """Assemble the local GGUF from its installed chunk packages, verified by sha256 (cached)."""
+    """Assemble the local GGUF from its installed chunk packages, verified by sha256 (cached), then run it once in
+    its own process on this CPU (a short multi-token generation) and record how fast it ran."""
     from convrec.cli.models import ensure
 
-    ensure(name)
+    ensure(name, test="no" if no_test else "again" if retest else "if-new")
 
 
 @eval_app.command("offline")

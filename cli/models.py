@@ -1,25 +1,37 @@
-"""`convrec model ensure [NAME]`: assemble and verify the local GGUF, or check the user's own one."""
+"""`convrec model ensure [NAME]`: assemble and verify the local GGUF (or check the user's own one), then prove it runs
+on this CPU in its own process (the self-test, recorded for `convrec info`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
+from convrec.agent.local_model import read_self_test, self_test
 from convrec.agent.weights import checked_user_gguf, ensure_model, model_spec
 from convrec.cli.progress import console, progress_bar
 from convrec.core.settings import Settings
 
 
-def ensure(name: str | None) -> None:
+def ensure(name: str | None, test: Literal["if-new", "again", "no"] = "if-new") -> None:
     """Without a NAME, a configured CONVREC_MODEL_PATH wins over the named default, as when chatting."""
     settings = Settings()
     if name is None and settings.model_path is not None:
         path = checked_user_gguf(settings.model_path)
         _say(f"model: your own GGUF at {path} ({_gigabytes(path)}, header checked)")
+    else:
+        spec = model_spec(name or settings.model)
+        with progress_bar(transfer=True) as report:
+            path = ensure_model(spec, settings.models_dir, report)
+        _say(f"model: {spec.name} ready at {path} ({_gigabytes(path)}, sha256 verified)")
+    if test == "no":
         return
-    spec = model_spec(name or settings.model)
-    with progress_bar(transfer=True) as report:
-        path = ensure_model(spec, settings.models_dir, report)
-    _say(f"model: {spec.name} ready at {path} ({_gigabytes(path)}, sha256 verified)")
+    record = read_self_test(path, settings.models_dir) if test == "if-new" else None
+    if record is None:
+        with console.status("self-test: running the model once on this CPU, in its own process…"):
+            record = self_test(settings, path)
+    _say(f"runs on this CPU: {record.summary()}")
+    if record.crashed_with_extra_bufts:
+        _say("  (it crashed with llama.cpp's extra buffer types on, as on CPUs with AMX; they stay off here)")
 
 
 def _gigabytes(path: Path) -> str:

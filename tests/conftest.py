@@ -59,3 +59,65 @@ def make_agent(demo_tools, tmp_path):
         return Agent(catalog, recommender, Memory(tmp_path / "state.sqlite3"), llm)
 
     return build
+
+
+def cpu_ticks(pid: int) -> int:
+    """User + system clock ticks a process has used (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+@pytest.fixture
+def kill_when_busy():
+    """`kill(pid_source, sig)` in a thread: waits until the model process is computing (its CPU ticks grow), then
+    sends it `sig`: a crash that lands mid-generation, as a native fault would, with no hook inside the product."""
+    import signal
+    import threading
+    import time
+
+    threads = []
+
+    def kill(pid_source, sig=signal.SIGSEGV, busy_ticks: int = 5, timeout: float = 120.0) -> dict:
+        outcome: dict = {}
+
+        def watch() -> None:
+            deadline = time.monotonic() + timeout
+            pid = None
+            while pid is None and time.monotonic() < deadline:
+                pid = pid_source()
+                time.sleep(0.01)
+            if pid is None:
+                return
+            start = cpu_ticks(pid)
+            while time.monotonic() < deadline:
+                try:
+                    if cpu_ticks(pid) - start >= busy_ticks:
+                        os.kill(pid, sig)
+                        outcome["pid"] = pid
+                        return
+                except (OSError, IndexError):
+                    return
+                time.sleep(0.005)
+
+        thread = threading.Thread(target=watch, daemon=True)
+        thread.start()
+        threads.append(thread)
+        outcome["thread"] = thread
+        return outcome
+
+    yield kill
+    for thread in threads:
+        thread.join(5)
+
+
+def children_running(pid: int, marker: str) -> list[int]:
+    """Pids of `pid`'s child processes whose command line contains `marker`."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            try:
+                if marker in Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode():
+                    found.append(int(child))
+            except OSError:
+                pass
+    return found
