@@ -127,15 +127,15 @@ def self_test(settings: Settings, model_path: Path) -> SelfTest:
     crashed_with_extra_bufts = False
     outcome: dict[str, Any] | str
     while True:
+        tried_extra_bufts = options.extra_bufts
         process = ModelProcess(options, stall_timeout=settings.llm_stall_timeout, max_restarts=0)
         try:
             outcome = process.self_test()
             break
         except LLMUnavailable as error:
             outcome = error.what
-            if options.extra_bufts and process.health.safe_mode:  # a native fault: retry in safe mode
+            if tried_extra_bufts and not options.extra_bufts:  # a native fault switched the process to safe mode
                 crashed_with_extra_bufts = True
-                options.extra_bufts = False
                 continue
             break
         except LLMError as error:

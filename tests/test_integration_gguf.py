@@ -11,6 +11,7 @@ import pytest
 
 from convrec.agent.events import Cards, Done, Question, Token
 from convrec.agent.llama_backend import RAM_CACHE_BYTES, LlamaCppLLM
+from convrec.agent.local_model import process_options
 from convrec.agent.weights import MODELS, ensure_model
 from convrec.core.settings import Settings
 
@@ -19,8 +20,12 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def local_llm():
-    path = ensure_model(MODELS["qwen2.5-coder-0.5b"], Settings().models_dir)
-    llm = LlamaCppLLM(path, n_ctx=1024)
+    """In-process on purpose (this test reads the RAM cache), with the buffer mode the product would choose for this
+    CPU: safe mode on AMX CPUs, where the default mode crashes."""
+    settings = Settings(model="qwen2.5-coder-0.5b", n_ctx=1024)
+    path = ensure_model(MODELS["qwen2.5-coder-0.5b"], settings.models_dir)
+    options = process_options(settings, path)
+    llm = LlamaCppLLM(path, n_ctx=1024, n_threads_batch=options.n_threads_batch, extra_bufts=options.extra_bufts)
     llm.load()
     return llm
 
