@@ -22,8 +22,10 @@ if TYPE_CHECKING:
     from convrec.core.settings import Settings
 
 AMX_FLAGS = {"amx_tile", "amx_int8", "amx_bf16"}
-# Chosen by bench/model_process.py (README "The model process"): 1 decode thread holds its speed when another process
-# takes a core, where 2 spinning threads collapse; prefill is compute-bound and takes both cores.
+# Chosen by bench/model_process.py (README "The model process"): with other processes on the cores, 1 decode and 1
+# prefill thread ran fastest (0.5B: 56 / 20 tok/s) where 2 spinning threads collapsed (5 / 0.9 tok/s) and 2 sleeping
+# ones did not win either (34 / 12). So decode takes 1 thread, and prefill every core but one: the front end keeps a
+# core, and on 2 cores that is 1 thread too.
 DECODE_THREADS = 1
 
 
@@ -112,7 +114,7 @@ def process_options(settings: Settings, model_path: Path) -> ProcessOptions:
         extra_bufts = recorded.extra_bufts if recorded is not None and recorded.ok else not (AMX_FLAGS & cpu_flags())
     return ProcessOptions(model_path=Path(model_path), n_ctx=settings.n_ctx,
                           n_threads=settings.n_threads or min(DECODE_THREADS, cores),
-                          n_threads_batch=settings.n_threads_batch or cores, extra_bufts=extra_bufts,
+                          n_threads_batch=settings.n_threads_batch or max(1, cores - 1), extra_bufts=extra_bufts,
                           log_path=settings.models_dir / "model-process.log")
 
 

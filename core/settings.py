@@ -50,7 +50,8 @@ class Settings(BaseSettings):
     n_ctx: int = Field(default=2048, ge=512, description="llama.cpp context: prompts here stay under ~1k tokens")
     n_threads: int | None = Field(default=None, ge=1,
                                   description="llama.cpp decode threads; default 1 (holds its speed under contention)")
-    n_threads_batch: int | None = Field(default=None, ge=1, description="llama.cpp prefill threads; default: all cores")
+    n_threads_batch: int | None = Field(default=None, ge=1,
+                                        description="llama.cpp prefill threads; default: all cores but one")
     llm_extra_bufts: Literal["auto", "on", "off"] = Field(
         default="auto", description="llama.cpp weight-repacking buffers; auto: off on AMX CPUs or where they crashed")
     llm_stall_timeout: float = Field(default=60.0, gt=0,
