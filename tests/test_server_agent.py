@@ -238,3 +238,25 @@ def test_a_failed_write_does_not_poison_the_connection(tmp_path):
         memory.add_message(session, "user", "bad \ud800")
     memory.add_message(session, "user", "fine")
     assert [m.content for m in memory.messages(session)] == ["fine"]
+
+
+# -- which session a chat platform's request continues ----------------------------------------------------------------
+def test_a_new_chat_never_continues_an_earlier_one_message_chat(tmp_path):
+    from convrec.server.conversation import plan_turn
+
+    memory = Memory(tmp_path / "state.sqlite3")
+    first = plan_turn(memory, "ann", ["I loved Heat"], None, "s1")
+    memory.session("ann", first.session)
+    memory.add_message(first.session, "user", "I loved Heat")
+    memory.add_message(first.session, "assistant", "Here are a few picks for you:")
+
+    retry = plan_turn(memory, "ann", ["I loved  Heat"], None, "s2")  # a regenerate: the same single message
+    assert (retry.session, retry.record) == ("s1", False)
+    new_chat = plan_turn(memory, "ann", ["I like comedies"], None, "s3")
+    assert (new_chat.session, new_chat.record, new_chat.absorb) == ("s3", True, [])
+    memory.session("ann", "empty")  # a session opened through the native API, nothing said in it yet
+    assert plan_turn(memory, "ann", ["something else"], None, "s4").session == "s4"
+    # Editing the last message of a longer chat still continues it.
+    memory.add_message(first.session, "user", "more recent please")
+    edited = plan_turn(memory, "ann", ["I loved Heat", "older ones please"], None, "s5")
+    assert (edited.session, edited.record) == ("s1", True)
