@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse, Response
 
 from convrec.agent.events import Cards, Done, Error, Question, Token, collect
 from convrec.agent.policy import card_line, reply_head
-from convrec.server.app import ERROR_RESPONSES, authenticated, error_response, state_of
+from convrec.server.deps import ERROR_RESPONSES, authenticated, error_response, state_of
 from convrec.server.config import MODEL_ID
 from convrec.server.conversation import SessionConflict, new_session_suffix, plan_turn
 from convrec.server.schemas import (
