@@ -197,6 +197,25 @@ def test_openai_client_streaming_sends_cards_first_and_the_same_text(plain):
                                                      "content": text}
 
 
+def test_streams_with_include_usage_follow_openai_and_stream_is_a_strict_bool(plain):
+    headers = bearer(plain.key())
+    url = f"{plain.base}/v1/chat/completions"
+    for message in ("I loved Heat", "### Task:\nGenerate a concise title for the chat"):
+        body = {"user": "usage", "stream": True, "stream_options": {"include_usage": True},
+                "messages": [{"role": "user", "content": message}]}
+        with httpx.stream("POST", url, json=body, headers=headers) as response:
+            chunks = list(data_lines(response.iter_lines()))
+        assert chunks[-1] == "[DONE]"
+        *streamed, last = chunks[:-1]
+        assert streamed and all("usage" in chunk and chunk["usage"] is None for chunk in streamed), message
+        assert last["choices"] == [] and last["usage"]["total_tokens"] == (last["usage"]["prompt_tokens"]
+                                                                            + last["usage"]["completion_tokens"])
+    for stream in ("yes", "true", 1):
+        refused = httpx.post(url, headers=headers, json={"stream": stream, "messages": [{"role": "user",
+                                                                                          "content": "hi"}]})
+        assert refused.status_code == 422 and refused.json()["error"]["message"].startswith("stream:")
+
+
 def test_whole_history_is_reconciled_not_double_counted(plain):
     key = plain.key()
     client = plain.client(key)
