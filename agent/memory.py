@@ -6,17 +6,13 @@ Every write commits before it returns, so whatever the user has been told was sa
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from convrec.core.sqlite import connect_private
+from convrec.core.sqlite import PrivateDatabase
 from convrec.tools.models import Profile
 
 FeedbackAction = Literal["like", "dislike", "rate", "not_interested", "more_like_this"]
@@ -59,49 +55,16 @@ class StoredMessage:
     created_at: float
 
 
-class Memory:
+class Memory(PrivateDatabase):
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self._lock = threading.RLock()
-        self._db = connect_private(self.path)
+        super().__init__(path)
         self._migrate()
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
 
     def _migrate(self) -> None:
         with self._lock:
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
                 self._db.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
-
-    def _write(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
-        with self._lock:
-            return self._db.execute(sql, args)
-
-    def _read(self, sql: str, args: tuple = ()) -> list[tuple]:
-        with self._lock:
-            return self._db.execute(sql, args).fetchall()
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN … COMMIT, rolled back if anything in between fails (else the connection stays inside a
-        transaction and every later write fails with "cannot start a transaction within a transaction").
-
-        Every Memory call inside it, in this thread, joins it (other threads wait): e.g. a piece of feedback and the
-        profile it changes are saved together or not at all."""
-        with self._lock:
-            if self._db.in_transaction:
-                yield self._db
-                return
-            self._db.execute("BEGIN")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
 
     # -- users and sessions ----------------------------------------------------------------------------------------
     def ensure_user(self, user_id: str) -> None:

@@ -9,6 +9,9 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 PRIVATE_FILE = 0o600
@@ -38,3 +41,43 @@ def _private_folder(folder: Path) -> None:
     own = not hasattr(os, "getuid") or info.st_uid == os.getuid()
     if own and not info.st_mode & stat.S_ISVTX and stat.S_IMODE(info.st_mode) & 0o077:
         os.chmod(folder, stat.S_IMODE(info.st_mode) & ~0o077)
+
+
+class PrivateDatabase:
+    """One private connection shared by threads: every statement under one lock, and transactions."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        self._db = connect_private(self.path)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _write(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
+        with self._lock:
+            return self._db.execute(sql, args)
+
+    def _read(self, sql: str, args: tuple = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    @contextmanager
+    def transaction(self, mode: str = "") -> Iterator[sqlite3.Connection]:
+        """BEGIN [mode] … COMMIT, rolled back if anything in between fails (else the connection stays inside a
+        transaction and every later write fails with "cannot start a transaction within a transaction").
+
+        Every call on this object inside it, in this thread, joins it (other threads wait): e.g. a piece of
+        feedback and the profile it changes are saved together or not at all."""
+        with self._lock:
+            if self._db.in_transaction:
+                yield self._db
+                return
+            self._db.execute(f"BEGIN {mode}")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")

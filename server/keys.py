@@ -10,13 +10,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from convrec.core.sqlite import connect_private
+from convrec.core.sqlite import PrivateDatabase
 
 KEY_PREFIX = "crk"
 MAX_TOKEN_CHARS = 200
@@ -68,39 +67,22 @@ def match_token(keys: Mapping[str, ActiveKey], token: str) -> ApiKey | None:
 _NO_SALT, _NO_DIGEST = bytes(16), bytes(32)
 
 
-class KeyStore:
+class KeyStore(PrivateDatabase):
     def __init__(self, path: Path) -> None:
-        self._db = connect_private(Path(path))
-        self._lock = threading.Lock()
+        super().__init__(path)
         self.generation = 0  # bumped by every create/revoke through this object, so a verifier re-reads at once
         self._migrate()
 
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
     def _migrate(self) -> None:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-                if "http_api_keys" not in tables:
-                    self._db.execute("CREATE TABLE http_api_keys (key_id TEXT PRIMARY KEY, name TEXT NOT NULL, "
-                                     "salt BLOB NOT NULL, digest BLOB NOT NULL, created_at REAL NOT NULL, "
-                                     "revoked_at REAL)")
-                if "api_keys" in tables:  # the layout before the keys moved here
-                    self._db.execute("INSERT OR IGNORE INTO http_api_keys (key_id, name, salt, digest, created_at, "
-                                     "revoked_at) SELECT key_id, name, salt, digest, created_at, revoked_at "
-                                     "FROM api_keys")
-                    self._db.execute("DROP TABLE api_keys")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-
-    def _run(self, sql: str, args: tuple = ()) -> list[tuple]:
-        with self._lock:
-            return self._db.execute(sql, args).fetchall()
+        with self.transaction("IMMEDIATE") as db:
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if "http_api_keys" not in tables:
+                db.execute("CREATE TABLE http_api_keys (key_id TEXT PRIMARY KEY, name TEXT NOT NULL, "
+                           "salt BLOB NOT NULL, digest BLOB NOT NULL, created_at REAL NOT NULL, revoked_at REAL)")
+            if "api_keys" in tables:  # the layout before the keys moved here
+                db.execute("INSERT OR IGNORE INTO http_api_keys (key_id, name, salt, digest, created_at, revoked_at) "
+                           "SELECT key_id, name, salt, digest, created_at, revoked_at FROM api_keys")
+                db.execute("DROP TABLE api_keys")
 
     def create(self, name: str) -> tuple[ApiKey, str]:
         """A new key: (its record, the secret token). The token is returned once and never stored."""
@@ -109,25 +91,24 @@ class KeyStore:
             raise ValueError("a key name is 1-100 characters")
         key_id, secret, salt = secrets.token_hex(4), secrets.token_urlsafe(32), secrets.token_bytes(16)
         now = time.time()
-        self._run("INSERT INTO http_api_keys VALUES (?, ?, ?, ?, ?, NULL)",
-                  (key_id, name, salt, key_digest(salt, secret), now))
+        self._write("INSERT INTO http_api_keys VALUES (?, ?, ?, ?, ?, NULL)",
+                    (key_id, name, salt, key_digest(salt, secret), now))
         self.generation += 1
         return ApiKey(key_id, name, now), f"{KEY_PREFIX}_{key_id}_{secret}"
 
     def active(self) -> dict[str, ActiveKey]:
         """Every unrevoked key, by id."""
-        rows = self._run("SELECT key_id, name, created_at, salt, digest FROM http_api_keys WHERE revoked_at IS NULL")
+        rows = self._read("SELECT key_id, name, created_at, salt, digest FROM http_api_keys WHERE revoked_at IS NULL")
         return {key_id: ActiveKey(ApiKey(key_id, name, created_at), salt, digest)
                 for key_id, name, created_at, salt, digest in rows}
 
     def all(self) -> list[ApiKey]:
         return [ApiKey(*row) for row in
-                self._run("SELECT key_id, name, created_at, revoked_at FROM http_api_keys ORDER BY created_at")]
+                self._read("SELECT key_id, name, created_at, revoked_at FROM http_api_keys ORDER BY created_at")]
 
     def revoke(self, key_id: str) -> bool:
         """True if an active key was revoked."""
-        with self._lock:
-            revoked = self._db.execute("UPDATE http_api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS "
-                                       "NULL", (time.time(), key_id)).rowcount > 0
+        revoked = self._write("UPDATE http_api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
+                              (time.time(), key_id)).rowcount > 0
         self.generation += 1
         return revoked
