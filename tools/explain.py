@@ -31,6 +31,15 @@ def popular_cold_start(ratings: int, mean_rating: float) -> Reason:
                    ratings=ratings, mean_rating=round(mean_rating, 1))
 
 
+def same_person(person: str, role: str) -> Reason:
+    verb = {"directed": "Directed by", "stars": "Stars"}.get(role, "With")
+    return _reason("same_person", f"{verb} {person}", person=person, role=role)
+
+
+def same_collection(collection: str) -> Reason:
+    return _reason("same_collection", f"Part of {collection}", collection=collection)
+
+
 def explore(genre: str) -> Reason:
     return _reason("explore", f"Something to explore beyond your usual picks: {genre}", genre=genre)
 
