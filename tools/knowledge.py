@@ -48,13 +48,14 @@ MAX_NAME_TOKENS = 5
 FUZZY_MIN_RATIO = 90  # "Leonardo DiCaprio" typed "leonardo dicapri"
 FUZZY_MIN_CHARS = 10
 
-_NAME_WORD = r"(?:[A-ZÀ-ÖØ-Þ][\w'’.\-]*|de|da|di|del|della|van|von|der|den|le|la|du|St\.)"
-_NAME = rf"[A-ZÀ-ÖØ-Þ][\w'’.\-]*(?: {_NAME_WORD})* [A-ZÀ-ÖØ-Þ][\w'’\-]+(?: Jr\.?| Sr\.?| III| II)?"
+_CAPITALISED = r"(?:[A-ZÀ-ÖØ-Þ][a-z]?\.|[A-ZÀ-ÖØ-Þ][\w'’\-]*)"  # "Samuel", "L.", "St.", "Mary-Ann"
+_NAME_WORD = rf"(?:{_CAPITALISED}|de|da|di|del|della|van|von|der|den|le|la|du)"
+_NAME = rf"{_CAPITALISED}(?: {_NAME_WORD})* [A-ZÀ-ÖØ-Þ][\w'’\-]+(?: Jr\.?| Sr\.?| III| II)?"
 _NAME_LIST = rf"{_NAME}(?:(?:,? and |, ){_NAME})*"
 _DIRECTED = re.compile(rf"\b(?:directed|co-directed|written and directed)\s+by\s+(?P<names>{_NAME_LIST})")
 _STARRING = re.compile(rf"\b(?:starring|co-starring|(?:It|The film|The movie|and|which|also) stars?|stars)\s+"
                        rf"(?P<names>{_NAME_LIST})")
-_ALSO_STAR = re.compile(rf"(?P<names>{_NAME_LIST}),? (?:also|co-)star\b")
+_ALSO_STAR = re.compile(rf"(?P<names>{_NAME_LIST}),? (?:also |co-)star\b")
 _COLLECTION = re.compile(
     r"\b(?:in|of|to|from) [Tt]he (?P<name>[A-Z][\w'’&\-]*(?: (?:[A-Z0-9][\w'’&\-]*|of|the|and))*?)"
     r" (?:film |movie |media |animated )?(?:franchise|series|trilogy|saga|Cinematic Universe|Extended Universe)\b")
@@ -94,13 +95,25 @@ class Knowledge:
     aliases: dict[str, list[str]]
     alias_list: list[str]
     max_tokens: int
+    by_item: dict[str, list[Entity]]
 
     @classmethod
     def of(cls, people: dict[str, dict[str, Role]], collections: dict[str, list[str]],
            searchable: frozenset[str] | list[str] = frozenset()) -> Knowledge:
         aliases = _aliases(people, collections)
+        by_item: dict[str, list[Entity]] = defaultdict(list)
+        for name, roles in people.items():
+            for item_id in roles:
+                by_item[item_id].append(Entity("person", name))
+        for name, members in collections.items():
+            for item_id in members:
+                by_item[item_id].append(Entity("collection", name))
         return cls(people, collections, frozenset(searchable), aliases, list(aliases),
-                   max((len(alias.split()) for alias in aliases), default=1))
+                   max((len(alias.split()) for alias in aliases), default=1), dict(by_item))
+
+    def entities_of(self, item_id: str) -> list[Entity]:
+        """The people and collections an item belongs to."""
+        return self.by_item.get(item_id, [])
 
     def items(self, entity: Entity) -> dict[str, Role]:
         if entity.kind == "person":

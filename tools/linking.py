@@ -517,10 +517,10 @@ def _looks_meant(message: _Message, start: int, end: int, needs_evidence: bool) 
     mid_sentence = not message.sentence_start[start]
     function_words_only = all(token.norm in FUNCTION_WORDS for token in tokens[start:end])
     judged = not function_words_only and _judged_next(tokens, end)  # but "It was good" is no title
-    cues = TITLE_CUES | MULTIWORD_TITLE_CUES if end - start >= 2 else TITLE_CUES
+    cues = TITLE_CUES | MULTIWORD_TITLE_CUES if end - start >= 2 or title_case else TITLE_CUES
     cued = start > 0 and tokens[start - 1].norm in cues
-    if function_words_only:  # "It", "Up", "Her": a capital and a cue ("seen Up"), never "liked it"
-        return title_case and cued
+    if function_words_only:  # "It", "Up": a capital and a cue ("I like Up"), never "liked it"; "Get Out" mid-sentence
+        return title_case and (cued or (end - start >= 2 and mid_sentence))
     if title_case and (mid_sentence or end - start >= 2 or judged) and \
             not (end - start == 1 and _inside_longer_name(message, start, end)):
         return True

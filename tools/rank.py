@@ -15,7 +15,8 @@ import pandas as pd
 from convrec.catalog.models import Catalog
 from convrec.tools.models import Era, Profile
 
-SIGNALS = ("itemsim", "cf", "query", "genre", "popularity", "knowledge", "era")
+SIGNALS = ("itemsim", "cf", "query", "genre", "popularity", "knowledge", "era", "related")
+RELATED_WEIGHT = 0.2  # shares a director, a star or a series with a liked item
 ERA_WEIGHT = 0.3  # "classics", "something recent": a nudge, never a wall
 ERA_SCALE = 10  # years outside the era: the preference halves every ~7 years out
 KNOWLEDGE_WEIGHT = 0.8  # a named person or series: their items lead, ordered by the rest of the blend
@@ -23,7 +24,7 @@ RECENCY_HALF_LIFE = 10  # an opinion counts half as much once ten newer ones hav
 
 
 def blend_weights(profile: Profile, *, has_query: bool, has_knowledge: bool = False,
-                  has_era: bool = False) -> dict[str, float]:
+                  has_era: bool = False, has_related: bool = False) -> dict[str, float]:
     """Zero knowledge: popularity and genres. Any liked item: item–item (EASE) carries the ranking; CF earns a
     little weight with evidence. Offline (README), SVD ranks below popularity on its own and every step of CF
     weight above ~0.1 cost hit rate, so CF mostly speaks through its predicted-rating evidence."""
@@ -38,6 +39,7 @@ def blend_weights(profile: Profile, *, has_query: bool, has_knowledge: bool = Fa
     weights["query"] = 0.6 if has_query else 0.0
     weights["knowledge"] = KNOWLEDGE_WEIGHT if has_knowledge else 0.0
     weights["era"] = ERA_WEIGHT if has_era else 0.0
+    weights["related"] = RELATED_WEIGHT if has_related else 0.0
     return weights
 
 

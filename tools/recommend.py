@@ -80,7 +80,8 @@ class Recommender:
         signals = self._signals(profile)
         weights = rank.blend_weights(profile, has_query=signals["query"] is not None,
                                      has_knowledge=signals["knowledge"] is not None,
-                                     has_era=signals["era"] is not None)
+                                     has_era=signals["era"] is not None,
+                                     has_related=signals["related"] is not None)
         relevance = pd.Series(rank.blend(signals, weights, mask), index=self.catalog.items.index[mask])
         slots = request.k - 1 if request.explore and request.k > 1 else request.k
         chosen = rank.mmr(relevance, self._diversity_similarity, slots)
@@ -103,7 +104,23 @@ class Recommender:
             "popularity": self._popularity,
             "knowledge": self._knowledge_signal(profile),
             "era": rank.era_affinity(self.catalog, profile.era, liked) if profile.era is not None else None,
+            "related": self._related_signal(liked),
         }
+
+    def _related_signal(self, liked: dict[str, float]) -> np.ndarray | None:
+        """Items sharing a director, a star or a series with liked items; small collections and filmographies
+        count more (1 / log2(2 + size)), so a shared trilogy outweighs a shared prolific actor."""
+        if self.knowledge is None or not liked:
+            return None
+        aligned = np.zeros(len(self.catalog))
+        for item_id, strength in liked.items():
+            for entity in self.knowledge.entities_of(item_id):
+                members = self.knowledge.items(entity)
+                weight = strength / np.log2(2 + len(members))
+                for other in members:
+                    if other != item_id and other in self._position:
+                        aligned[self._position[other]] += weight
+        return aligned if aligned.any() else None
 
     def _knowledge_signal(self, profile: Profile) -> np.ndarray | None:
         """Σ strength of the liked people/collections an item belongs to, minus the disliked ones."""
@@ -170,16 +187,26 @@ class Recommender:
         return reasons
 
     def _knowledge_reasons(self, item_id: str, profile: Profile) -> list[Reason]:
+        """A person or series the user named, else one the item shares with a liked item."""
         if self.knowledge is None:
             return []
-        reasons = []
         for key in profile.entities_liked:
             entity = Entity.from_key(key)
             role = self.knowledge.items(entity).get(item_id)
             if role is not None:
-                reasons.append(explain.same_person(entity.name, role) if entity.kind == "person"
-                               else explain.same_collection(entity.name))
-        return reasons[:1]
+                return [explain.same_person(entity.name, role) if entity.kind == "person"
+                        else explain.same_collection(entity.name)]
+        shared = {entity: liked for liked in reversed(list(profile.liked))
+                  for entity in self.knowledge.entities_of(liked)}
+        for entity in self.knowledge.entities_of(item_id):
+            liked = shared.get(entity)
+            if liked is not None and liked != item_id:
+                label = self.catalog.item(liked).label
+                role = self.knowledge.items(entity)[item_id]
+                liked_role = self.knowledge.items(entity).get(liked)
+                return [explain.same_person(entity.name, role, liked, label, liked_role) if entity.kind == "person"
+                        else explain.same_collection(entity.name, liked, label)]
+        return []
 
     def _similar_to_liked(self, item_id: str, liked: dict[str, float]) -> list[Reason]:
         contributions = self.itemsim.contributions(item_id, liked)
