@@ -68,7 +68,6 @@ class _Start:
     profile: Profile
     cards: list[Recommendation]
     question: Question | None
-    unread: list[str]  # capitalised words the deterministic reader could not place: the LLM's cue to read
 
 
 class Agent:
@@ -103,7 +102,7 @@ class Agent:
                 yield start.question
 
             degraded = None if self.llm else "no LLM configured: deterministic reading and template reasons"
-            if self.llm is not None and start.text and start.unread:
+            if self.llm is not None and start.text:
                 try:
                     yield Status(text="reading your message…")
                     reading = await self._llm_call(ticket, llm_reading, self.llm, start.text, start.context,
@@ -179,7 +178,7 @@ class Agent:
         question = self._question(reading, profile, session)
         if question is not None:
             self.memory.add_message(session, "question" if reading.ambiguous else "elicit", question.text)
-        return _Start(session, context, text, set_aside, profile, cards, question, reading.unread)
+        return _Start(session, context, text, set_aside, profile, cards, question)
 
     def _recommend(self, user: str, profile: Profile, session: str | None) -> list[Recommendation]:
         request = RecommendRequest(profile=profile, k=self.cards, explore=profile.signal_count >= 3,

@@ -40,7 +40,8 @@ def test_an_era_word_is_a_nudge_that_the_named_films_can_stretch(demo_tools):
 
 
 @pytest.mark.parametrize("message", ["ugh work work work, I need a break", "crazier and crazier week",
-                                     "let me write a list of what to watch", "honestly it would mean a huge deal to me"])
+                                     "let me write a list of what to watch",
+                                     "honestly it would mean a huge deal to me"])
 def test_chat_words_do_not_become_a_search(demo_tools, message):
     catalog, _ = demo_tools
     assert read_message(message, catalog).query is None

@@ -185,7 +185,8 @@ def searchable_words(catalog: Catalog) -> frozenset[str]:
     """Words informative enough to search item documents by (normalized; see `is_searchable`)."""
     from wordfreq import zipf_frequency
 
-    tagged = Counter(word for item_tags in catalog.items["tags"] for word in {w for tag in item_tags for w in words(tag)})
+    tagged = Counter(word for item_tags in catalog.items["tags"]
+                     for word in {w for tag in item_tags for w in words(tag)})
     descriptions = [text for text in catalog.items["description"] if isinstance(text, str)]
     described = Counter(word for text in descriptions for word in set(words(text)))
     total = max(1, len(descriptions))

@@ -16,7 +16,9 @@ from convrec.catalog.models import Catalog
 from convrec.tools.models import Era, Profile
 
 SIGNALS = ("itemsim", "cf", "query", "genre", "popularity", "knowledge", "era", "related")
-RELATED_WEIGHT = 0.2  # shares a director, a star or a series with a liked item
+# Shares a director, a star or a series with a liked item. ReDial tune split, weights 0 / 0.2 / 0.4 / 0.6 / 0.9:
+# Hit@10 0.118 / 0.135 / 0.148 / 0.143 / 0.130.
+RELATED_WEIGHT = 0.4
 ERA_WEIGHT = 0.3  # "classics", "something recent": a nudge, never a wall
 ERA_SCALE = 10  # years outside the era: the preference halves every ~7 years out
 KNOWLEDGE_WEIGHT = 0.8  # a named person or series: their items lead, ordered by the rest of the blend
