@@ -31,7 +31,6 @@ def test_a_stated_genre_or_mood_leads_the_cards(demo_tools, message, genre):
 
 
 def test_an_era_word_is_a_nudge_that_the_named_films_can_stretch(demo_tools):
-    catalog, _ = demo_tools
     profile, cards = cards_for(demo_tools, "I'd like an old classic, something like Back to the Future")
     assert profile.era is not None and profile.constraints.year_max is None
     assert any(card.year and card.year >= 1980 for card in cards)  # the named 1985 film stretched "classic"
@@ -48,7 +47,6 @@ def test_chat_words_do_not_become_a_search(demo_tools, message):
 
 
 def test_a_fan_of_an_actor_gets_their_films_not_namesakes_of_the_chat_words(demo_tools):
-    catalog, _ = demo_tools
     profile, cards = cards_for(demo_tools, "I'm a huge Leonardo DiCaprio fan")
     assert profile.query is None and profile.entities_liked == {"person:Leonardo DiCaprio": 1.0}
     assert all(card.reasons[0].kind == "same_person" for card in cards)

@@ -26,7 +26,7 @@ import pandas as pd
 from rapidfuzz import fuzz, process
 
 from convrec.catalog.models import Catalog
-from convrec.tools.textnorm import COMMON_WORDS, FUNCTION_WORDS, Token, words
+from convrec.tools.textnorm import COMMON_WORDS, FUNCTION_WORDS, Token, longest_matches, words
 from convrec.tools.vocabulary import singular
 
 EntityKind = Literal["person", "collection"]
@@ -288,16 +288,7 @@ class EntityMention:
 def find_entities(tokens: list[Token], knowledge: Knowledge, *, skip: set[int] = frozenset(),
                   shouting: bool = False) -> list[EntityMention]:
     """People and collections named in `tokens`, longest first, not overlapping `skip`."""
-    found: list[EntityMention] = []
-    position = 0
-    while position < len(tokens):
-        mention = _longest_at(tokens, position, knowledge, skip, shouting)
-        if mention:
-            found.append(mention)
-            position = mention.end
-        else:
-            position += 1
-    return found
+    return longest_matches(len(tokens), lambda position: _longest_at(tokens, position, knowledge, skip, shouting))
 
 
 def _longest_at(tokens: list[Token], position: int, knowledge: Knowledge, skip: set[int],

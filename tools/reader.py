@@ -69,8 +69,6 @@ class Reading(BaseModel):
     era: Era | None = None  # "something recent", "classics": soft
     query: str | None = None  # what is left to search semantically ("mind-bending twist ending")
     intent: Intent = "recommend"
-    unread: list[str] = Field(default_factory=list, description="capitalised words no title, person, series or "
-                                                                "taste word took: what an LLM might still read")
 
     @property
     def has_preferences(self) -> bool:
@@ -223,7 +221,6 @@ def read_message(text: str, catalog: Catalog) -> Reading:
     reading.era = years.era
     reading.query = _query(text, tokens, mentions, judgements, cues, clauses, years.spans, knowledge.searchable)
     reading.intent = _intent(tokens, text, reading)
-    reading.unread = _unread(text, tokens, mentions)
     if reading.intent == "greeting":
         reading.query = None
     return reading
@@ -580,17 +577,6 @@ def _query(text: str, tokens: list[Token], mentions: list[_Mention], judgements:
     if not any(len(tokens[p].norm) >= 3 for p in kept):
         return None
     return " ".join(text[tokens[run[0]].start:tokens[run[-1]].end] for run in _runs(kept))
-
-
-def _unread(text: str, tokens: list[Token], mentions: list[_Mention]) -> list[str]:
-    """Capitalised words in mid-sentence that no mention covers ("Hitchcok", "Jon Wick"), ALL CAPS text aside."""
-    if text.upper() == text:
-        return []
-    taken = {p for mention in mentions for p in range(mention.start, mention.end)}
-    return [token.text for position, token in enumerate(tokens)
-            if position not in taken and position > 0 and token.text[:1].isupper()
-            and not re.search(r"[.!?\n]\s*$", text[tokens[position - 1].end:token.start])
-            and token.norm not in CHAT_WORDS and token.norm not in GREETINGS]
 
 
 def _is_descriptive_term(position: int, mentions: list[_Mention]) -> bool:
