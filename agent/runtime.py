@@ -21,6 +21,7 @@ from convrec.core.settings import Settings
 from convrec.tools.cf import SVDScorer
 from convrec.tools.elicitation import informativeness
 from convrec.tools.itemsim import EASE
+from convrec.tools.knowledge import knowledge_index
 from convrec.tools.linking import title_index
 from convrec.tools.recommend import Recommender
 
@@ -94,8 +95,11 @@ def build_runtime(settings: Settings | None = None, *, llm: LLM | None = None, u
     status("indexing titles")
     title_index(catalog)  # built once per catalog (~0.4 s): the first message should not pay for it
     informativeness(catalog)
+    status("loading people and series")
+    knowledge = knowledge_index(catalog, settings.index_dir)
     search = LazySearch(settings, catalog)
-    recommender = Recommender(catalog, itemsim=itemsim, cf=SVDScorer(algo, catalog), query_search=search)
+    recommender = Recommender(catalog, itemsim=itemsim, cf=SVDScorer(algo, catalog), query_search=search,
+                              knowledge=knowledge)
     memory = Memory(settings.state_db)
     if llm is None and use_llm:
         llm = build_llm(settings, status, progress)

@@ -274,13 +274,20 @@ def eval_dialogues(
     = False,
     prose: Annotated[bool, typer.Option("--prose/--no-prose", help="let the agent write its reasons (off: stop "
                                         "once the cards are final)")] = True,
+    cases: Annotated[Path | None, typer.Option("--cases", help="a cases file in the redial-dev format (default: "
+                                               "the vendored dev cases)")] = None,
+    split: Annotated[str | None, typer.Option("--split", help="tune (lines 1-400) | check (401-550) | all")] = None,
+    lines: Annotated[str | None, typer.Option("--lines", help="only these lines of the cases file, e.g. 401-550")]
+    = None,
 ) -> None:
     """Replay the ReDial dev cases through the agent: Hit@k, NDCG, MRR, questions, latency, vs two baselines."""
+    from convrec.evaluation.dialogues import CASES_PATH, parse_lines
     from convrec.evaluation.dialogues import main as run_dialogues
 
     if llm not in ("none", "local", "openai"):
         raise typer.BadParameter("use none, local or openai", param_hint="--llm")
-    run_dialogues(report, llm=llm, model=model, limit=limit, workers=workers, per_turn=per_turn, prose=prose)
+    run_dialogues(report, llm=llm, model=model, limit=limit, workers=workers, per_turn=per_turn, prose=prose,
+                  cases_path=cases or CASES_PATH, lines=parse_lines(lines, split))
 
 
 @eval_app.command("simulate")

@@ -44,23 +44,48 @@ LLM_CHOICES = ("none", "local", "openai")
 MODEL_ALIASES = {"small": "qwen2.5-coder-0.5b", "default": "qwen2.5-coder-1.5b"}
 PARALLEL_BACKENDS = ("none", "openai")  # the local llama.cpp model is one instance: one turn at a time
 WORST = 10
+# Lines of the vendored cases file (1-based, inclusive): tune on the first part, only score the second in aggregate.
+SPLITS: dict[str, tuple[int, int] | None] = {"tune": (1, 400), "check": (401, 550), "all": None}
 
 Progress = Callable[[int, int], None]
 T = TypeVar("T")
 
 
 # --- cases ---------------------------------------------------------------------------------------------------------
-def load_cases(path: Path = CASES_PATH, limit: int | None = None) -> list[dict]:
-    """The cases in file order (a random sample when cut: the file is in hash order), at most `limit`."""
+def parse_lines(spec: str | None, split: str | None) -> tuple[int, int] | None:
+    """`--lines 401-550` or `--split check` → (first, last) line numbers, 1-based and inclusive; None for all."""
+    if spec is not None and split is not None:
+        raise InputError("--lines and --split both given", fix="use one of them")
+    if split is not None:
+        if split not in SPLITS:
+            raise InputError(f"unknown --split '{split}'", fix=f"use one of: {', '.join(SPLITS)}")
+        return SPLITS[split]
+    if spec is None:
+        return None
+    first, _, last = spec.partition("-")
+    try:
+        bounds = int(first), int(last or first)
+    except ValueError:
+        bounds = (0, 0)
+    if not 1 <= bounds[0] <= bounds[1]:
+        raise InputError(f"bad --lines '{spec}'", fix="give FIRST-LAST line numbers, 1-based, e.g. 401-550")
+    return bounds
+
+
+def load_cases(path: Path = CASES_PATH, limit: int | None = None,
+               lines: tuple[int, int] | None = None) -> list[dict]:
+    """The cases in file order (a random sample when cut: the file is in hash order), at most `limit`, only from
+    the line numbers `lines` (1-based, inclusive) when given."""
     if limit is not None and limit < 1:
         raise InputError(f"--limit must be at least 1, got {limit}")
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        text_lines = Path(path).read_text(encoding="utf-8").splitlines()
     except OSError as error:
         raise InputError("cannot read the dialogue cases", where=str(path), fix="check the path") from error
     cases = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
+    first, last = lines or (1, len(text_lines))
+    for number, line in enumerate(text_lines, start=1):
+        if not line.strip() or not first <= number <= last:
             continue
         try:
             case = json.loads(line)
@@ -537,7 +562,7 @@ def warm(runtime, agent: Agent, status: Callable[[str], None] = lambda text: Non
 
 def main(report_dir: Path | None, *, llm: str = "none", model: str | None = None, limit: int | None = None,
          workers: int | None = None, per_turn: bool = False, prose: bool = True,
-         cases_path: Path = CASES_PATH) -> dict:
+         cases_path: Path = CASES_PATH, lines: tuple[int, int] | None = None) -> dict:
     """The CLI's entry: build the runtime, replay, print the tables, write the report if asked."""
     from rich.console import Console
 
@@ -550,7 +575,7 @@ def main(report_dir: Path | None, *, llm: str = "none", model: str | None = None
     if workers > 1 and llm not in PARALLEL_BACKENDS:
         raise InputError(f"--workers {workers} with --llm {llm}: the local model is a single instance",
                          fix="use --workers 1 with the local model (parallel workers suit none and openai)")
-    cases = load_cases(cases_path, limit)
+    cases = load_cases(cases_path, limit, lines)
     console, status_console = Console(soft_wrap=True), Console(stderr=True)
     wall = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="convrec-eval-") as state_dir:
@@ -565,7 +590,8 @@ def main(report_dir: Path | None, *, llm: str = "none", model: str | None = None
 
         report = run_dialogues(agent, runtime.catalog, cases, workers=workers, prose=prose, per_turn=per_turn,
                                config={"llm_choice": llm, "model": model, "limit": limit, "search": search,
-                                       "cases_file": str(cases_path)}, progress=progress)
+                                       "cases_file": str(cases_path),
+                                       "lines": list(lines) if lines else None}, progress=progress)
         agent.memory.close()
     report["timings_s"].update(load=load_s, wall=time.perf_counter() - wall)
     print_dialogues(report, console)

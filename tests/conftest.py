@@ -38,13 +38,15 @@ def demo_tools(tmp_path_factory):
     from convrec.catalog.loaders import load_demo_catalog
     from convrec.tools.cf import SVDScorer
     from convrec.tools.itemsim import EASE
+    from convrec.tools.knowledge import knowledge_index
     from convrec.tools.recommend import Recommender
 
     folder = tmp_path_factory.mktemp("demo-index")
     catalog = load_demo_catalog()
     algo, _ = load_or_train(catalog, folder)
     itemsim = EASE.load_or_fit(catalog, folder)
-    return catalog, Recommender(catalog, itemsim=itemsim, cf=SVDScorer(algo, catalog))
+    return catalog, Recommender(catalog, itemsim=itemsim, cf=SVDScorer(algo, catalog),
+                                knowledge=knowledge_index(catalog, folder))
 
 
 @pytest.fixture
