@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sparse
 
+from convrec.catalog.cfmodel import LatentFactors
 from convrec.catalog.models import Catalog
 from convrec.core.settings import Settings
 from convrec.tools.errors import ToolError
@@ -37,28 +38,23 @@ MIN_RATINGS = 5
 DISLIKE_WEIGHT = 0.5  # a dislike pushes its neighbours down half as hard as a like pushes them up
 
 
-class ItemItemModel:
-    """An item × item weight matrix over the well-rated items, and their co-rating counts for similarity."""
+class _ModelledItems:
+    """What every item–item model shares: the modelled items (rated by at least `min_ratings` users), id checks,
+    and a like/dislike profile turned into signed weights on model rows."""
 
-    def __init__(self, catalog: Catalog, item_ids: pd.Index, weights: np.ndarray, co_counts: np.ndarray) -> None:
+    def __init__(self, catalog: Catalog, item_ids: pd.Index) -> None:
         self._catalog_ids = frozenset(catalog.items.index)
         self.item_ids = item_ids
-        self.weights = weights
-        self._co_counts = co_counts
-        self._norms = np.sqrt(np.diag(co_counts)).astype(np.float64)
         self._position = {item_id: i for i, item_id in enumerate(item_ids)}
 
     def __contains__(self, item_id: object) -> bool:
         """Whether the item is in the model: rated by at least `min_ratings` users."""
         return item_id in self._position
 
-    # -- ranking --------------------------------------------------------------------------------------------------
-    def scores_from_items(self, liked: Mapping[str, float], disliked: Mapping[str, float]) -> pd.Series:
-        """Σ like weight · B[liked] − DISLIKE_WEIGHT · Σ dislike weight · B[disliked], indexed by `item_ids`.
+    def _signed_rows(self, liked: Mapping[str, float], disliked: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
+        """(model rows, signed weights): likes count +w, dislikes −DISLIKE_WEIGHT·w; items outside the model drop out.
 
-        Only the modelled items get a score (the model says nothing about the others), and liked or disliked items
-        outside the model contribute nothing. Unknown ids, negative weights and an empty profile are errors.
-        """
+        Unknown ids, negative weights and an empty profile are errors."""
         if not liked and not disliked:
             raise ToolError("no liked or disliked items to score from; ask the user for a movie they liked")
         self._require_in_catalog([*liked, *disliked])
@@ -67,9 +63,40 @@ class ItemItemModel:
         for item_id, weight in liked.items():
             signed[item_id] = signed.get(item_id, 0.0) + weight
         modelled = {self._position[item_id]: w for item_id, w in signed.items() if item_id in self}
-        rows = np.fromiter(modelled, dtype=np.int64, count=len(modelled))
-        scores = np.fromiter(modelled.values(), dtype=np.float32, count=len(modelled)) @ self.weights[rows]
-        return pd.Series(scores, index=self.item_ids)
+        return (np.fromiter(modelled, dtype=np.int64, count=len(modelled)),
+                np.fromiter(modelled.values(), dtype=np.float32, count=len(modelled)))
+
+    def _require_in_catalog(self, item_ids: list[str]) -> None:
+        unknown = [item_id for item_id in item_ids if item_id not in self._catalog_ids]
+        if unknown:
+            raise ToolError(f"unknown item id(s) {sorted(map(str, unknown))[:5]}; use ids from the catalog")
+
+    def _require_modelled(self, item_id: str, k: int) -> None:
+        self._require_in_catalog([item_id])
+        if k < 1:
+            raise ToolError(f"k must be at least 1, got {k}")
+        if item_id not in self:
+            raise ToolError(f"item {item_id} has too few ratings for item–item similarity; try a better-known movie")
+
+
+class ItemItemModel(_ModelledItems):
+    """An item × item weight matrix over the well-rated items, and their co-rating counts for similarity."""
+
+    def __init__(self, catalog: Catalog, item_ids: pd.Index, weights: np.ndarray, co_counts: np.ndarray) -> None:
+        super().__init__(catalog, item_ids)
+        self.weights = weights
+        self._co_counts = co_counts
+        self._norms = np.sqrt(np.diag(co_counts)).astype(np.float64)
+
+    # -- ranking --------------------------------------------------------------------------------------------------
+    def scores_from_items(self, liked: Mapping[str, float], disliked: Mapping[str, float]) -> pd.Series:
+        """Σ like weight · B[liked] − DISLIKE_WEIGHT · Σ dislike weight · B[disliked], indexed by `item_ids`.
+
+        Only the modelled items get a score (the model says nothing about the others), and liked or disliked items
+        outside the model contribute nothing. Unknown ids, negative weights and an empty profile are errors.
+        """
+        rows, signed = self._signed_rows(liked, disliked)
+        return pd.Series(signed @ self.weights[rows], index=self.item_ids)
 
     def contributions(self, candidate_id: str, liked: Mapping[str, float]) -> list[tuple[str, float]]:
         """How much each liked item pushes the candidate up (weight · B[liked, candidate]), largest first.
@@ -95,21 +122,10 @@ class ItemItemModel:
 
     def most_similar(self, item_id: str, k: int = 10) -> list[tuple[str, float]]:
         """The k items with the highest `similarity` to `item_id`, best first; ties in the model's (sorted id) order."""
-        self._require_in_catalog([item_id])
-        if k < 1:
-            raise ToolError(f"k must be at least 1, got {k}")
-        if item_id not in self:
-            raise ToolError(f"item {item_id} has too few ratings for item–item similarity; try a better-known movie")
+        self._require_modelled(item_id, k)
         row = self._position[item_id]
         cosine = np.minimum(1.0, self._co_counts[row] / (self._norms[row] * self._norms))
-        cosine[row] = -1.0
-        best = np.argsort(-cosine, kind="stable")[:k]
-        return [(self.item_ids[i], float(cosine[i])) for i in best if cosine[i] >= 0]
-
-    def _require_in_catalog(self, item_ids: list[str]) -> None:
-        unknown = [item_id for item_id in item_ids if item_id not in self._catalog_ids]
-        if unknown:
-            raise ToolError(f"unknown item id(s) {sorted(map(str, unknown))[:5]}; use ids from the catalog")
+        return _top_similar(self.item_ids, cosine, row, k)
 
 
 class EASE(ItemItemModel):
@@ -146,6 +162,70 @@ class ItemKNN(ItemItemModel):
         cosine = co_counts / norms[:, None] / norms[None, :]
         np.fill_diagonal(cosine, 0.0)
         return cls(catalog, item_ids, cosine.astype(np.float32), co_counts)
+
+
+class FactorCosine(_ModelledItems):
+    """Item–item at scale: the cosine between items' latent factors (Spark ALS or SVD `LatentFactors`), clipped at
+    0, ranks and is the similarity shown. Memory is items × rank (62k × 32 float32: 8 MB) instead of EASE's dense
+    items² (15 GB at 62k); a request is one items × rank product per liked item. Which model to use is decided by
+    `item_item_model`; the measurement behind the choice is in README "Scale" (bench/scale.py)."""
+
+    def __init__(self, catalog: Catalog, factors: LatentFactors, min_ratings: int = MIN_RATINGS) -> None:
+        counts = catalog.ratings.groupby("item_id").size()
+        factor_row = {item_id: row for row, item_id in enumerate(factors.item_ids)}
+        well_rated = [item_id for item_id in counts.index[counts >= min_ratings] if item_id in factor_row]
+        super().__init__(catalog, pd.Index(sorted(well_rated), dtype="str", name="item_id"))
+        vectors = factors.qi[[factor_row[item_id] for item_id in self.item_ids]].astype(np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        self.unit = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+
+    def scores_from_items(self, liked: Mapping[str, float], disliked: Mapping[str, float]) -> pd.Series:
+        """Σ signed weight · cosine(profile item, item) over the modelled profile items; an item's own term is 0."""
+        rows, signed = self._signed_rows(liked, disliked)
+        cosine = self._cosines(rows)
+        cosine[rows, np.arange(len(rows))] = 0.0  # like EASE's zero diagonal: an item does not recommend itself
+        return pd.Series(cosine @ signed, index=self.item_ids)
+
+    def contributions(self, candidate_id: str, liked: Mapping[str, float]) -> list[tuple[str, float]]:
+        """weight · similarity(liked, candidate) per liked item in the model, largest first."""
+        self._require_in_catalog([candidate_id, *liked])
+        if candidate_id not in self:
+            return []
+        pairs = [(item_id, weight * self.similarity(item_id, candidate_id))
+                 for item_id, weight in liked.items() if item_id in self and item_id != candidate_id]
+        return sorted(pairs, key=lambda pair: -pair[1])
+
+    def similarity(self, a: str, b: str) -> float:
+        """Cosine of the two items' factors clipped to [0, 1]; 1 for an item with itself, 0 outside the model."""
+        if a == b or a not in self or b not in self:
+            self._require_in_catalog([a, b])
+            return 1.0 if a == b else 0.0
+        cosine = float(self.unit[self._position[a]] @ self.unit[self._position[b]])
+        return min(1.0, max(0.0, cosine))
+
+    def most_similar(self, item_id: str, k: int = 10) -> list[tuple[str, float]]:
+        """The k items with the highest `similarity` to `item_id`, best first."""
+        self._require_modelled(item_id, k)
+        row = self._position[item_id]
+        return _top_similar(self.item_ids, self._cosines(np.array([row]))[:, 0], row, k)
+
+    def _cosines(self, rows: np.ndarray) -> np.ndarray:
+        """items × len(rows) cosines clipped to [0, 1]."""
+        return np.clip(self.unit @ self.unit[rows].T, 0.0, 1.0)
+
+
+def item_item_model(catalog: Catalog, factors: LatentFactors, settings: Settings | None = None,
+                    index_dir: Path | None = None) -> EASE | FactorCosine:
+    """The configured item–item model: `itemsim` "ease" or "factor-cosine", or "auto": EASE while the modelled
+    items (≥ MIN_RATINGS ratings) are at most `ease_max_items`, factor cosine above (EASE's inverse is items²)."""
+    settings = settings or Settings()
+    choice = settings.itemsim
+    if choice == "auto":
+        counts = catalog.ratings.groupby("item_id").size()
+        choice = "ease" if int((counts >= MIN_RATINGS).sum()) <= settings.ease_max_items else "factor-cosine"
+    if choice == "ease":
+        return EASE.load_or_fit(catalog, index_dir or settings.index_dir)
+    return FactorCosine(catalog, factors)
 
 
 def co_rating_counts(catalog: Catalog, min_ratings: int) -> tuple[pd.Index, np.ndarray]:
@@ -203,6 +283,14 @@ def _save_weights(weights: np.ndarray, path: Path) -> None:
     for stale in path.parent.glob("ease-*"):
         if stale != path:
             stale.unlink(missing_ok=True)
+
+
+def _top_similar(item_ids: pd.Index, similarities: np.ndarray, row: int, k: int) -> list[tuple[str, float]]:
+    """The k most similar items other than `row`, best first (ties in model order), similarity ≥ 0."""
+    similarities = similarities.copy()
+    similarities[row] = -1.0
+    best = np.argsort(-similarities, kind="stable")[:k]
+    return [(item_ids[i], float(similarities[i])) for i in best if similarities[i] >= 0]
 
 
 def _require_valid_weights(weights: Mapping[str, float]) -> None:
