@@ -184,3 +184,10 @@ def load_or_train_factors(catalog: Catalog, index_dir: Path | None = None, engin
     factors.save(path)
     progress(f"training {engine}", 1, 1)
     return factors, True
+
+
+def configured_factors(catalog: Catalog, settings: Settings,
+                       progress: Progress = no_progress) -> tuple[LatentFactors, bool]:
+    """`load_or_train_factors` with the engine, Spark master and memory from `settings`."""
+    return load_or_train_factors(catalog, settings.index_dir, settings.cf, settings.spark_master,
+                                 settings.spark_driver_memory, progress)

@@ -10,6 +10,7 @@ pyspark is optional (`pip install 'convrec[spark]'`); Java 17+ must be on the PA
 from __future__ import annotations
 
 import tempfile
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -81,12 +82,14 @@ def train_als(catalog: Catalog, master: str = "local[2]", driver_memory: str = "
     mu, bu, bi = baseline_biases(user_codes, item_codes, ratings, len(user_ids), len(item_ids))
     residuals = pd.DataFrame({"user": user_codes.astype(np.int32), "item": item_codes.astype(np.int32),
                               "residual": (ratings - mu - bu[user_codes] - bi[item_codes]).astype(np.float32)})
-    frame = session.createDataFrame(residuals)
     als = ALS(rank=rank, maxIter=max_iter, regParam=reg_param, userCol="user", itemCol="item",
               ratingCol="residual", nonnegative=False, implicitPrefs=False, coldStartStrategy="drop", seed=SEED)
-    model = als.fit(frame)
-    pu = _factor_matrix(model.userFactors.toPandas(), len(user_ids), rank)
-    qi = _factor_matrix(model.itemFactors.toPandas(), len(item_ids), rank)
+    with warnings.catch_warnings():
+        # pyspark 4.3 warns that pandas 3 is not fully supported; the Arrow conversions used here were checked.
+        warnings.filterwarnings("ignore", category=FutureWarning, module="pyspark")
+        model = als.fit(session.createDataFrame(residuals))
+        pu = _factor_matrix(model.userFactors.toPandas(), len(user_ids), rank)
+        qi = _factor_matrix(model.itemFactors.toPandas(), len(item_ids), rank)
     low, high = catalog.scale.low, catalog.scale.high
     return LatentFactors(mu=mu, low=float(low), high=float(high), user_ids=np.asarray(user_ids, dtype=str),
                          item_ids=np.asarray(item_ids, dtype=str), bu=bu, bi=bi, pu=pu, qi=qi)
