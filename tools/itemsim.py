@@ -28,7 +28,6 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sparse
 
-from convrec.catalog.cfmodel import LatentFactors
 from convrec.catalog.models import Catalog
 from convrec.core.settings import Settings
 from convrec.tools.errors import ToolError
@@ -36,6 +35,8 @@ from convrec.tools.errors import ToolError
 LAMBDA = 500.0
 MIN_RATINGS = 5
 DISLIKE_WEIGHT = 0.5  # a dislike pushes its neighbours down half as hard as a like pushes them up
+KNN_NEIGHBOURS = 100  # neighbours kept per item by SparseItemKNN
+FIT_BLOCK = 512  # items per block while SparseItemKNN is fitted: a block × items dense cosine (127 MB at 62k)
 
 
 class _ModelledItems:
@@ -164,72 +165,103 @@ class ItemKNN(ItemItemModel):
         return cls(catalog, item_ids, cosine.astype(np.float32), co_counts)
 
 
-class FactorCosine(_ModelledItems):
-    """Item–item at scale: the cosine between items' latent factors (Spark ALS or SVD `LatentFactors`), clipped at
-    0, ranks and is the similarity shown. Memory is items × rank (62k × 32 float32: 8 MB) instead of EASE's dense
-    items² (15 GB at 62k); a request is one items × rank product per liked item. Which model to use is decided by
-    `item_item_model`; the measurement behind the choice is in README "Scale" (bench/scale.py)."""
+class SparseItemKNN(_ModelledItems):
+    """Item–item at scale: each item keeps only its `neighbours` most similar items by co-rating cosine, made
+    symmetric (a pair is kept when either item keeps the other), in a sparse items × items matrix (62k × ≤ 200
+    float32: tens of MB, where EASE's dense inverse would be 15 GB), fitted in blocks of items so that no dense
+    items² matrix ever exists. Ranking sums the kept cosines to the liked items (minus half the disliked), as
+    `ItemKNN`; the similarity shown is the same co-rating cosine EASE shows for every kept pair and 0 beyond (such
+    pairs are not among either item's 100 nearest, so below the evidence threshold in practice). Chosen over cosine
+    of CF item factors by measurement (README "Scale")."""
 
-    def __init__(self, catalog: Catalog, factors: LatentFactors, min_ratings: int = MIN_RATINGS) -> None:
-        counts = catalog.ratings.groupby("item_id").size()
-        factor_row = {item_id: row for row, item_id in enumerate(factors.item_ids)}
-        well_rated = [item_id for item_id in counts.index[counts >= min_ratings] if item_id in factor_row]
-        super().__init__(catalog, pd.Index(sorted(well_rated), dtype="str", name="item_id"))
-        vectors = factors.qi[[factor_row[item_id] for item_id in self.item_ids]].astype(np.float32)
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        self.unit = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+    def __init__(self, catalog: Catalog, item_ids: pd.Index, neighbours: sparse.csr_matrix) -> None:
+        super().__init__(catalog, item_ids)
+        self.neighbours = neighbours.tocsr()
+        self.neighbours.sort_indices()  # `_kept` binary-searches a row's columns
+
+    @classmethod
+    def fit(cls, catalog: Catalog, neighbours: int = KNN_NEIGHBOURS, min_ratings: int = MIN_RATINGS,
+            block: int = FIT_BLOCK) -> SparseItemKNN:
+        item_ids, matrix = rating_matrix(catalog, min_ratings)
+        by_item = matrix.T.tocsr()
+        norms = np.sqrt(np.asarray(matrix.sum(axis=0)).ravel())
+        keep = min(neighbours, len(item_ids) - 1)
+        rows, columns, values = [], [], []
+        for start in range(0, len(item_ids) if keep >= 1 else 0, block):
+            stop = min(len(item_ids), start + block)
+            cosine = (by_item[start:stop] @ matrix).toarray() / norms[start:stop, None] / norms[None, :]
+            cosine[np.arange(stop - start), np.arange(start, stop)] = 0.0
+            best = np.argpartition(-cosine, keep - 1, axis=1)[:, :keep]
+            rows.append(np.repeat(np.arange(start, stop), keep))
+            columns.append(best.ravel())
+            values.append(np.minimum(1.0, np.take_along_axis(cosine, best, axis=1)).ravel())
+        shape = (len(item_ids), len(item_ids))
+        if not rows:
+            return cls(catalog, item_ids, sparse.csr_matrix(shape, dtype=np.float32))
+        kept = sparse.csr_matrix((np.concatenate(values).astype(np.float32),
+                                  (np.concatenate(rows), np.concatenate(columns))), shape=shape)
+        kept = kept.maximum(kept.T).tocsr()  # the cosine is symmetric: keep a pair either item kept
+        kept.eliminate_zeros()
+        return cls(catalog, item_ids, kept)
 
     def scores_from_items(self, liked: Mapping[str, float], disliked: Mapping[str, float]) -> pd.Series:
-        """Σ signed weight · cosine(profile item, item) over the modelled profile items; an item's own term is 0."""
+        """Σ signed weight · kept cosine(profile item, item), indexed by `item_ids`; an item's own term is 0."""
         rows, signed = self._signed_rows(liked, disliked)
-        cosine = self._cosines(rows)
-        cosine[rows, np.arange(len(rows))] = 0.0  # like EASE's zero diagonal: an item does not recommend itself
-        return pd.Series(cosine @ signed, index=self.item_ids)
+        return pd.Series(self.neighbours[rows].T @ signed, index=self.item_ids)
 
     def contributions(self, candidate_id: str, liked: Mapping[str, float]) -> list[tuple[str, float]]:
-        """weight · similarity(liked, candidate) per liked item in the model, largest first."""
+        """weight · kept cosine(liked, candidate) per liked item, largest first (0 when the pair is not kept)."""
         self._require_in_catalog([candidate_id, *liked])
         if candidate_id not in self:
             return []
-        pairs = [(item_id, weight * self.similarity(item_id, candidate_id))
+        column = self._position[candidate_id]
+        pairs = [(item_id, weight * self._kept(self._position[item_id], column))
                  for item_id, weight in liked.items() if item_id in self and item_id != candidate_id]
         return sorted(pairs, key=lambda pair: -pair[1])
 
     def similarity(self, a: str, b: str) -> float:
-        """Cosine of the two items' factors clipped to [0, 1]; 1 for an item with itself, 0 outside the model."""
+        """Co-rating cosine of a kept pair, in [0, 1]; 1 for an item with itself, 0 for other pairs."""
         if a == b or a not in self or b not in self:
             self._require_in_catalog([a, b])
             return 1.0 if a == b else 0.0
-        cosine = float(self.unit[self._position[a]] @ self.unit[self._position[b]])
-        return min(1.0, max(0.0, cosine))
+        return self._kept(self._position[a], self._position[b])
 
     def most_similar(self, item_id: str, k: int = 10) -> list[tuple[str, float]]:
-        """The k items with the highest `similarity` to `item_id`, best first."""
+        """The k (or fewer) kept items with the highest `similarity` to `item_id`, best first; exact up to k =
+        `neighbours`."""
         self._require_modelled(item_id, k)
         row = self._position[item_id]
-        return _top_similar(self.item_ids, self._cosines(np.array([row]))[:, 0], row, k)
+        return [(other, similarity) for other, similarity
+                in _top_similar(self.item_ids, self.neighbours[row].toarray().ravel(), row, k) if similarity > 0]
 
-    def _cosines(self, rows: np.ndarray) -> np.ndarray:
-        """items × len(rows) cosines clipped to [0, 1]."""
-        return np.clip(self.unit @ self.unit[rows].T, 0.0, 1.0)
+    def _kept(self, row: int, column: int) -> float:
+        start, stop = self.neighbours.indptr[row], self.neighbours.indptr[row + 1]
+        found = start + np.searchsorted(self.neighbours.indices[start:stop], column)
+        return float(self.neighbours.data[found]) if found < stop and self.neighbours.indices[found] == column else 0.0
 
 
-def item_item_model(catalog: Catalog, factors: LatentFactors, settings: Settings | None = None,
-                    index_dir: Path | None = None) -> EASE | FactorCosine:
-    """The configured item–item model: `itemsim` "ease" or "factor-cosine", or "auto": EASE while the modelled
-    items (≥ MIN_RATINGS ratings) are at most `ease_max_items`, factor cosine above (EASE's inverse is items²)."""
+def item_item_model(catalog: Catalog, settings: Settings | None = None,
+                    index_dir: Path | None = None) -> EASE | SparseItemKNN:
+    """The configured item–item model: `itemsim` "ease" or "item-knn", or "auto": EASE while the modelled items
+    (≥ MIN_RATINGS ratings) are at most `ease_max_items`, the sparse top-k kNN above (EASE's inverse is items²)."""
     settings = settings or Settings()
     choice = settings.itemsim
     if choice == "auto":
         counts = catalog.ratings.groupby("item_id").size()
-        choice = "ease" if int((counts >= MIN_RATINGS).sum()) <= settings.ease_max_items else "factor-cosine"
+        choice = "ease" if int((counts >= MIN_RATINGS).sum()) <= settings.ease_max_items else "item-knn"
     if choice == "ease":
         return EASE.load_or_fit(catalog, index_dir or settings.index_dir)
-    return FactorCosine(catalog, factors)
+    return SparseItemKNN.fit(catalog)
 
 
 def co_rating_counts(catalog: Catalog, min_ratings: int) -> tuple[pd.Index, np.ndarray]:
     """(item ids, XᵀX) for the items with ≥ `min_ratings` ratings, ids in sorted order; X is binary user × item."""
+    item_ids, matrix = rating_matrix(catalog, min_ratings)
+    return item_ids, (matrix.T @ matrix).toarray().astype(np.float32)
+
+
+def rating_matrix(catalog: Catalog, min_ratings: int) -> tuple[pd.Index, sparse.csr_matrix]:
+    """(item ids, X): X binary users × items (CSR, float32) over the items with ≥ `min_ratings` ratings, sorted."""
     if min_ratings < 1:
         raise ToolError(f"min_ratings must be at least 1, got {min_ratings}")
     ratings = catalog.ratings
@@ -241,7 +273,7 @@ def co_rating_counts(catalog: Catalog, min_ratings: int) -> tuple[pd.Index, np.n
                                 (users.get_indexer(kept["user_id"]), item_ids.get_indexer(kept["item_id"]))),
                                shape=(len(users), len(item_ids)))
     matrix.data[:] = 1.0  # duplicates were summed into one entry: a user who rated an item twice counts once
-    return item_ids, (matrix.T @ matrix).toarray().astype(np.float32)
+    return item_ids, matrix
 
 
 def ease_weights(co_counts: np.ndarray, lam: float) -> np.ndarray:
