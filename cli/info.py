@@ -52,6 +52,17 @@ def show_info() -> None:
     console.print(table)
 
 
+def _freshness(settings: Settings, fingerprint: str | None) -> str:
+    state_path = freshness_file(settings.index_dir)
+    if not state_path.is_file():
+        return "not built: run `convrec index`"
+    state = json.loads(state_path.read_text())
+    age = time.strftime("%Y-%m-%d %H:%M", time.localtime(state["at"]))
+    if fingerprint and state["fingerprint"] != fingerprint:
+        return f"stale (built {age} for another catalog): run `convrec index`"
+    return f"up to date for {state['items']:,} items (built {age})"
+
+
 def _add_engine_rows(table: Table, settings: Settings) -> None:
     """Which CF engine, item–item model and vector store are active, and where their files or servers are."""
     engine = "Surprise SVD" if settings.cf == "svd" else f"Spark ALS on {settings.spark_master}"
@@ -65,14 +76,3 @@ def _add_engine_rows(table: Table, settings: Settings) -> None:
     chroma = settings.index_dir / "chroma"
     table.add_row("  vector store", f"Chroma server {settings.chroma_url}" if settings.chroma_url
                   else f"embedded Chroma {chroma} ({_size(chroma)})")
-
-
-def _freshness(settings: Settings, fingerprint: str | None) -> str:
-    state_path = freshness_file(settings.index_dir)
-    if not state_path.is_file():
-        return "not built: run `convrec index`"
-    state = json.loads(state_path.read_text())
-    age = time.strftime("%Y-%m-%d %H:%M", time.localtime(state["at"]))
-    if fingerprint and state["fingerprint"] != fingerprint:
-        return f"stale (built {age} for another catalog): run `convrec index`"
-    return f"up to date for {state['items']:,} items (built {age})"
