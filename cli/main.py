@@ -73,11 +73,18 @@ def info() -> None:
 
 
 @app.command()
-def index() -> None:
+def index(cf: Annotated[str | None, typer.Option("--cf", help="svd | spark-als (default: CONVREC_CF or svd)")] = None,
+          spark_master: Annotated[str | None, typer.Option(
+              "--spark-master", help="for spark-als: local[N] or spark://host:port (default: CONVREC_SPARK_MASTER)")]
+          = None) -> None:
     """Build or refresh the search index and the CF model for the active catalog (incremental)."""
     from convrec.cli.indexing import build_indexes
+    from convrec.core.settings import Settings
 
-    build_indexes()
+    if cf not in (None, "svd", "spark-als"):
+        raise typer.BadParameter("use svd or spark-als", param_hint="--cf")
+    overrides = {name: value for name, value in {"cf": cf, "spark_master": spark_master}.items() if value}
+    build_indexes(Settings(**overrides))
 
 
 @app.command("search")

@@ -61,6 +61,16 @@ class Settings(BaseSettings):
     openai_model: str = "gpt-4o-mini"
     openai_timeout: float = Field(default=30.0, gt=0)
 
+    # Scale: the CF engine and the item–item model for big catalogs (README "Scale")
+    cf: Literal["svd", "spark-als"] = Field(default="svd",
+                                            description="CF engine: Surprise SVD, or Spark ALS (pip install 'convrec[spark]')")
+    spark_master: str = Field(default="local[2]", description="Spark master for --cf spark-als: local[N] or spark://host:port")
+    spark_driver_memory: str = Field(default="4g", description="Spark driver memory (local mode does all the work there)")
+    itemsim: Literal["auto", "ease", "item-knn"] = Field(
+        default="auto", description="item–item model; auto: EASE up to ease_max_items modelled items, else item-knn")
+    ease_max_items: int = Field(default=10_000, ge=1,
+                                description="EASE's dense item×item inverse above this many items is too big (auto)")
+
     @classmethod
     def settings_customise_sources(
         cls,
