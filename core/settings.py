@@ -61,6 +61,15 @@ class Settings(BaseSettings):
     openai_model: str = "gpt-4o-mini"
     openai_timeout: float = Field(default=30.0, gt=0)
 
+    # Turn policy
+    policy: Literal["cards-first", "agent"] = Field(
+        default="cards-first", description="cards-first: fixed pipeline; agent: the LLM calls the tools (capable models)")
+    agent_max_tool_calls: int = Field(default=6, ge=1, le=50, description="tool calls per turn for --policy agent")
+    agent_timeout: float = Field(default=60.0, gt=0, description="seconds per turn for the agent's tool loop")
+    agent_tool_choice: Literal["auto", "named"] = Field(
+        default="auto", description="auto: the model picks tools (APIs); named: pick a tool, then force its call "
+                                    "(llama.cpp's server, whose 'auto' returns no tool calls)")
+
     @classmethod
     def settings_customise_sources(
         cls,
