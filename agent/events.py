@@ -17,6 +17,7 @@ from convrec.tools.models import Recommendation
 class Status(BaseModel):
     type: Literal["status"] = "status"
     text: str
+    tool: str | None = None  # --policy agent: the tool this status announces ("searching: …" is search_items)
 
 
 class Cards(BaseModel):

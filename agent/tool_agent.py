@@ -101,7 +101,7 @@ class ToolAgent(Agent):
             if not requested:
                 return
             for name, arguments, problem in requested[:self.max_tool_calls - len(calls)]:
-                yield Status(text=describe(name, arguments or {}))
+                yield Status(text=describe(name, arguments or {}), tool=name)
                 key = json.dumps([name, arguments], sort_keys=True, default=str)
                 before = len(tools.bus.items)
                 if problem is not None:
@@ -110,7 +110,7 @@ class ToolAgent(Agent):
                     observation = "error: you already made this call; its results are in the buffer: finish or try " \
                                   "something else"
                 else:
-                    observation = await asyncio.to_thread(call_registered, registry, name, arguments)
+                    observation = await asyncio.to_thread(_run_tool, registry, name, arguments)
                 seen.add(key)
                 calls.append(ToolCall(name=name, arguments=arguments or {}, items=max(0, len(tools.bus.items) - before),
                                       error=observation[7:] if observation.startswith("error: ") else None,
@@ -138,7 +138,8 @@ class ToolAgent(Agent):
                 return [(str(name), None, f"unknown tool '{name}'; tools are {names}")]
             if name == "finish":
                 return [("finish", {}, None)]
-            reply = self.chat_model.bind_tools(lc_tools, tool_choice=name).invoke(messages)
+            chosen = [tool for tool in lc_tools if tool.name == name]  # only its schema: a shorter prompt
+            reply = self.chat_model.bind_tools(chosen, tool_choice=name).invoke(messages)
         requested: list[Requested] = [(call["name"], dict(call["args"]), None) for call in reply.tool_calls]
         requested += [(call.get("name") or "?", None, f"could not read the arguments: {call.get('error') or ''}")
                       for call in getattr(reply, "invalid_tool_calls", [])]
@@ -171,7 +172,8 @@ def build_tool_agent(settings: Settings, catalog: Catalog, recommender: Recommen
                      tool_choice=settings.agent_tool_choice)
 
 
-def openai_chat_model(settings: Settings):
+def openai_chat_model(settings: Settings, http_client: Any = None):
+    """LangChain's OpenAI chat model at the configured endpoint (`http_client`: an httpx.Client, for tests)."""
     if settings.llm != "openai":
         raise InputError(f"--policy agent needs a tool-calling endpoint, not --llm {settings.llm}",
                          where="CONVREC_POLICY=agent",
@@ -181,7 +183,7 @@ def openai_chat_model(settings: Settings):
 
     return ChatOpenAI(base_url=settings.openai_base_url, api_key=settings.openai_api_key or "not-needed",
                       model=settings.openai_model, timeout=settings.openai_timeout, max_retries=1, temperature=0.0,
-                      max_tokens=AGENT_MAX_TOKENS)
+                      max_tokens=AGENT_MAX_TOKENS, http_client=http_client)
 
 
 # -- text the model and the user read ------------------------------------------------------------------------------
@@ -215,6 +217,14 @@ def _steps(calls: list[ToolCall]) -> str:
         return "none yet"
     return "\n".join(f"{n}. {call.name}({json.dumps(call.arguments, ensure_ascii=False)}) → {call.observation}"
                      for n, call in enumerate(calls, start=1))
+
+
+def _run_tool(registry, name: str, arguments: dict[str, Any]) -> str:
+    """A tool's result or its failure, as the observation the model reads next (a broken index is not the end)."""
+    try:
+        return call_registered(registry, name, arguments)
+    except Exception as error:  # noqa: BLE001 - ToolError and bad arguments are already observations
+        return f"error: {name} failed: {type(error).__name__}: {str(error)[:200]}"
 
 
 def _chooser(names: list[str]) -> type[BaseModel]:
