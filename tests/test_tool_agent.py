@@ -204,3 +204,17 @@ def test_tools_always_apply_the_profiles_hard_limits(demo_tools):
         item = catalog.item(item_id)
         assert "Comedy" not in item.genres and item.year >= 2000
 
+
+
+def test_ask_json_lists_the_tool_calls(make_tool_agent):
+    from convrec.cli.ask import contract
+
+    agent, _ = make_tool_agent(call("search_items", query="heist thriller", k=5), call("finish"),
+                               hits=[HEAT, "1213", "296", "1089", "2959", "47"])
+    result = asyncio.run(agent.run_turn("ann", "a heist thriller"))
+    payload = contract(result)
+    assert payload["tools_called"] == [
+        {"name": "search_items", "arguments": {"query": "heist thriller", "k": 5}, "items": 5},
+        {"name": "finish", "arguments": {}, "items": 0}]
+    assert payload["fallback"] is None and {r["item_id"] for r in payload["recommendations"]} <= {
+        HEAT, "1213", "296", "1089", "2959", "47"}
