@@ -132,14 +132,16 @@ class ToolAgent(Agent):
             reply = self.chat_model.bind_tools(lc_tools, tool_choice="auto").invoke(messages)
         else:
             names = [tool.name for tool in lc_tools]
-            picked = self.chat_model.bind_tools([_chooser(names)], tool_choice="next_tool").invoke(messages)
+            # The same tool list in both requests: a server that renders tools into the system prompt
+            # (llama.cpp) then reuses its cached prefix instead of prefilling the schemas again.
+            every = [*lc_tools, _chooser(names)]
+            picked = self.chat_model.bind_tools(every, tool_choice="next_tool").invoke(messages)
             name = (picked.tool_calls[0]["args"].get("tool") if picked.tool_calls else None) or "finish"
             if name not in names:
                 return [(str(name), None, f"unknown tool '{name}'; tools are {names}")]
             if name == "finish":
                 return [("finish", {}, None)]
-            chosen = [tool for tool in lc_tools if tool.name == name]  # only its schema: a shorter prompt
-            reply = self.chat_model.bind_tools(chosen, tool_choice=name).invoke(messages)
+            reply = self.chat_model.bind_tools(every, tool_choice=name).invoke(messages)
         requested: list[Requested] = [(call["name"], dict(call["args"]), None) for call in reply.tool_calls]
         requested += [(call.get("name") or "?", None, f"could not read the arguments: {call.get('error') or ''}")
                       for call in getattr(reply, "invalid_tool_calls", [])]

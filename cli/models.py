@@ -43,7 +43,9 @@ def _say(line: str) -> None:
 
 
 def serve_llm(model: str | None, *, port: int, n_ctx: int, threads: int | None) -> None:
-    import subprocess
+    """Becomes the server process (exec): Ctrl-C and signals reach it directly."""
+    import os
+    import sys
 
     from convrec.agent.llm_server import base_url, server_command
     from convrec.agent.weights import resolve_model_path
@@ -56,7 +58,5 @@ def serve_llm(model: str | None, *, port: int, n_ctx: int, threads: int | None) 
     _say(f"serving {path.name} at {base_url('127.0.0.1', port)}; use it with:\n"
          f"  CONVREC_LLM=openai CONVREC_OPENAI_BASE_URL={base_url('127.0.0.1', port)} CONVREC_AGENT_TOOL_CHOICE=named "
          f"convrec ask --policy agent \"something like Heat\"")
-    try:
-        raise SystemExit(subprocess.call(command))
-    except KeyboardInterrupt:
-        pass
+    sys.stdout.flush()
+    os.execv(command[0], command)

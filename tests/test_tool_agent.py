@@ -218,3 +218,13 @@ def test_ask_json_lists_the_tool_calls(make_tool_agent):
         {"name": "finish", "arguments": {}, "items": 0}]
     assert payload["fallback"] is None and {r["item_id"] for r in payload["recommendations"]} <= {
         HEAT, "1213", "296", "1089", "2959", "47"}
+
+
+def test_the_agent_policy_needs_a_tool_calling_endpoint():
+    from convrec.agent.tool_agent import openai_chat_model
+    from convrec.core.errors import InputError
+    from convrec.core.settings import Settings
+
+    with pytest.raises(InputError, match="--policy agent needs a tool-calling endpoint"):
+        openai_chat_model(Settings(llm="local", policy="agent"))
+    assert openai_chat_model(Settings(llm="openai", openai_base_url="http://127.0.0.1:9/v1")).max_tokens > 0

@@ -20,7 +20,7 @@ from convrec.agent.weights import MODELS, ensure_model
 from convrec.core.settings import Settings
 
 pytestmark = pytest.mark.slow
-MAX_TOOL_CALLS = 2
+MAX_TOOL_CALLS = 1  # two requests in named mode: pick the tool, then call it
 
 
 @pytest.fixture(scope="module")
