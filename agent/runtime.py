@@ -82,6 +82,16 @@ def build_llm(settings: Settings, status: Status = lambda text: None, progress: 
     return model_process(settings, resolve_model_path(settings, progress))
 
 
+def build_policy(settings: Settings, catalog: Catalog, recommender: Recommender, memory: Memory, llm: LLM | None,
+                 **options) -> Agent:
+    """The turn policy `settings.policy` names: cards-first (the default) or the tool-calling agent."""
+    if settings.policy == "agent":
+        from convrec.agent.tool_agent import build_tool_agent
+
+        return build_tool_agent(settings, catalog, recommender, memory, llm, **options)
+    return Agent(catalog, recommender, memory, llm, **options)
+
+
 def build_runtime(settings: Settings | None = None, *, llm: LLM | None = None, use_llm: bool = True,
                   status: Status = lambda text: None, progress: Progress = no_progress) -> Runtime:
     """`llm` overrides the configured backend (tests pass a ScriptedLLM); `use_llm=False` runs without one."""
@@ -103,6 +113,6 @@ def build_runtime(settings: Settings | None = None, *, llm: LLM | None = None, u
     memory = Memory(settings.state_db)
     if llm is None and use_llm:
         llm = build_llm(settings, status, progress)
-    agent = Agent(catalog, recommender, memory, llm if use_llm else None)
+    agent = build_policy(settings, catalog, recommender, memory, llm if use_llm else None)
     return Runtime(settings=settings, catalog=catalog, memory=memory, recommender=recommender, search=search,
                    agent=agent)

@@ -70,6 +70,14 @@ class Settings(BaseSettings):
         default="auto", description="item–item model; auto: EASE up to ease_max_items modelled items, else item-knn")
     ease_max_items: int = Field(default=10_000, ge=1,
                                 description="EASE's dense item×item inverse above this many items is too big (auto)")
+    # Turn policy
+    policy: Literal["cards-first", "agent"] = Field(
+        default="cards-first", description="cards-first: fixed pipeline; agent: the LLM calls the tools (capable models)")
+    agent_max_tool_calls: int = Field(default=6, ge=1, le=50, description="tool calls per turn for --policy agent")
+    agent_timeout: float = Field(default=60.0, gt=0, description="seconds per turn for the agent's tool loop")
+    agent_tool_choice: Literal["auto", "named"] = Field(
+        default="auto", description="auto: the model picks tools (APIs); named: pick a tool, then force its call "
+                                    "(llama.cpp's server, whose 'auto' returns no tool calls)")
 
     @classmethod
     def settings_customise_sources(

@@ -10,13 +10,13 @@ from convrec.core.settings import Settings
 from convrec.server.config import ServerConfig
 
 
-def serve(host: str, port: int, llm: str | None, config: ServerConfig) -> None:
+def serve(host: str, port: int, llm: str | None, config: ServerConfig, policy: str | None = None) -> None:
     import uvicorn
 
     from convrec.agent.runtime import build_runtime
     from convrec.server.app import create_app
 
-    settings = Settings(**({"llm": llm} if llm else {}))
+    settings = Settings(**({"llm": llm} if llm else {}), **({"policy": policy} if policy else {}))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     def factory(status):

@@ -48,6 +48,7 @@ class RecommendRequest(BaseModel):
     genre_feedback: dict[str, tuple[int, int]] = Field(default_factory=dict,
                                                        description="per genre (likes, dislikes) from card feedback")
     seed: int = 0
+    candidates: list[str] | None = Field(default=None, description="rank only these ids (the agent's candidate bus)")
 
 
 class Recommender:
@@ -75,6 +76,8 @@ class Recommender:
     def _recommend(self, request: RecommendRequest) -> list[Recommendation]:
         profile = request.profile
         mask = rank.allowed(self.catalog, profile)
+        if request.candidates is not None:
+            mask &= self.catalog.items.index.isin(request.candidates)
         if not mask.any():
             return []
         signals = self._signals(profile)
