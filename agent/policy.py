@@ -177,9 +177,10 @@ class Agent:
         """Persist the feedback, apply it to the profile, and return the profile the next ranking will use."""
         if item_id not in self.catalog:
             raise KeyError(f"unknown item {item_id}")
-        profile = _apply_feedback(self.memory.profile(user), item_id, action, value, self.catalog)  # checks first
-        self.memory.add_feedback(user, item_id, action, value, session)
-        self.memory.save_profile(user, profile)
+        with self.memory.transaction():  # the feedback row and the profile it changes: saved together, every front end
+            profile = _apply_feedback(self.memory.profile(user), item_id, action, value, self.catalog)  # checks first
+            self.memory.add_feedback(user, item_id, action, value, session)
+            self.memory.save_profile(user, profile)
         return profile
 
     def recommend(self, user: str, session: str | None = None) -> list[Recommendation]:

@@ -65,8 +65,7 @@ def feedback(item_id: str, action: FeedbackAction, value: float | None, *, user:
         raise InputError(f"unknown item id '{item_id}'", where=runtime.catalog.name,
                          fix="use the item_id shown on a card (convrec ask --json shows them)")
     try:
-        with runtime.memory.transaction():  # the feedback and the profile it changes: saved together
-            runtime.agent.feedback(user, item_id, action, value)
+        runtime.agent.feedback(user, item_id, action, value)
     except ValueError as error:
         raise InputError(str(error), where=f"item {item_id}") from error
     label = runtime.catalog.item(item_id).label

@@ -48,9 +48,8 @@ def _own_session(request: Request, principal: Principal, session: str) -> str | 
 
 def saved_feedback(agent: Agent, user: str, item_id: str, action: FeedbackAction, value: float | None,
                    session: str | None) -> Profile:
-    """The feedback row and the profile it changes, committed together (a worker thread)."""
-    with agent.memory.transaction():
-        return agent.feedback(user, item_id, action, value, session)
+    """The feedback row and the profile it changes, committed together by `Agent.feedback` (a worker thread)."""
+    return agent.feedback(user, item_id, action, value, session)
 
 
 def _valid(identifier: str) -> bool:
