@@ -123,3 +123,25 @@ def children_running(pid: int, marker: str) -> list[int]:
             except OSError:
                 pass
     return found
+
+
+def free_port() -> int:
+    """A port nothing listens on right now, on 127.0.0.1."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def native_events(response) -> list[tuple[str, dict]]:
+    """(event name, payload) of the native API's SSE stream."""
+    import json
+
+    events, name = [], None
+    for line in response.iter_lines():
+        if line.startswith("event: "):
+            name = line[len("event: "):]
+        elif line.startswith("data: "):
+            events.append((name, json.loads(line[len("data: "):])))
+    return events

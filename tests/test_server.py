@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -23,6 +22,7 @@ import httpx
 import openai
 import pytest
 import uvicorn
+from conftest import free_port, native_events
 
 from convrec.agent.memory import Memory
 from convrec.agent.policy import Agent
@@ -37,11 +37,6 @@ WAIT_S = 30  # the bound of every polling loop
 
 
 # -- helpers ----------------------------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
 
 def wait_until(condition, what: str) -> None:
     deadline = time.monotonic() + WAIT_S
@@ -130,16 +125,6 @@ def data_lines(lines):
         if line.startswith("data: "):
             payload = line[len("data: "):]
             yield payload if payload == "[DONE]" else json.loads(payload)
-
-
-def native_events(response: httpx.Response) -> list[tuple[str, dict]]:
-    events, name = [], None
-    for line in response.iter_lines():
-        if line.startswith("event: "):
-            name = line[len("event: "):]
-        elif line.startswith("data: "):
-            events.append((name, json.loads(line[len("data: "):])))
-    return events
 
 
 @pytest.fixture(scope="module")
