@@ -6,7 +6,7 @@ their latest like, and the revealed items: `recent` = the k likes just before it
 Only users with at least max(k) + 1 likes are evaluated, so every k and protocol has the same users and targets.
 
 The revealed items reach our recommender the way a person would give them: as titles in one sentence ("I loved The
-Matrix, Toy Story and Heat"), read by `tools.reader.read_message` and merged by `tools.profile_builder.apply_reading`.
+Matrix, Toy Story and Heat"), read by `tools.reader.read_message` and merged by `tools.profile.apply_reading`.
 Popularity and EASE get the revealed ids directly; the linking accuracy says how much typing them costs.
 """
 
@@ -25,7 +25,7 @@ from convrec.evaluation.splits import PROTOCOLS, liked_in_time_order, reveal, us
 from convrec.tools.cf import SVDScorer
 from convrec.tools.itemsim import EASE
 from convrec.tools.models import Profile
-from convrec.tools.profile_builder import apply_reading
+from convrec.tools.profile import apply_reading
 from convrec.tools.reader import read_message
 from convrec.tools.recommend import Recommender, RecommendRequest
 
