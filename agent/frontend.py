@@ -19,18 +19,16 @@ from typing import Protocol
 from convrec.agent.events import Choice, Question
 from convrec.agent.llm import LLMError
 from convrec.agent.memory import Memory
-from convrec.agent.policy import Agent
+from convrec.agent.policy import Agent, elicitation
 from convrec.agent.runtime import Runtime, Status, build_llm, build_runtime
 from convrec.core.errors import ModelError
 from convrec.core.progress import Progress, no_progress
 from convrec.core.settings import Settings
-from convrec.tools.elicitation import genre_choices, next_questions
 from convrec.tools.models import Profile, Recommendation
 from convrec.tools.profile import ITEM_SECTIONS, FeedbackAction, remove_entry
 
 ONBOARDING_TEXT = ("Which of these have you seen and liked? Pick one, or name a movie or a genre you love "
                    "(or hate).")
-_AMBIGUOUS = re.compile(r"^Which \u201c(?P<span>.+?)\u201d")  # the policy's disambiguation question
 _LLM_LOAD_ERRORS = (LLMError, ModelError, ImportError, OSError, ValueError, RuntimeError)
 
 
@@ -107,9 +105,7 @@ def onboarding_question(agent: Agent, user: str) -> Question | None:
     profile = agent.memory.profile(user)
     if profile.signal_count or profile.query:
         return None
-    items = [Choice(label=agent.catalog.item(i).label, item_id=i) for i in next_questions(agent.catalog, profile, 5)]
-    genres = [Choice(label=g, genre=g) for g in genre_choices(agent.catalog, profile, 6)]
-    return Question(text=ONBOARDING_TEXT, choices=items + genres)
+    return elicitation(agent.catalog, profile, ONBOARDING_TEXT)
 
 
 def choice_message(question: Question, choice: Choice, previous: str | None = None) -> str:
@@ -117,9 +113,8 @@ def choice_message(question: Question, choice: Choice, previous: str | None = No
 
     For "Which “psycho” do you mean?" it is the user's previous message with the ambiguous words replaced by the
     chosen title (so "hated psycho" stays a dislike); for onboarding, "I liked <title>" / "I like <genre> movies"."""
-    ambiguous = _AMBIGUOUS.match(question.text)
-    if ambiguous and choice.item_id is not None:
-        span = ambiguous.group("span")
+    if question.kind == "ambiguous" and question.span and choice.item_id is not None:
+        span = question.span
         if previous and re.search(re.escape(span), previous, flags=re.IGNORECASE):
             return re.sub(re.escape(span), lambda _: choice.label, previous, count=1, flags=re.IGNORECASE)
         return choice.label

@@ -41,6 +41,7 @@ PROSE_MAX_TOKENS = 48
 CONTEXT_TURNS = 2
 MAX_ELICITATIONS = 2  # onboarding questions per session; after that, cards alone until the user says more
 COLD_START_SIGNALS = 1  # fewer item/genre opinions than this, and no query: ask
+ELICIT_TEXT = "To tune these: which of these have you seen and liked? Or name a movie or a genre you love (or hate)."
 
 T = TypeVar("T")
 
@@ -202,7 +203,7 @@ class Agent:
         cards = self._recommend(user, with_guesses(profile, reading), session)
         question = self._question(reading, profile, session)
         if question is not None:
-            self.memory.add_message(session, "question" if reading.ambiguous else "elicit", question.text)
+            self.memory.add_message(session, "question" if question.kind == "ambiguous" else "elicit", question.text)
         return _Start(session, context, text, set_aside, profile, cards, question)
 
     def _recommend(self, user: str, profile: Profile, session: str | None) -> list[Recommendation]:
@@ -217,14 +218,12 @@ class Agent:
         if reading.ambiguous:
             mention = reading.ambiguous[0]
             choices = [Choice(label=c.title, item_id=c.item_id) for c in mention.candidates[:4]]
-            return Question(text=f"Which \u201c{mention.span}\u201d do you mean?", choices=choices)
+            return Question(kind="ambiguous", text=f"Which \u201c{mention.span}\u201d do you mean?", choices=choices,
+                            span=mention.span)
         if profile.signal_count >= COLD_START_SIGNALS or profile.query or \
                 self._elicitations_asked(session) >= MAX_ELICITATIONS:
             return None
-        items = [Choice(label=self.catalog.item(i).label, item_id=i) for i in next_questions(self.catalog, profile, 5)]
-        genres = [Choice(label=g, genre=g) for g in genre_choices(self.catalog, profile, 6)]
-        return Question(text="To tune these: which of these have you seen and liked? Or name a movie or a genre "
-                             "you love (or hate).", choices=items + genres)
+        return elicitation(self.catalog, profile, ELICIT_TEXT)
 
     async def _llm_call(self, ticket: Ticket | None, fn: Callable[..., T], *args) -> T:
         if ticket is not None:
@@ -317,6 +316,14 @@ def reply_head(cards: list[Recommendation]) -> str:
 
 def card_line(card: Recommendation, sentence: str) -> str:
     return f"- **{spoken_title(card.title)}**{f' ({card.year})' if card.year else ''}: {sentence}"
+
+
+def elicitation(catalog: Catalog, profile: Profile, text: str) -> Question:
+    """Quick picks that teach us most about someone we know little about: well-known, informative movies and
+    genres (tools.elicitation)."""
+    items = [Choice(label=catalog.item(i).label, item_id=i) for i in next_questions(catalog, profile, 5)]
+    genres = [Choice(label=g, genre=g) for g in genre_choices(catalog, profile, 6)]
+    return Question(kind="elicit", text=text, choices=items + genres)
 
 
 def _describe_change(before: Profile, after: Profile, catalog: Catalog) -> str:
