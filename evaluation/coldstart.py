@@ -17,12 +17,12 @@ import time
 import numpy as np
 import pandas as pd
 
-from convrec.catalog.cfmodel import train as train_cf
 from convrec.catalog.models import Catalog
 from convrec.evaluation import metrics
 from convrec.evaluation.common import Config, ItemSpace, liked_sentence, training_catalog, typed_title
 from convrec.evaluation.splits import PROTOCOLS, liked_in_time_order, reveal, user_groups
 from convrec.tools.cf import SVDScorer
+from convrec.tools.cfmodel import train as train_cf
 from convrec.tools.itemsim import EASE
 from convrec.tools.models import Profile
 from convrec.tools.profile import apply_reading
