@@ -75,7 +75,7 @@ def ours_predictions(scorer: SVDScorer, testset: list[tuple[str, str, float]]) -
     frame = pd.DataFrame(testset, columns=["user_id", "item_id", "rating"])
     estimates = np.empty(len(frame))
     for user_id, rows in frame.groupby("user_id", sort=False).indices.items():
-        scores = scorer.score_user(user_id)
+        scores = scorer.score_all(user_id)
         estimates[rows] = scores.reindex(frame["item_id"].to_numpy()[rows]).fillna(
             scorer.mu).to_numpy()  # an item outside the catalog cannot occur: the folds come from its ratings
     return estimates

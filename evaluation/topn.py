@@ -31,12 +31,6 @@ BASELINES = ("popularity", "svd", "itemknn", "ease")
 MODELS = (*BASELINES, "hybrid")
 
 
-def trained_user_scores(scorer: SVDScorer, user_id: str) -> pd.Series:
-    """All-items predicted ratings of a user the model was trained on (`score_all`; `score_user` in older tools)."""
-    score = getattr(scorer, "score_all", None) or scorer.score_user
-    return score(user_id)
-
-
 def item_knn_scores(train: pd.DataFrame, users: pd.Index, space: ItemSpace, liked: float) -> np.ndarray:
     """users × items: Σ over each user's liked items j of cosine(j, i), cosines from who rated what (binary)."""
     rated = user_item_matrix(train, users, space)
@@ -82,7 +76,7 @@ def warm_topn(catalog: Catalog, config: Config) -> dict:
         seen = known[user]
         ranked = {
             "popularity": space.top(popularity, seen, config.k),
-            "svd": space.top(trained_user_scores(scorer, user).to_numpy(), seen, config.k),
+            "svd": space.top(scorer.score_all(user).to_numpy(), seen, config.k),
             "itemknn": space.top(knn[train_users.get_loc(user)], seen, config.k),
             "ease": space.top(space.expand(ease.scores_from_items(dict.fromkeys(seen, 1.0), {})), seen, config.k),
         }

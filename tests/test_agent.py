@@ -26,7 +26,7 @@ def cards_of(events, revision=None):
 
 def reading(catalog, **fields):
     schema = preferences_schema(tuple(g for g in catalog.genres if g != "IMAX"))
-    return schema(**{"intent": "recommend", **fields})
+    return schema(**fields)
 
 
 def test_cards_come_before_any_prose_token(make_agent, demo_tools):

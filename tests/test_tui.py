@@ -114,7 +114,7 @@ class GatedLLM:
         self.calls = 0
 
     def structured(self, messages, schema, *, max_tokens):
-        return schema(intent="recommend")
+        return schema()
 
     def stream_chat(self, messages, *, max_tokens, temperature=0.3, stop=None):
         self.calls += 1

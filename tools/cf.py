@@ -71,8 +71,6 @@ class _SurpriseScorer(ABC):
         """Predicted ratings of every catalog item for a trained user (mu + bi for an unknown one, as Surprise)."""
         return self.scores(self.user(user_id))
 
-    score_user = score_all  # the earlier name, still called by evaluation/rating.py
-
     def score_profile(self, ratings: Mapping[str, float]) -> pd.Series:
         """Predicted ratings of every catalog item for a user known only by `ratings` (none: mu + bi)."""
         return self.scores(self.fold_in(ratings))
