@@ -364,7 +364,7 @@ class ConvrecApp(App):
             self._turn_worker = None
             self.status_bar.set_state("ready", "ready")
             if self.profile_panel.shown:
-                self._refresh_profile()
+                self.profile_panel.load(self.runtime.agent, self.user)
             self._pump()
 
     async def _stream_cards(self, reply: Reply, event: Cards) -> None:
@@ -460,28 +460,16 @@ class ConvrecApp(App):
         self.cards.show(cards, title="Picks for you", note=short, highlight=True)
         self.chat.add_note(note, "feedback")
         if self.profile_panel.shown:
-            self._refresh_profile()
+            self.profile_panel.load(self.runtime.agent, self.user)
 
     # -- profile panel -----------------------------------------------------------------------------------------------
     def action_toggle_profile(self) -> None:
         if not self._need_ready():
             return
         if self.profile_panel.toggle():
-            self._refresh_profile(focus=True)
+            self.profile_panel.load(self.runtime.agent, self.user, focus=True)
         else:
             self.prompt.focus()
-
-    @work(thread=True, group="profile", exit_on_error=False)
-    def _refresh_profile(self, focus: bool = False) -> None:
-        from convrec.agent.frontend import SECTION_TITLES, profile_entries
-
-        entries = profile_entries(self.runtime.agent, self.user)
-        self._from_thread(self._show_profile, entries, SECTION_TITLES, focus)
-
-    async def _show_profile(self, entries, titles, focus: bool) -> None:
-        await self.profile_panel.show_entries(entries, titles)
-        if focus:
-            self.profile_panel.focus_first()
 
     def on_profile_entry_row_remove(self, message: ProfileEntryRow.Remove) -> None:
         message.stop()
@@ -489,7 +477,7 @@ class ConvrecApp(App):
 
     @work(thread=True, group="profile-edit", exit_on_error=False)
     def _remove_entry(self, entry, before: list[Recommendation]) -> None:
-        from convrec.agent.frontend import SECTION_TITLES, profile_entries, remove_profile_entry, rerank_note
+        from convrec.agent.frontend import profile_entries, remove_profile_entry, rerank_note
 
         agent = self.runtime.agent
         try:
@@ -500,7 +488,7 @@ class ConvrecApp(App):
         except Exception as error:  # noqa: BLE001
             self._from_thread(self.chat.add_note, f"Could not remove that: {error_text(error)}", "error")
             return
-        self._from_thread(self._show_profile, entries, SECTION_TITLES, False)
+        self._from_thread(self.profile_panel.show_entries, entries)
         self._from_thread(self._reranked, after, f"✕ Removed {entry.label}: {rerank_note(before, after, short=True)}",
                           f"✕ Removed {entry.label} from your profile: {rerank_note(before, after)}")
 
