@@ -203,7 +203,8 @@ class Agent:
         cards = self._recommend(user, with_guesses(profile, reading), session)
         question = self._question(reading, profile, session)
         if question is not None:
-            self.memory.add_message(session, "question" if question.kind == "ambiguous" else "elicit", question.text)
+            role = "question" if question.kind == "ambiguous" else "elicit"
+            self.memory.add_message(session, role, question.text)
         return _Start(session, context, text, set_aside, profile, cards, question)
 
     def _recommend(self, user: str, profile: Profile, session: str | None) -> list[Recommendation]:

@@ -227,7 +227,8 @@ def test_nothing_to_embed_never_loads_the_model(isolated_settings, embedder):
     catalog = make_catalog(MOVIES[:3])
     VectorIndex.from_settings(catalog.name, Settings()).sync(catalog)
     script = ("import sys; from test_index_vectors import MOVIES, make_catalog; "
-              "from convrec.catalog.vectors import VectorIndex; from convrec.core.settings import Settings; catalog = make_catalog(MOVIES[:3]); "
+              "from convrec.catalog.vectors import VectorIndex; from convrec.core.settings import Settings; "
+              "catalog = make_catalog(MOVIES[:3]); "
               "report = VectorIndex.from_settings(catalog.name, Settings()).sync(catalog); "
               "print(report.embedded, 'torch' in sys.modules, 'sentence_transformers' in sys.modules)")
     run = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).parent, capture_output=True, text=True,
