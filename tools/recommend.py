@@ -25,6 +25,8 @@ from convrec.tools.models import Profile, Reason, Recommendation
 
 MIN_SIMILARITY_EVIDENCE = 0.05
 QUERY_POOL = 300  # semantic neighbours fetched for the query signal
+CONTENT_POOL = 300  # description neighbours fetched per liked item for the content signal
+MIN_CONTENT_EVIDENCE = 0.5  # a description this close (cosine) to a liked item's is a reason
 PREDICTED_EVIDENCE = 3.8  # a CF prediction is a reason only when it is this good
 
 
@@ -39,6 +41,7 @@ class CollaborativeFiltering(Protocol):
 
 
 QuerySearch = Callable[[str, int], list[tuple[str, float]]]
+ItemNeighbours = Callable[[str, int], list[tuple[str, float]]]  # an item's nearest items by description
 
 
 class RecommendRequest(BaseModel):
@@ -53,8 +56,10 @@ class RecommendRequest(BaseModel):
 
 class Recommender:
     def __init__(self, catalog: Catalog, *, itemsim: ItemItem | None = None, cf: CollaborativeFiltering | None = None,
-                 query_search: QuerySearch | None = None, knowledge: Knowledge | None = None) -> None:
+                 query_search: QuerySearch | None = None, content_neighbours: ItemNeighbours | None = None,
+                 knowledge: Knowledge | None = None) -> None:
         self.catalog = catalog
+        self.content_neighbours = content_neighbours
         self.knowledge = knowledge
         self.itemsim = itemsim
         self.cf = cf
@@ -84,7 +89,8 @@ class Recommender:
         weights = rank.blend_weights(profile, has_query=signals["query"] is not None,
                                      has_knowledge=signals["knowledge"] is not None,
                                      has_era=signals["era"] is not None,
-                                     has_related=signals["related"] is not None)
+                                     has_related=signals["related"] is not None,
+                                     has_content=signals["content"] is not None)
         relevance = pd.Series(rank.blend(signals, weights, mask), index=self.catalog.items.index[mask])
         slots = request.k - 1 if request.explore and request.k > 1 else request.k
         chosen = rank.mmr(relevance, self._diversity_similarity, slots)
@@ -108,6 +114,7 @@ class Recommender:
             "knowledge": self._knowledge_signal(profile),
             "era": rank.era_affinity(self.catalog, profile.era, liked) if profile.era is not None else None,
             "related": self._related_signal(liked),
+            "content": self._content_signal(liked),
         }
 
     def _related_signal(self, liked: dict[str, float]) -> np.ndarray | None:
@@ -124,6 +131,20 @@ class Recommender:
                     if other != item_id and other in self._position:
                         aligned[self._position[other]] += weight
         return aligned if aligned.any() else None
+
+    def _content_signal(self, liked: dict[str, float]) -> np.ndarray | None:
+        """The strength-weighted mean description similarity to the liked items: it finds neighbours for items
+        too rarely rated for item–item to know them (K-19 → The Hunt for Red October)."""
+        if self.content_neighbours is None or not liked:
+            return None
+        total = np.zeros(len(self.catalog))
+        for item_id, strength in liked.items():
+            for other, similarity in self.content_neighbours(item_id, CONTENT_POOL):
+                if other in self._position:
+                    total[self._position[other]] += strength * similarity
+        if not total.any():
+            return None
+        return total / sum(liked.values())  # beyond the neighbours: 0, as unrelated descriptions score
 
     def _knowledge_signal(self, profile: Profile) -> np.ndarray | None:
         """Σ strength of the liked people/collections an item belongs to, minus the disliked ones."""
@@ -175,6 +196,8 @@ class Recommender:
         liked = {**profile.liked, **{i: 1.0 for i, r in profile.ratings.items() if self.catalog.scale.is_like(r)}}
         if self.itemsim is not None and liked:
             reasons += self._similar_to_liked(item_id, liked)
+        if signals.get("content") is not None and liked:
+            reasons += self._similar_description(item_id, liked)
         query = signals.get("query")
         if query is not None and profile.query and np.isfinite(query[position]):
             reasons.append(explain.matches_query(profile.query, float(query[position])))
@@ -220,6 +243,17 @@ class Recommender:
         if similarity < MIN_SIMILARITY_EVIDENCE:
             return []
         return [explain.similar_to_liked(best, self.catalog.item(best).label, similarity)]
+
+    def _similar_description(self, item_id: str, liked: dict[str, float]) -> list[Reason]:
+        """The liked item whose description is nearest this one's, when close enough."""
+        nearest = [(similarity, liked_id) for liked_id in liked
+                   for other, similarity in self.content_neighbours(liked_id, CONTENT_POOL) if other == item_id]
+        if not nearest:
+            return []
+        similarity, liked_id = max(nearest)
+        if similarity < MIN_CONTENT_EVIDENCE:
+            return []
+        return [explain.similar_description(liked_id, self.catalog.item(liked_id).label, similarity)]
 
     def _exploration(self, request: RecommendRequest, relevance: pd.Series, mask: np.ndarray,
                      chosen: set[str]) -> list[Recommendation]:
