@@ -23,7 +23,7 @@ from convrec.agent.events import Cards, Choice, Done, Event, Question, Status, T
 from convrec.agent.guard import strip_instructions
 from convrec.agent.llm import LLM, LLMError, LLMUnavailable
 from convrec.agent.memory import FeedbackAction, Memory
-from convrec.agent.prose import faithful
+from convrec.agent.prose import excerpt, faithful, first_sentence_end
 from convrec.agent.prompts import render
 from convrec.agent.reading import llm_reading
 from convrec.agent.scheduler import LLMScheduler, Ticket
@@ -37,6 +37,7 @@ from convrec.tools.textnorm import spoken_title
 
 CARDS = 5
 PROSE_MAX_TOKENS = 48
+REQUEST_CHARS = 200  # of the person's message, quoted to the model for each card
 CONTEXT_TURNS = 2
 MAX_ELICITATIONS = 2  # onboarding questions per session; after that, cards alone until the user says more
 COLD_START_SIGNALS = 1  # fewer item/genre opinions than this, and no query: ask
@@ -121,7 +122,7 @@ class Agent:
             lines = []
             if degraded is None and cards:
                 yield Status(text="writing one sentence per card…")  # the slow part: say so (front ends show it)
-            async for event in self._prose(cards, degraded is None, ticket):
+            async for event in self._prose(cards, degraded is None, ticket, start.text):
                 if isinstance(event, Status):
                     degraded = event.text
                 else:
@@ -221,41 +222,47 @@ class Agent:
         self.memory.save_profile(user, revised)
         return revised, self._recommend(user, revised, session), _describe_change(profile, revised, self.catalog)
 
-    async def _prose(self, cards: list[Recommendation], use_llm: bool,
-                     ticket: Ticket | None = None) -> AsyncIterator[Token | Status]:
+    async def _prose(self, cards: list[Recommendation], use_llm: bool, ticket: Ticket | None = None,
+                     request: str = "") -> AsyncIterator[Token | Status]:
         """A Token per card: the model's checked sentence, else the template. If the model goes down mid-reply (its
         process crashed or hung, the endpoint is unreachable), one Status says so and the other cards keep their
-        templates: the turn never waits on a model that is restarting."""
+        templates: the turn never waits on a model that is restarting. `request`: the person's (guarded) message."""
         cancelled = ticket.cancelled if ticket is not None else None
+        shown: list[tuple[str, Recommendation]] = []  # the check keeps later sentences from repeating these
         for card in cards:
             template = card.reasons[0].text if card.reasons else "A good match for you."
             sentence = template
             if use_llm and card.reasons:
                 try:
-                    sentence = await self._llm_call(ticket, self._checked_phrase, card, cancelled) or template
+                    sentence = await self._llm_call(ticket, self._checked_phrase, card, cancelled, request,
+                                                    tuple(shown)) or template
                 except LLMUnavailable as error:
                     use_llm = False
                     yield Status(text=f"{error.what}; {error.fix}")
+            shown.append((sentence, card))
             yield Token(text=sentence, item_id=card.item_id)
 
-    def _checked_phrase(self, card: Recommendation, cancelled: threading.Event | None = None) -> str | None:
-        candidate = self._phrase(card, cancelled)
-        return candidate if candidate and faithful(candidate, card, self.catalog) else None
+    def _checked_phrase(self, card: Recommendation, cancelled: threading.Event | None = None, request: str = "",
+                        shown: tuple[tuple[str, Recommendation], ...] = ()) -> str | None:
+        candidate = self._phrase(card, cancelled, request)
+        if candidate and faithful(candidate, card, self.catalog, request=request, earlier=shown):
+            return candidate
+        return None
 
-    def _phrase(self, card: Recommendation, cancelled: threading.Event | None = None) -> str | None:
-        messages = [{"role": "system", "content": render("reason_system")},
-                    {"role": "user", "content": render("reason_user", title=spoken_title(card.title),
-                                                              fact=card.reasons[0].text)}]
+    def _phrase(self, card: Recommendation, cancelled: threading.Event | None = None,
+                request: str = "") -> str | None:
+        messages = phrase_messages(card, self.catalog, request)
         pieces = []
         try:
             stream = self.llm.stream_chat(messages, max_tokens=PROSE_MAX_TOKENS, temperature=0.3, stop=["\n"])
             for piece in stream:
                 if cancelled is not None and cancelled.is_set():  # the client went away: stop generating
-                    close = getattr(stream, "close", None)
-                    if close is not None:
-                        close()
+                    _close(stream)
                     return None
                 pieces.append(piece)
+                if len(pieces) > 1 and (end := first_sentence_end("".join(pieces))) is not None:
+                    _close(stream)  # one sentence is all we show: stop decoding
+                    return "".join(pieces)[:end].strip()
         except LLMUnavailable:
             raise
         except LLMError:
@@ -288,6 +295,21 @@ class Agent:
         if question is not None:
             parts.append(question.text)
         return "\n".join(parts)
+
+
+def _close(stream) -> None:
+    close = getattr(stream, "close", None)
+    if close is not None:
+        close()
+
+
+def phrase_messages(card: Recommendation, catalog: Catalog, request: str = "") -> list[dict[str, str]]:
+    """The prompt for one card's sentence. What every card of a turn shares (the system prompt, the request) comes
+    first and byte-identical, so llama.cpp reuses its KV cache; the card's own text comes last."""
+    return [{"role": "system", "content": render("reason_system")},
+            {"role": "user", "content": render("reason_user", request=request[:REQUEST_CHARS],
+                                               title=spoken_title(card.title), about=excerpt(card, catalog) or "-",
+                                               fact=card.reasons[0].text)}]
 
 
 def reply_head(cards: list[Recommendation]) -> str:

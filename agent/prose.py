@@ -1,28 +1,48 @@
-"""Per-card justifications: the LLM rephrases one card's template reason; a check keeps it faithful.
+"""Per-card justifications: the LLM connects one card's film to the person; a check keeps it faithful.
+
+The model sees the card's template reason, the person's request and a short excerpt of the item's own document
+(the lead of its description, credits cut, plus its top tags), guarded like user text: from the first clause that
+gives orders or addresses someone, item text is cut before it becomes evidence.
 
 A sentence is accepted only if it names the card's own title, names no other catalog title except the liked
-item the evidence cites, contains no number absent from the evidence, and says nothing else: every content word
-comes from the card (title, reasons, evidence, genres and their everyday words) or from a short list of words of
-praise. A small model's plot summaries are usually invented ("Heavy Metal is about monsters and zombies"), so
-they fail the check. Otherwise the template stays.
+item the evidence cites, contains no number absent from the evidence, says nothing else (every content word
+comes from the card: title, reasons, evidence, genres and their everyday words, the excerpt, the request's own
+lower-case words, or a short list of words of praise), says so when the card is an exploration, and shares no
+run of six words with a sentence already shown for another card (titles aside). Otherwise the template stays.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 
+from convrec.agent.guard import strip_item_instructions
 from convrec.agent.prompts import template
 from convrec.catalog.models import Catalog
 from convrec.tools.linking import find_titles
 from convrec.tools.models import Recommendation
-from convrec.tools.textnorm import FUNCTION_WORDS, fold, spoken_title, words
+from convrec.tools.textnorm import FUNCTION_WORDS, fold, spoken_title, tokenize, words
 from convrec.tools.vocabulary import TERMS, singular
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _PAREN_YEAR = re.compile(r"\(\d{4}\)")
 MAX_SENTENCE_CHARS = 220
 ECHO_WORDS = 5
+SKELETON_WORDS = 6  # two cards' sentences sharing this many words in a row (titles aside) read as one template
+EXCERPT_WORDS = 26
+EXCERPT_TAGS = 3
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"(])")
+# Credits are names the model would only parrot: cut from "directed by …" / "starring …" to the sentence's end.
+_CREDITS = re.compile(r",?\s*\b(?:(?:co-)?(?:written|directed|produced|distributed|released|created|developed)"
+                      r"(?:,?\s+(?:and\s+)?(?:co-)?(?:written|directed|produced))*\s+by|starring|(?:that|and|it)\s+stars)"
+                      r"\b.*$", re.IGNORECASE)
+_PRODUCTION = re.compile(r"\b(produced|directed|written|released|grossed|premiered|awards?|box\s+office|budget|"
+                         r"installment|sequel|remake|screenplay|adaptation|nominated)\b", re.IGNORECASE)
+_STORY = re.compile(r"\b(follows?|story(?!\s+(?:by|was|is)\b)|centers?|centres?|centered|centred|about|tells?|plot|revolves?|depicts?|"
+                    r"focuses|concerns?|set\s+in|in\s+the\s+film|stars\s+as)\b")  # lower case: "Toy Story" is not a story cue
+EXPLORATION_WORDS = frozenset({"explore", "exploring", "exploration", "beyond", "different", "new", "change",
+                               "venture", "branch", "outside", "discover", "try"})
 # What a recommendation may say without evidence: liking, fit, invitation. Nothing about the film itself.
 PRAISE_WORDS = frozenset("""
 movie movies film films pick picks choice great good fun enjoy enjoyed enjoying enjoyable like liked love loved
@@ -31,7 +51,8 @@ favourite perfect wonderful fantastic amazing awesome excellent brilliant recomm
 suggest suggestion fit fits match matches matched think just since because vibe vibes style taste tastes treat
 appeal appeals suit suits alley fine nice solid theme themes many people given hit exciting entertaining gem
 should would will could want appreciate appreciated rated rating ratings predicted predict score highly high well
-lot more much too something tonight next another one right up classic favorites
+lot more much too something tonight next another one right up classic favorites share shares sharing
+similarity similarities kind this time request wish asked
 """.split())
 
 
@@ -47,27 +68,128 @@ def cited_items(card: Recommendation) -> set[str]:
     return {str(reason.evidence["liked_item_id"]) for reason in card.reasons if "liked_item_id" in reason.evidence}
 
 
-def faithful(sentence: str, card: Recommendation, catalog: Catalog) -> bool:
-    """True if the sentence may be shown in place of the card's template reason."""
+def first_sentence_end(text: str) -> int | None:
+    """Where the first sentence of `text` ends, once a second one has begun ("… mouse. It is …"), else None."""
+    match = _SENTENCE_END.search(text)
+    return match.start() if match else None
+
+
+def excerpt(card: Recommendation, catalog: Catalog) -> str:
+    """The card's item in a few guarded words of its own document: what it is, what happens, top tags."""
+    item = catalog.item(card.item_id)
+    return item_excerpt(item.title, item.description or "", tuple(item.tags[:2 * EXCERPT_TAGS]))
+
+
+@lru_cache(maxsize=512)
+def item_excerpt(title: str, description: str, tags: tuple[str, ...] = ()) -> str:
+    """`excerpt` from the item's title, description and tags (most frequent first)."""
+    guarded = re.sub(r"\s*\([^)]*\)", "", strip_item_instructions(description, spoken_title(title)))
+    sentences = [s for s in _SENTENCE_END.split(" ".join(guarded.split())) if s]
+    parts = []
+    if sentences:
+        names = "|".join(re.escape(re.sub(r"\s*\(.*\)\s*$", "", form)) for form in (spoken_title(title), title))
+        parts.append(re.sub(rf"^(?:{names})\s+(?:is|was)\s+(?:an?\s+)?", "", _CREDITS.sub("", sentences[0]),
+                            flags=re.IGNORECASE))
+        # what happens in it: the first later sentence with a story cue, from the cue on ("depicts a dystopian …")
+        story = next((s[cue.start():] for s in sentences[1:] if (cue := _STORY.search(s))), None)
+        if story is None and len(sentences) > 1 and not _PRODUCTION.search(sentences[1]):
+            story = sentences[1]
+        if story:
+            parts.append(_CREDITS.sub("", story))
+    parts = [part.rstrip(" ,;:.") for part in parts if part.strip(" ,;:.")]
+    text = _first_words("; ".join(parts), EXCERPT_WORDS)
+    kept_tags = []
+    for tag in tags:
+        if len(kept_tags) < EXCERPT_TAGS and len(words(tag)) <= 3 and strip_item_instructions(tag) == tag.strip() \
+                and fold(tag) not in {fold(t) for t in kept_tags}:
+            kept_tags.append(tag.strip())
+    if kept_tags:
+        text = f"{text} (tags: {', '.join(kept_tags)})" if text else f"tags: {', '.join(kept_tags)}"
+    return text
+
+
+def _first_words(text: str, limit: int) -> str:
+    tokens = tokenize(text)
+    if len(tokens) <= limit:
+        return text
+    cut = text[:tokens[limit - 1].end]
+    clause = max(cut.rfind(","), cut.rfind(";"), cut.rfind(". "))
+    return (cut[:clause] if clause > len(cut) // 2 else cut).rstrip(" ,;.")
+
+
+def faithful(sentence: str, card: Recommendation, catalog: Catalog, *, request: str = "",
+             earlier: Sequence[tuple[str, Recommendation]] = ()) -> bool:
+    """True if the sentence may be shown in place of the card's template reason. `request`: what the person
+    asked for this turn (guarded); `earlier`: (sentence, card) already shown for the other cards of this reply."""
     text = sentence.strip()
     if not text or len(text) > MAX_SENTENCE_CHARS or "\n" in text:
         return False
     if not _names(text, card.title) or _echoes_prompt(text):
         return False
     allowed = {card.item_id} | cited_items(card)
+    about = excerpt(card, catalog)
     for mention in find_titles(_PAREN_YEAR.sub("", text), catalog):  # "(2010), The Matrix" is not "2010: The …"
         ids = {candidate.item_id for candidate in mention.result.candidates}
-        if mention.result.decision == "linked" and not ids & allowed:
+        quoted = set(words(mention.span)) <= set(words(about))  # the excerpt's "anthology" is not "Pathology"
+        if mention.result.decision == "linked" and not ids & allowed and not quoted:
             return False
     numbers = {n.rstrip("0").rstrip(".") if "." in n else n for n in _NUMBER.findall(text)}
-    return numbers <= allowed_numbers(card) and not unsupported_words(text, card)
+    if not numbers <= allowed_numbers(card) | set(_NUMBER.findall(about)):
+        return False
+    if unsupported_words(text, card, evidence=f"{about} {taste_words(request)}"):
+        return False
+    if any(reason.kind == "explore" for reason in card.reasons[:1]) and not EXPLORATION_WORDS & set(words(text)):
+        return False  # an exploration pick must say it is one
+    return not any(shared_skeleton(text, shown, card_titles(card) + card_titles(other)) for shown, other in earlier)
 
 
-def unsupported_words(sentence: str, card: Recommendation) -> set[str]:
-    """Content words of `sentence` that neither the card's evidence nor a word of praise accounts for."""
+def unsupported_words(sentence: str, card: Recommendation, *, evidence: str = "") -> set[str]:
+    """Content words of `sentence` that neither the card's evidence (plus `evidence`, e.g. its excerpt) nor a word
+    of praise accounts for."""
     allowed = _allowed_words(card)
+    extra = {_stem(word) for word in words(evidence)}  # the excerpt's "centers" allows "centered"
     said = {word for word in words(sentence) if not word.isdigit()}
-    return {word for word in said if word not in allowed and singular(word) not in allowed}
+    return {word for word in said if word not in allowed and singular(word) not in allowed and _stem(word) not in extra}
+
+
+def _stem(word: str) -> str:
+    return re.sub(r"(?:ing|ed|es|s)$", "", singular(word)) if len(word) > 4 else word
+
+
+def taste_words(request: str) -> str:
+    """The request's own lower-case words ("scary", "old", "funny"): names and titles, capitalised, are left out
+    so that a name the person mentioned is never credited to the film."""
+    return " ".join(token.text for token in tokenize(request) if token.text.islower())
+
+
+def card_titles(card: Recommendation) -> list[str]:
+    """The card's own title and the liked titles its evidence cites."""
+    return [card.title, *(str(reason.evidence["liked_title"]) for reason in card.reasons
+                          if "liked_title" in reason.evidence)]
+
+
+def shared_skeleton(a: str, b: str, titles: list[str] | tuple[str, ...] = ()) -> tuple[str, ...] | None:
+    """The first run of SKELETON_WORDS words the two sentences share once titles are taken out, or None."""
+    grams_b = set(_grams(_skeleton(b, titles), SKELETON_WORDS))
+    return next((gram for gram in _grams(_skeleton(a, titles), SKELETON_WORDS) if gram in grams_b), None)
+
+
+def distinctness_violations(shown: Sequence[tuple[str, Recommendation]]) -> int:
+    """Pairs of (sentence, card) in one reply whose sentences share a skeleton of SKELETON_WORDS words."""
+    return sum(1 for i, (a, card_a) in enumerate(shown) for b, card_b in shown[i + 1:]
+               if shared_skeleton(a, b, card_titles(card_a) + card_titles(card_b)))
+
+
+def _skeleton(sentence: str, titles: list[str] | tuple[str, ...]) -> list[str]:
+    said = f" {' '.join(words(sentence))} "
+    for title in sorted({t for title in titles for t in (_core(title), _core(spoken_title(title))) if t},
+                        key=len, reverse=True):
+        said = said.replace(f" {title} ", " ")
+    return said.split()
+
+
+def _grams(said: list[str], n: int) -> list[tuple[str, ...]]:
+    return [tuple(said[i:i + n]) for i in range(len(said) - n + 1)]
 
 
 def _allowed_words(card: Recommendation) -> frozenset[str]:
@@ -86,9 +208,7 @@ def _genre_words(genre: str) -> frozenset[str]:
 
 def _echoes_prompt(text: str) -> bool:
     """Five words in a row from one of our prompts: the model is repeating its instructions."""
-    said = words(text)
-    grams = {tuple(said[i:i + ECHO_WORDS]) for i in range(len(said) - ECHO_WORDS + 1)}
-    return bool(grams & _prompt_grams())
+    return bool(set(_grams(words(text), ECHO_WORDS)) & _prompt_grams())
 
 
 @lru_cache(maxsize=1)
@@ -96,8 +216,7 @@ def _prompt_grams() -> frozenset[tuple[str, ...]]:
     grams = set()
     for name in ("reason_system", "read_system"):
         instructions = template(name).template.split("Example.")[0]  # copying the example's style is the point
-        prompt = words(instructions)
-        grams |= {tuple(prompt[i:i + ECHO_WORDS]) for i in range(len(prompt) - ECHO_WORDS + 1)}
+        grams |= set(_grams(words(instructions), ECHO_WORDS))
     return frozenset(grams)
 
 
@@ -109,3 +228,8 @@ def _names(text: str, title: str) -> bool:
         if core and core in said:
             return True
     return False
+
+
+def _core(title: str) -> str:
+    """A title's words without its year or aliases in brackets, as `words` gives them, space-joined."""
+    return " ".join(words(re.sub(r"\s*\(.*\)\s*$", "", title)))
