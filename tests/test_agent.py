@@ -151,7 +151,9 @@ def test_faithful_prose_is_used(make_agent, demo_tools):
     catalog, _ = demo_tools
     agent = make_agent(None)
     cards = cards_of(run(agent, "I loved The Matrix"))
-    sentences = [f"Since you loved The Matrix, {c.title} should be a great pick." for c in cards]
+    styles = ["Since you loved The Matrix, {} should be a great pick.", "{} is a solid choice for a fan of The Matrix.",
+              "Try {} tonight.", "Enjoy {} as well.", "{}: a really good fit for your taste."]
+    sentences = [style.format(c.title) for style, c in zip(styles, cards)]  # one skeleton each
     llm = ScriptedLLM().enqueue(reading(catalog), *sentences)
     events = run(make_agent(llm), "I loved The Matrix", user="bob")
     assert [t.text for t in events if isinstance(t, Token)] == sentences
@@ -164,8 +166,22 @@ def test_what_reaches_the_llm_is_short_and_fenced(make_agent, demo_tools):
     system, user = llm.prompts[0]
     assert "<message>I loved Heat</message>" in user["content"]
     assert len(system["content"]) < 400
-    for prompt in llm.prompts[1:]:  # per-card prose: title and template reason only, no item descriptions
-        assert "directed by" not in prompt[1]["content"] and len(prompt[1]["content"]) < 300
+    prose = [prompt[1]["content"] for prompt in llm.prompts[1:]]
+    for content in prose:  # per-card: the request, the title, a short fenced excerpt (no credits), the reason
+        assert "<about>" in content and "directed by" not in content and len(content) < 600
+    shared = len(prose[0].split("Movie:")[0])  # the request comes first, byte-identical: llama.cpp reuses its cache
+    assert shared and all(content[:shared] == prose[0][:shared] for content in prose)
+    assert len({prompt[0]["content"] for prompt in llm.prompts[1:]}) == 1
+
+
+def test_one_sentence_per_card_and_no_shared_skeleton(make_agent, demo_tools):
+    catalog, _ = demo_tools
+    cards = cards_of(run(make_agent(None), "I loved The Matrix"))
+    same = [f"{c.title} should be a really great pick for you tonight. Also watch Titanic." for c in cards]
+    llm = ScriptedLLM().enqueue(reading(catalog), *same)
+    tokens = [t.text for t in run(make_agent(llm), "I loved The Matrix", user="bob") if isinstance(t, Token)]
+    assert tokens[0] == f"{cards[0].title} should be a really great pick for you tonight."  # the first sentence only
+    assert tokens[1:] == [c.reasons[0].text for c in cards[1:]]  # the same skeleton again: the template
 
 
 def test_llm_cannot_overturn_what_the_words_said(make_agent, demo_tools):
