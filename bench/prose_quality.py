@@ -177,6 +177,7 @@ def main() -> None:
             "turns": rows,
         }
         del llm
+        args.out.write_text(json.dumps(report, indent=2, default=str) + "\n")  # a slow second model loses nothing
     for name, result in report["models"].items():
         print(f"\n{name} (threads {threads}, load {result['load_average_before']} → {result['load_average_after']})")
         for key in result["new"]:
