@@ -30,7 +30,7 @@ _PAREN_YEAR = re.compile(r"\(\d{4}\)")
 MAX_SENTENCE_CHARS = 220
 ECHO_WORDS = 5
 SKELETON_WORDS = 6  # two cards' sentences sharing this many words in a row (titles aside) read as one template
-EXCERPT_WORDS = 26
+EXCERPT_WORDS = 20
 EXCERPT_TAGS = 3
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"(])")
 # Credits are names the model would only parrot: cut from "directed by …" / "starring …" to the sentence's end.

@@ -1,7 +1,7 @@
 """Card sentences with the local model: how often they fall back, how much they tell, how fast they come.
 
 Run: .venv/bin/python bench/prose_quality.py [--models qwen2.5-coder-0.5b qwen2.5-coder-1.5b] [--turns 40]
-     [--offset 150] [--threads N]
+     [--offset 100] [--threads N]
 (no index needed: the cards come from EASE + CF + genres, without the semantic query signal)
 
 Each turn is one message to a fresh user: a ReDial dev seeker message (from case `--offset` on; the first seeker
@@ -138,7 +138,7 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"],
                         choices=sorted(MODELS))
     parser.add_argument("--turns", type=int, default=40)
-    parser.add_argument("--offset", type=int, default=150, help="first ReDial dev case (0-149 were tuned on)")
+    parser.add_argument("--offset", type=int, default=100, help="first ReDial dev case (the first 8 were tuned on)")
     parser.add_argument("--threads", type=int, default=None, help="default: 1 if the machine is busy, else 2")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "prose_quality.json")
     args = parser.parse_args()
