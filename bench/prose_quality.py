@@ -32,6 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from convrec.agent.events import Token
 from convrec.agent.guard import strip_instructions
 from convrec.agent.llama_backend import LlamaCppLLM
 from convrec.agent.memory import Memory
@@ -97,9 +98,11 @@ def informative(sentence: str, card, about: str) -> bool:
 async def phrase_all(agent: Agent, cards, request: str) -> dict:
     started = time.perf_counter()
     shown, times = [], []
-    async for sentence, card in agent._prose(cards, True, None, request):
-        times.append(time.perf_counter() - started)
-        shown.append((sentence, card))
+    by_id = {card.item_id: card for card in cards}
+    async for event in agent._prose(cards, True, None, request):
+        if isinstance(event, Token):
+            times.append(time.perf_counter() - started)
+            shown.append((event.text, by_id[event.item_id]))
     return {"shown": shown, "first_s": times[0] if times else None, "all_s": times[-1] if times else None}
 
 
