@@ -37,7 +37,6 @@ from convrec.tools.textnorm import spoken_title
 
 CARDS = 5
 PROSE_MAX_TOKENS = 48
-REQUEST_CHARS = 200  # of the person's message, quoted to the model for each card
 CONTEXT_TURNS = 2
 MAX_ELICITATIONS = 2  # onboarding questions per session; after that, cards alone until the user says more
 COLD_START_SIGNALS = 1  # fewer item/genre opinions than this, and no query: ask
@@ -122,7 +121,7 @@ class Agent:
             lines = []
             if degraded is None and cards:
                 yield Status(text="writing one sentence per card…")  # the slow part: say so (front ends show it)
-            async for event in self._prose(cards, degraded is None, ticket, start.text):
+            async for event in self._prose(cards, degraded is None, ticket):
                 if isinstance(event, Status):
                     degraded = event.text
                 else:
@@ -222,11 +221,11 @@ class Agent:
         self.memory.save_profile(user, revised)
         return revised, self._recommend(user, revised, session), _describe_change(profile, revised, self.catalog)
 
-    async def _prose(self, cards: list[Recommendation], use_llm: bool, ticket: Ticket | None = None,
-                     request: str = "") -> AsyncIterator[Token | Status]:
+    async def _prose(self, cards: list[Recommendation], use_llm: bool,
+                     ticket: Ticket | None = None) -> AsyncIterator[Token | Status]:
         """A Token per card: the model's checked sentence, else the template. If the model goes down mid-reply (its
         process crashed or hung, the endpoint is unreachable), one Status says so and the other cards keep their
-        templates: the turn never waits on a model that is restarting. `request`: the person's (guarded) message."""
+        templates: the turn never waits on a model that is restarting."""
         cancelled = ticket.cancelled if ticket is not None else None
         shown: list[tuple[str, Recommendation]] = []  # the check keeps later sentences from repeating these
         for card in cards:
@@ -234,7 +233,7 @@ class Agent:
             sentence = template
             if use_llm and card.reasons:
                 try:
-                    sentence = await self._llm_call(ticket, self._checked_phrase, card, cancelled, request,
+                    sentence = await self._llm_call(ticket, self._checked_phrase, card, cancelled,
                                                     tuple(shown)) or template
                 except LLMUnavailable as error:
                     use_llm = False
@@ -242,16 +241,15 @@ class Agent:
             shown.append((sentence, card))
             yield Token(text=sentence, item_id=card.item_id)
 
-    def _checked_phrase(self, card: Recommendation, cancelled: threading.Event | None = None, request: str = "",
+    def _checked_phrase(self, card: Recommendation, cancelled: threading.Event | None = None,
                         shown: tuple[tuple[str, Recommendation], ...] = ()) -> str | None:
-        candidate = self._phrase(card, cancelled, request)
-        if candidate and faithful(candidate, card, self.catalog, request=request, earlier=shown):
+        candidate = self._phrase(card, cancelled)
+        if candidate and faithful(candidate, card, self.catalog, earlier=shown):
             return candidate
         return None
 
-    def _phrase(self, card: Recommendation, cancelled: threading.Event | None = None,
-                request: str = "") -> str | None:
-        messages = phrase_messages(card, self.catalog, request)
+    def _phrase(self, card: Recommendation, cancelled: threading.Event | None = None) -> str | None:
+        messages = phrase_messages(card, self.catalog)
         pieces = []
         try:
             stream = self.llm.stream_chat(messages, max_tokens=PROSE_MAX_TOKENS, temperature=0.3, stop=["\n"])
@@ -303,13 +301,13 @@ def _close(stream) -> None:
         close()
 
 
-def phrase_messages(card: Recommendation, catalog: Catalog, request: str = "") -> list[dict[str, str]]:
-    """The prompt for one card's sentence. What every card of a turn shares (the system prompt, the request) comes
-    first and byte-identical, so llama.cpp reuses its KV cache; the card's own text comes last."""
+def phrase_messages(card: Recommendation, catalog: Catalog) -> list[dict[str, str]]:
+    """The prompt for one card's sentence: the system prompt, byte-identical for every card (llama.cpp reuses its
+    KV cache), then the card's own short text. The person's message stays out: the small models pinned its words
+    on any film ("The Shawshank Redemption … is a movie with animals")."""
     return [{"role": "system", "content": render("reason_system")},
-            {"role": "user", "content": render("reason_user", request=request[:REQUEST_CHARS],
-                                               title=spoken_title(card.title), about=excerpt(card, catalog) or "-",
-                                               fact=card.reasons[0].text)}]
+            {"role": "user", "content": render("reason_user", title=spoken_title(card.title),
+                                               about=excerpt(card, catalog) or "-", fact=card.reasons[0].text)}]
 
 
 def reply_head(cards: list[Recommendation]) -> str:

@@ -1,13 +1,13 @@
 """Per-card justifications: the LLM connects one card's film to the person; a check keeps it faithful.
 
-The model sees the card's template reason, the person's request and a short excerpt of the item's own document
+The model sees the card's template reason and a short excerpt of the item's own document
 (the lead of its description, credits cut, plus its top tags), guarded like user text: from the first clause that
 gives orders or addresses someone, item text is cut before it becomes evidence.
 
 A sentence is accepted only if it names the card's own title, names no other catalog title except the liked
 item the evidence cites, contains no number absent from the evidence, says nothing else (every content word
-comes from the card: title, reasons, evidence, genres and their everyday words, the excerpt, the request's own
-lower-case words, or a short list of words of praise), says so when the card is an exploration, and shares no
+comes from the card: title, reasons, evidence, genres and their everyday words, the excerpt, or a short list of
+words of praise), says so when the card is an exploration, and shares no
 run of six words with a sentence already shown for another card (titles aside). Otherwise the template stays.
 """
 
@@ -38,7 +38,7 @@ _CREDITS = re.compile(r",?\s*\b(?:(?:co-)?(?:written|directed|produced|distribut
                       r"(?:,?\s+(?:and\s+)?(?:co-)?(?:written|directed|produced))*\s+by|starring|(?:that|and|it)\s+stars)"
                       r"\b.*$", re.IGNORECASE)
 _PRODUCTION = re.compile(r"\b(produced|directed|written|released|grossed|premiered|awards?|box\s+office|budget|"
-                         r"installment|sequel|remake|screenplay|adaptation|nominated)\b", re.IGNORECASE)
+                         r"installment|sequel|remake|screenplay|adaptation|nominated|starred|starring|stars|voices|cast)\b", re.IGNORECASE)
 _STORY = re.compile(r"\b(follows?|story(?!\s+(?:by|was|is)\b)|centers?|centres?|centered|centred|about|tells?|plot|revolves?|depicts?|"
                     r"focuses|concerns?|set\s+in|in\s+the\s+film|stars\s+as)\b")  # lower case: "Toy Story" is not a story cue
 EXPLORATION_WORDS = frozenset({"explore", "exploring", "exploration", "beyond", "different", "new", "change",
@@ -117,10 +117,13 @@ def _first_words(text: str, limit: int) -> str:
     return (cut[:clause] if clause > len(cut) // 2 else cut).rstrip(" ,;.")
 
 
-def faithful(sentence: str, card: Recommendation, catalog: Catalog, *, request: str = "",
+def faithful(sentence: str, card: Recommendation, catalog: Catalog, *,
              earlier: Sequence[tuple[str, Recommendation]] = ()) -> bool:
-    """True if the sentence may be shown in place of the card's template reason. `request`: what the person
-    asked for this turn (guarded); `earlier`: (sentence, card) already shown for the other cards of this reply."""
+    """True if the sentence may be shown in place of the card's template reason. `earlier`: (sentence, card)
+    already shown for the other cards of this reply.
+
+    The person's own words are not evidence about the film: allowed, a small model pins them on any card
+    ("The Shawshank Redemption … is a movie with animals", measured with the 1.5B)."""
     text = sentence.strip()
     if not text or len(text) > MAX_SENTENCE_CHARS or "\n" in text:
         return False
@@ -136,7 +139,7 @@ def faithful(sentence: str, card: Recommendation, catalog: Catalog, *, request: 
     numbers = {n.rstrip("0").rstrip(".") if "." in n else n for n in _NUMBER.findall(text)}
     if not numbers <= allowed_numbers(card) | set(_NUMBER.findall(about)):
         return False
-    if unsupported_words(text, card, evidence=f"{about} {taste_words(request)}"):
+    if unsupported_words(text, card, evidence=about):
         return False
     if any(reason.kind == "explore" for reason in card.reasons[:1]) and not EXPLORATION_WORDS & set(words(text)):
         return False  # an exploration pick must say it is one
@@ -154,12 +157,6 @@ def unsupported_words(sentence: str, card: Recommendation, *, evidence: str = ""
 
 def _stem(word: str) -> str:
     return re.sub(r"(?:ing|ed|es|s)$", "", singular(word)) if len(word) > 4 else word
-
-
-def taste_words(request: str) -> str:
-    """The request's own lower-case words ("scary", "old", "funny"): names and titles, capitalised, are left out
-    so that a name the person mentioned is never credited to the film."""
-    return " ".join(token.text for token in tokenize(request) if token.text.islower())
 
 
 def card_titles(card: Recommendation) -> list[str]:

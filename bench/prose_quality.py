@@ -33,7 +33,6 @@ import time
 from pathlib import Path
 
 from convrec.agent.events import Token
-from convrec.agent.guard import strip_instructions
 from convrec.agent.llama_backend import LlamaCppLLM
 from convrec.agent.memory import Memory
 from convrec.agent.policy import PROSE_MAX_TOKENS, Agent
@@ -67,7 +66,7 @@ Sentence: Since you liked The Godfather, Heat should be right up your alley."""
 class BaselineAgent(Agent):
     """The phrasing before issue 15: the card's title and template reason, nothing else."""
 
-    def _phrase(self, card, cancelled=None, request=""):
+    def _phrase(self, card, cancelled=None):
         messages = [{"role": "system", "content": BASELINE_SYSTEM},
                     {"role": "user", "content": f"Movie: {spoken_title(card.title)}\nFact: {card.reasons[0].text}"}]
         return "".join(self.llm.stream_chat(messages, max_tokens=PROSE_MAX_TOKENS, temperature=0.3,
@@ -95,21 +94,21 @@ def informative(sentence: str, card, about: str) -> bool:
     return bool(said & set(words(about)) - set(words(card.reasons[0].text)))
 
 
-async def phrase_all(agent: Agent, cards, request: str) -> dict:
+async def phrase_all(agent: Agent, cards) -> dict:
     started = time.perf_counter()
     shown, times = [], []
     by_id = {card.item_id: card for card in cards}
-    async for event in agent._prose(cards, True, None, request):
+    async for event in agent._prose(cards, True, None):
         if isinstance(event, Token):
             times.append(time.perf_counter() - started)
             shown.append((event.text, by_id[event.item_id]))
     return {"shown": shown, "first_s": times[0] if times else None, "all_s": times[-1] if times else None}
 
 
-def score(result: dict, catalog, request: str) -> dict:
+def score(result: dict, catalog) -> dict:
     shown = result["shown"]
     model = [(s, c) for s, c in shown if s != c.reasons[0].text]
-    earlier_ok = [faithful(s, c, catalog, request=request, earlier=shown[:i])
+    earlier_ok = [faithful(s, c, catalog, earlier=shown[:i])
                   for i, (s, c) in enumerate(shown) if s != c.reasons[0].text]
     return {
         "sentences": [s for s, _ in shown], "cards": len(shown), "fallbacks": len(shown) - len(model),
@@ -154,8 +153,7 @@ def main() -> None:
     memory = Memory(folder / "state.sqlite3")
     plain = Agent(catalog, recommender, memory, None)
     turns = [(f"bench-{i}", message) for i, message in enumerate(messages(args.turns, args.offset))]
-    cards = [(message, strip_instructions(message)[0],
-              asyncio.run(plain.run_turn(user, message)).recommendations) for user, message in turns]
+    cards = [(message, asyncio.run(plain.run_turn(user, message)).recommendations) for user, message in turns]
     report = {"command": " ".join(sys.argv), "threads": threads, "models": {}}
     for name in args.models:
         llm = LlamaCppLLM(ensure_model(MODELS[name], settings.models_dir), n_ctx=2048, n_threads=threads)
@@ -164,11 +162,11 @@ def main() -> None:
                     "old": BaselineAgent(catalog, recommender, memory, llm)}
         rows = {"new": [], "old": []}
         load_before = os.getloadavg()
-        for i, (message, request, recommendations) in enumerate(cards):
+        for i, (message, recommendations) in enumerate(cards):
             order = ["new", "old"] if i % 2 == 0 else ["old", "new"]  # neither always pays for the cache switch
             for variant in order:
-                result = asyncio.run(phrase_all(variants[variant], recommendations, request))
-                rows[variant].append({"message": message, **score(result, catalog, request)})
+                result = asyncio.run(phrase_all(variants[variant], recommendations))
+                rows[variant].append({"message": message, **score(result, catalog)})
             print(f"{name} {i + 1}/{len(cards)} new {rows['new'][-1]['all_s']:.1f}s "
                   f"old {rows['old'][-1]['all_s']:.1f}s  load {os.getloadavg()[0]:.2f}", file=sys.stderr)
         ratios = [n["all_s"] / o["all_s"] for n, o in zip(rows["new"], rows["old"]) if o["all_s"]]

@@ -117,12 +117,10 @@ def test_an_injected_description_cannot_get_its_instruction_through(catalog):
         catalog.items.at[card.item_id, "description"] = original
 
 
-def test_the_requests_own_taste_words_count_but_names_in_it_do_not(catalog):
+def test_the_persons_own_words_are_not_evidence_about_the_film(catalog):
     card = matrix_card()
-    assert faithful("The Matrix is a mind-bending science fiction pick, as you asked.", card, catalog,
-                    request="something mind-bending please")
-    assert not faithful("The Matrix stars Keanu Reeves, as you asked.", card, catalog,
-                        request="I like Keanu Reeves")
+    assert not faithful("The Matrix is a movie with animals, as you asked.", card, catalog)  # they asked for animals
+    assert faithful("The Matrix is a science fiction action film, as you asked.", card, catalog)
 
 
 def test_an_exploration_pick_must_say_it_is_one(catalog):
