@@ -7,8 +7,8 @@ gives orders or addresses someone, item text is cut before it becomes evidence.
 A sentence is accepted only if it names the card's own title, names no other catalog title except the liked
 item the evidence cites, contains no number absent from the evidence, says nothing else (every content word
 comes from the card: title, reasons, evidence, genres and their everyday words, the excerpt, or a short list of
-words of praise), says so when the card is an exploration, and shares no
-run of six words with a sentence already shown for another card (titles aside). Otherwise the template stays.
+words of praise), says so when the card is an exploration, and shares no run of six words with a sentence
+already shown for another card (titles aside). Otherwise the template stays.
 """
 
 from __future__ import annotations
@@ -35,12 +35,14 @@ EXCERPT_TAGS = 3
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"(])")
 # Credits are names the model would only parrot: cut from "directed by …" / "starring …" to the sentence's end.
 _CREDITS = re.compile(r",?\s*\b(?:(?:co-)?(?:written|directed|produced|distributed|released|created|developed)"
-                      r"(?:,?\s+(?:and\s+)?(?:co-)?(?:written|directed|produced))*\s+by|starring|(?:that|and|it)\s+stars)"
-                      r"\b.*$", re.IGNORECASE)
+                      r"(?:,?\s+(?:and\s+)?(?:co-)?(?:written|directed|produced))*\s+by"
+                      r"|starring|(?:that|and|it)\s+stars)\b.*$", re.IGNORECASE)
 _PRODUCTION = re.compile(r"\b(produced|directed|written|released|grossed|premiered|awards?|box\s+office|budget|"
-                         r"installment|sequel|remake|screenplay|adaptation|nominated|starred|starring|stars|voices|cast)\b", re.IGNORECASE)
-_STORY = re.compile(r"\b(follows?|story(?!\s+(?:by|was|is)\b)|centers?|centres?|centered|centred|about|tells?|plot|revolves?|depicts?|"
-                    r"focuses|concerns?|set\s+in|in\s+the\s+film|stars\s+as)\b")  # lower case: "Toy Story" is not a story cue
+                         r"installment|sequel|remake|screenplay|adaptation|nominated|starred|starring|stars|voices|"
+                         r"cast)\b", re.IGNORECASE)
+# Cues that a sentence tells what happens; lower case only: "Toy Story" is not a story cue.
+_STORY = re.compile(r"\b(follows?|story(?!\s+(?:by|was|is)\b)|centers?|centres?|centered|centred|about|tells?|plot|"
+                    r"revolves?|depicts?|focuses|concerns?|set\s+in|in\s+the\s+film|stars\s+as)\b")
 EXPLORATION_WORDS = frozenset({"explore", "exploring", "exploration", "beyond", "different", "new", "change",
                                "venture", "branch", "outside", "discover", "try"})
 # What a recommendation may say without evidence: liking, fit, invitation. Nothing about the film itself.

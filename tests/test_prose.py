@@ -91,7 +91,7 @@ def test_instructions_in_item_text_are_cut_before_they_become_evidence(injection
 
 
 def test_a_title_that_says_you_is_not_an_instruction():
-    description = "You've Got Mail is a 1998 American romantic comedy film. It follows two rivals who fall in love online."
+    description = "You've Got Mail is a 1998 American romantic comedy. It follows two rivals who fall in love online."
     assert "romantic comedy" in item_excerpt("You've Got Mail", description)
 
 
