@@ -23,7 +23,7 @@ from convrec.agent.events import Cards, Choice, Done, Event, Question, Status, T
 from convrec.agent.guard import strip_instructions
 from convrec.agent.llm import LLM, LLMError, LLMUnavailable
 from convrec.agent.memory import FeedbackAction, Memory
-from convrec.agent.prose import excerpt, faithful, first_sentence_end
+from convrec.agent.prose import excerpt, faithful, fallback_sentence, first_sentence_end, prompt_fact
 from convrec.agent.prompts import render
 from convrec.agent.reading import llm_reading
 from convrec.agent.scheduler import LLMScheduler, Ticket
@@ -246,9 +246,9 @@ class Agent:
         cancelled = ticket.cancelled if ticket is not None else None
         shown: list[tuple[str, Recommendation]] = []  # the check keeps later sentences from repeating these
         for card in cards:
-            template = card.reasons[0].text if card.reasons else "A good match for you."
+            template = fallback_sentence(card, shown)
             sentence = template
-            if use_llm and card.reasons:
+            if use_llm and card.reasons and excerpt(card, self.catalog):  # nothing to tell: the template, at once
                 try:
                     sentence = await self._llm_call(ticket, self._checked_phrase, card, cancelled,
                                                     tuple(shown)) or template
@@ -324,7 +324,7 @@ def phrase_messages(card: Recommendation, catalog: Catalog) -> list[dict[str, st
     on any film ("The Shawshank Redemption … is a movie with animals")."""
     return [{"role": "system", "content": render("reason_system")},
             {"role": "user", "content": render("reason_user", title=spoken_title(card.title),
-                                               about=excerpt(card, catalog) or "-", fact=card.reasons[0].text)}]
+                                               about=excerpt(card, catalog) or "-", fact=prompt_fact(card))}]
 
 
 def reply_head(cards: list[Recommendation]) -> str:

@@ -30,9 +30,11 @@ _PAREN_YEAR = re.compile(r"\(\d{4}\)")
 MAX_SENTENCE_CHARS = 220
 ECHO_WORDS = 5
 SKELETON_WORDS = 6  # two cards' sentences sharing this many words in a row (titles aside) read as one template
-EXCERPT_WORDS = 20
+EXCERPT_WORDS = 16
 EXCERPT_TAGS = 3
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"(])")
+# A sentence ends at . ! ? before a capital, but not after an initial or a title ("M. Night", "Douglas S. Cook").
+_SENTENCE_END = re.compile(r"(?<=[.!?])(?<!\b[A-Z]\.)(?<!\bMr\.)(?<!\bDr\.)(?<!\bSt\.)(?<!\bJr\.)(?<!\bMrs\.)"
+                           r"\s+(?=[A-Z\"(])")
 # Credits are names the model would only parrot: cut from "directed by …" / "starring …" to the sentence's end.
 _CREDITS = re.compile(r",?\s*\b(?:(?:co-)?(?:written|directed|produced|distributed|released|created|developed)"
                       r"(?:,?\s+(?:and\s+)?(?:co-)?(?:written|directed|produced))*\s+by"
@@ -42,7 +44,12 @@ _PRODUCTION = re.compile(r"\b(produced|directed|written|released|grossed|premier
                          r"cast)\b", re.IGNORECASE)
 # Cues that a sentence tells what happens; lower case only: "Toy Story" is not a story cue.
 _STORY = re.compile(r"\b(follows?|story(?!\s+(?:by|was|is)\b)|centers?|centres?|centered|centred|about|tells?|plot|"
-                    r"revolves?|depicts?|focuses|concerns?|set\s+in|in\s+the\s+film|stars\s+as)\b")
+                    r"revolves?|depicts?|focuses|concerns?|set\s+in|in\s+the\s+film)\b")
+# "It stars Bruce Willis as a child psychologist …", "Kevin Spacey stars as Lester Burnham, an advertising …": the role
+_ROLE = re.compile(r"\bstars\s+(?:[A-Z][\w.'-]*\s+)+as\s+(?=(?:an?|the)\s)|\bstars\s+as\s+[^,]+,\s*(?=(?:an?|the)\s)")
+_SIMILARITY = re.compile(r"\s*\(similarity [\d.]+\)")
+# "1995 American crime film" → "crime film": the year and origin only cost tokens (and "a American")
+_LEADING_ORIGIN = re.compile(r"^(?:\d{4}\s+)?(?:[A-Z][a-z]+(?:-[A-Z][a-z]+)*\s+)?(?=[a-z])")
 EXPLORATION_WORDS = frozenset({"explore", "exploring", "exploration", "beyond", "different", "new", "change",
                                "venture", "branch", "outside", "discover", "try"})
 # What a recommendation may say without evidence: liking, fit, invitation. Nothing about the film itself.
@@ -76,6 +83,11 @@ def first_sentence_end(text: str) -> int | None:
     return match.start() if match else None
 
 
+def prompt_fact(card: Recommendation) -> str:
+    """The card's first reason as the model reads it: without the similarity score, which it would only copy."""
+    return _SIMILARITY.sub("", card.reasons[0].text)
+
+
 def excerpt(card: Recommendation, catalog: Catalog) -> str:
     """The card's item in a few guarded words of its own document: what it is, what happens, top tags."""
     item = catalog.item(card.item_id)
@@ -92,21 +104,26 @@ def item_excerpt(title: str, description: str, tags: tuple[str, ...] = ()) -> st
         names = "|".join(re.escape(re.sub(r"\s*\(.*\)\s*$", "", form)) for form in (spoken_title(title), title))
         parts.append(re.sub(rf"^(?:{names})\s+(?:is|was)\s+(?:an?\s+)?", "", _CREDITS.sub("", sentences[0]),
                             flags=re.IGNORECASE))
-        # what happens in it: the first later sentence with a story cue, from the cue on ("depicts a dystopian …")
-        story = next((s[cue.start():] for s in sentences[1:] if (cue := _STORY.search(s))), None)
+        # what happens in it: the first later sentence with a story cue, from the cue on ("depicts a dystopian …"),
+        # or the role its star plays
+        story = next((s[cue.end():] if cue.re is _ROLE else s[cue.start():] for s in sentences[1:]
+                      if (cue := _ROLE.search(s) or _STORY.search(s))), None)
         if story is None and len(sentences) > 1 and not _PRODUCTION.search(sentences[1]):
             story = sentences[1]
         if story:
             parts.append(_CREDITS.sub("", story))
     parts = [part.rstrip(" ,;:.") for part in parts if part.strip(" ,;:.")]
+    if parts:
+        parts[0] = _LEADING_ORIGIN.sub("", parts[0])  # the card shows the year; the model misquotes it
     text = _first_words("; ".join(parts), EXCERPT_WORDS)
-    kept_tags = []
-    for tag in tags:
-        if len(kept_tags) < EXCERPT_TAGS and len(words(tag)) <= 3 and strip_item_instructions(tag) == tag.strip() \
-                and fold(tag) not in {fold(t) for t in kept_tags}:
-            kept_tags.append(tag.strip())
-    if kept_tags:
-        text = f"{text} (tags: {', '.join(kept_tags)})" if text else f"tags: {', '.join(kept_tags)}"
+    if len(parts) < 2:  # no story: a few of its top tags say what it is about
+        kept_tags: list[str] = []
+        for tag in tags:
+            if len(kept_tags) < EXCERPT_TAGS and len(words(tag)) <= 3 and strip_item_instructions(tag) == tag.strip() \
+                    and fold(tag) not in {fold(t) for t in kept_tags}:
+                kept_tags.append(tag.strip())
+        if kept_tags:
+            text = "; ".join(filter(None, [text, f"themes: {', '.join(kept_tags)}"]))
     return text
 
 
@@ -116,49 +133,66 @@ def _first_words(text: str, limit: int) -> str:
         return text
     cut = text[:tokens[limit - 1].end]
     clause = max(cut.rfind(","), cut.rfind(";"), cut.rfind(". "))
-    return (cut[:clause] if clause > len(cut) // 2 else cut).rstrip(" ,;.")
+    cut = (cut[:clause] if clause > len(cut) // 2 else cut).rstrip(" ,;.")
+    while (last := cut.rsplit(" ", 1))[-1].lower() in FUNCTION_WORDS and len(last) > 1:  # no dangling "when he"
+        cut = last[0].rstrip(" ,;.")
+    return cut
 
 
 def faithful(sentence: str, card: Recommendation, catalog: Catalog, *,
              earlier: Sequence[tuple[str, Recommendation]] = ()) -> bool:
     """True if the sentence may be shown in place of the card's template reason. `earlier`: (sentence, card)
-    already shown for the other cards of this reply.
+    already shown for the other cards of this reply."""
+    return rejection(sentence, card, catalog, earlier=earlier) is None
 
-    The person's own words are not evidence about the film: allowed, a small model pins them on any card
+
+def rejection(sentence: str, card: Recommendation, catalog: Catalog, *,
+              earlier: Sequence[tuple[str, Recommendation]] = ()) -> str | None:
+    """The first rule the sentence breaks (one of REJECTIONS), or None if it may be shown.
+
+    The person's own words are not evidence about the film: a small model pins them on any card
     ("The Shawshank Redemption … is a movie with animals", measured with the 1.5B)."""
     text = sentence.strip()
     if not text or len(text) > MAX_SENTENCE_CHARS or "\n" in text:
-        return False
-    if not _names(text, card.title) or _echoes_prompt(text):
-        return False
+        return "shape"
+    if not _names(text, card.title):
+        return "no title"
+    if _echoes_prompt(text):
+        return "echoes prompt"
     allowed = {card.item_id} | cited_items(card)
     about = excerpt(card, catalog)
     for mention in find_titles(_PAREN_YEAR.sub("", text), catalog):  # "(2010), The Matrix" is not "2010: The …"
         ids = {candidate.item_id for candidate in mention.result.candidates}
         quoted = set(words(mention.span)) <= set(words(about))  # the excerpt's "anthology" is not "Pathology"
         if mention.result.decision == "linked" and not ids & allowed and not quoted:
-            return False
+            return "other title"
     numbers = {n.rstrip("0").rstrip(".") if "." in n else n for n in _NUMBER.findall(text)}
     if not numbers <= allowed_numbers(card) | set(_NUMBER.findall(about)):
-        return False
+        return "new number"
     if unsupported_words(text, card, evidence=about):
-        return False
+        return "unsupported words"
     if any(reason.kind == "explore" for reason in card.reasons[:1]) and not EXPLORATION_WORDS & set(words(text)):
-        return False  # an exploration pick must say it is one
-    return not any(shared_skeleton(text, shown, card_titles(card) + card_titles(other)) for shown, other in earlier)
+        return "exploration unsaid"
+    if any(shared_skeleton(text, shown, card_titles(card) + card_titles(other)) for shown, other in earlier):
+        return "repeats a skeleton"
+    return None
+
+
+REJECTIONS = ("shape", "no title", "echoes prompt", "other title", "new number", "unsupported words",
+              "exploration unsaid", "repeats a skeleton")
 
 
 def unsupported_words(sentence: str, card: Recommendation, *, evidence: str = "") -> set[str]:
     """Content words of `sentence` that neither the card's evidence (plus `evidence`, e.g. its excerpt) nor a word
     of praise accounts for."""
     allowed = _allowed_words(card)
-    extra = {_stem(word) for word in words(evidence)}  # the excerpt's "centers" allows "centered"
+    extra = {_stem(word) for word in {*words(evidence), *allowed}}  # "centers" allows "centered", "explore" "exploring"
     said = {word for word in words(sentence) if not word.isdigit()}
     return {word for word in said if word not in allowed and singular(word) not in allowed and _stem(word) not in extra}
 
 
 def _stem(word: str) -> str:
-    return re.sub(r"(?:ing|ed|es|s)$", "", singular(word)) if len(word) > 4 else word
+    return re.sub(r"(?:ing|ed|es|e|s)$", "", singular(word)) if len(word) > 4 else word
 
 
 def card_titles(card: Recommendation) -> list[str]:
@@ -171,6 +205,15 @@ def shared_skeleton(a: str, b: str, titles: list[str] | tuple[str, ...] = ()) ->
     """The first run of SKELETON_WORDS words the two sentences share once titles are taken out, or None."""
     grams_b = set(_grams(_skeleton(b, titles), SKELETON_WORDS))
     return next((gram for gram in _grams(_skeleton(a, titles), SKELETON_WORDS) if gram in grams_b), None)
+
+
+def fallback_sentence(card: Recommendation, earlier: Sequence[tuple[str, Recommendation]] = ()) -> str:
+    """The card's template: its first reason whose text repeats no skeleton of a sentence already shown (two cards
+    predicted by the same collaborative filter read alike), else its first reason."""
+    texts = [reason.text for reason in card.reasons] or ["A good match for you."]
+    return next((text for text in texts
+                 if not any(shared_skeleton(text, shown, card_titles(card) + card_titles(other))
+                            for shown, other in earlier)), texts[0])
 
 
 def distinctness_violations(shown: Sequence[tuple[str, Recommendation]]) -> int:

@@ -78,16 +78,25 @@ ITEM_INJECTIONS = [case["text"] for case in map(json.loads, (Path(__file__).pare
 
 def test_the_excerpt_is_what_the_film_is_and_what_happens_without_credits(catalog):
     about = excerpt(matrix_card(), catalog)
-    assert "science fiction action film" in about and "dystopian future" in about and "tags:" in about
-    assert "Wachowskis" not in about and "Keanu" not in about
-    assert item_excerpt("Heat", HEAT) == ("1995 American crime film; follows the conflict between a seasoned "
-                                          "detective and a professional thief in Los Angeles")
+    assert about.startswith("science fiction action film; depicts a dystopian future")
+    assert "Wachowskis" not in about and "Keanu" not in about and "1999" not in about
+    assert item_excerpt("Heat", HEAT) == ("crime film; follows the conflict between a seasoned detective and a "
+                                          "professional thief in Los Angeles")
+
+
+def test_without_a_story_the_excerpt_names_top_tags_and_initials_do_not_end_a_sentence():
+    sixth = ("The Sixth Sense is a 1999 American psychological thriller film written and directed by M. Night "
+             "Shyamalan. It stars Bruce Willis as a child psychologist whose patient claims he can see the dead.")
+    assert item_excerpt("Sixth Sense, The", sixth) == ("psychological thriller film; a child psychologist whose "
+                                                        "patient claims he can see the dead")
+    assert item_excerpt("Rock, The", "The Rock is a 1996 American action thriller film written by Douglas S. Cook.",
+                        ("alcatraz", "terrorism")) == "action thriller film; themes: alcatraz, terrorism"
 
 
 @pytest.mark.parametrize("injection", ITEM_INJECTIONS, ids=lambda text: text[:30])
 def test_instructions_in_item_text_are_cut_before_they_become_evidence(injection):
     assert item_excerpt("Heat", f"{HEAT} {injection}") == item_excerpt("Heat", HEAT)
-    assert item_excerpt("Heat", injection, ("heist", injection)) == "tags: heist"
+    assert item_excerpt("Heat", injection, ("heist", injection)) == "themes: heist"
 
 
 def test_a_title_that_says_you_is_not_an_instruction():
