@@ -141,6 +141,15 @@ class LlamaCppLLM:
                 if piece:
                     yield piece
 
+    def tokens_evaluated(self) -> tuple[int, int]:
+        """Tokens llama.cpp has prefilled (prompt batches) and decoded (one at a time) since the model loaded: the
+        cost of a call, independent of the machine's load (bench/prose_quality.py diffs them)."""
+        import llama_cpp.llama_cpp as native
+
+        self.load()
+        perf = native.llama_perf_context(self._llama._ctx.ctx)
+        return int(perf.n_p_eval), int(perf.n_eval)
+
     def structured(self, messages: list[Message], schema: type[T], *, max_tokens: int) -> T:
         text, self.last_usage = self.structured_text(messages, schema.model_json_schema(), schema.__qualname__,
                                                      max_tokens=max_tokens)

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -23,7 +24,7 @@ from convrec.agent.events import Cards, Choice, Done, Event, Question, Status, T
 from convrec.agent.guard import strip_instructions
 from convrec.agent.llm import LLM, LLMError, LLMUnavailable
 from convrec.agent.memory import FeedbackAction, Memory
-from convrec.agent.prose import excerpt, faithful, fallback_sentence, first_sentence_end, prompt_fact
+from convrec.agent.prose import doomed, excerpt, fallback_sentence, first_sentence_end, prompt_fact, rejection
 from convrec.agent.prompts import render
 from convrec.agent.reading import llm_reading
 from convrec.agent.scheduler import LLMScheduler, Ticket
@@ -36,6 +37,7 @@ from convrec.tools.recommend import Recommender, RecommendRequest
 from convrec.tools.textnorm import spoken_title
 
 CARDS = 5
+log = logging.getLogger(__name__)
 PROSE_MAX_TOKENS = 48
 CONTEXT_TURNS = 2
 MAX_ELICITATIONS = 2  # onboarding questions per session; after that, cards alone until the user says more
@@ -248,7 +250,7 @@ class Agent:
         for card in cards:
             template = fallback_sentence(card, shown)
             sentence = template
-            if use_llm and card.reasons and excerpt(card, self.catalog):  # nothing to tell: the template, at once
+            if use_llm and self._worth_phrasing(card):
                 try:
                     sentence = await self._llm_call(ticket, self._checked_phrase, card, cancelled,
                                                     tuple(shown)) or template
@@ -258,12 +260,20 @@ class Agent:
             shown.append((sentence, card))
             yield Token(text=sentence, item_id=card.item_id)
 
+    def _worth_phrasing(self, card: Recommendation) -> bool:
+        """A card whose item has no excerpt has nothing to tell beyond its template: no model call."""
+        return bool(card.reasons) and bool(excerpt(card, self.catalog))
+
     def _checked_phrase(self, card: Recommendation, cancelled: threading.Event | None = None,
                         shown: tuple[tuple[str, Recommendation], ...] = ()) -> str | None:
         candidate = self._phrase(card, cancelled)
-        if candidate and faithful(candidate, card, self.catalog, earlier=shown):
-            return candidate
-        return None
+        if not candidate:
+            return None
+        why = rejection(candidate, card, self.catalog, earlier=shown)
+        if why is not None:
+            log.debug("template kept for %s (%s): %s", card.item_id, why, candidate, extra={"rejection": why})
+            return None
+        return candidate
 
     def _phrase(self, card: Recommendation, cancelled: threading.Event | None = None) -> str | None:
         messages = phrase_messages(card, self.catalog)
@@ -275,9 +285,13 @@ class Agent:
                     _close(stream)
                     return None
                 pieces.append(piece)
-                if len(pieces) > 1 and (end := first_sentence_end("".join(pieces))) is not None:
+                text = "".join(pieces)
+                if len(pieces) > 1 and (end := first_sentence_end(text)) is not None:
                     _close(stream)  # one sentence is all we show: stop decoding
-                    return "".join(pieces)[:end].strip()
+                    return text[:end].strip()
+                if doomed(text, card, self.catalog):
+                    _close(stream)  # the check will reject it (the caller logs why): stop decoding
+                    return text.strip()
         except LLMUnavailable:
             raise
         except LLMError:

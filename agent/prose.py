@@ -30,7 +30,7 @@ _PAREN_YEAR = re.compile(r"\(\d{4}\)")
 MAX_SENTENCE_CHARS = 220
 ECHO_WORDS = 5
 SKELETON_WORDS = 6  # two cards' sentences sharing this many words in a row (titles aside) read as one template
-EXCERPT_WORDS = 16
+EXCERPT_WORDS = 14
 EXCERPT_TAGS = 3
 # A sentence ends at . ! ? before a capital, but not after an initial or a title ("M. Night", "Douglas S. Cook").
 _SENTENCE_END = re.compile(r"(?<=[.!?])(?<!\b[A-Z]\.)(?<!\bMr\.)(?<!\bDr\.)(?<!\bSt\.)(?<!\bJr\.)(?<!\bMrs\.)"
@@ -61,7 +61,7 @@ suggest suggestion fit fits match matches matched think just since because vibe 
 appeal appeals suit suits alley fine nice solid theme themes many people given hit exciting entertaining gem
 should would will could want appreciate appreciated rated rating ratings predicted predict score highly high well
 lot more much too something tonight next another one right up classic favorites share shares sharing
-similarity similarities kind this time request wish asked
+similarity similarities kind this time request wish asked explores featuring
 """.split())
 
 
@@ -84,8 +84,9 @@ def first_sentence_end(text: str) -> int | None:
 
 
 def prompt_fact(card: Recommendation) -> str:
-    """The card's first reason as the model reads it: without the similarity score, which it would only copy."""
-    return _SIMILARITY.sub("", card.reasons[0].text)
+    """The card's first reason as the model reads it: without the similarity score and the liked film's year, which it
+    would only copy (tokens, and numbers the check must then trace)."""
+    return _PAREN_YEAR.sub("", _SIMILARITY.sub("", card.reasons[0].text)).strip()
 
 
 def excerpt(card: Recommendation, catalog: Catalog) -> str:
@@ -120,7 +121,7 @@ def item_excerpt(title: str, description: str, tags: tuple[str, ...] = ()) -> st
         kept_tags: list[str] = []
         for tag in tags:
             if len(kept_tags) < EXCERPT_TAGS and len(words(tag)) <= 3 and strip_item_instructions(tag) == tag.strip() \
-                    and fold(tag) not in {fold(t) for t in kept_tags}:
+                    and fold(tag) not in {fold(t) for t in kept_tags} and not set(words(tag)) <= set(words(text)):
                 kept_tags.append(tag.strip())
         if kept_tags:
             text = "; ".join(filter(None, [text, f"themes: {', '.join(kept_tags)}"]))
@@ -162,6 +163,8 @@ def rejection(sentence: str, card: Recommendation, catalog: Catalog, *,
     allowed = {card.item_id} | cited_items(card)
     about = excerpt(card, catalog)
     for mention in find_titles(_PAREN_YEAR.sub("", text), catalog):  # "(2010), The Matrix" is not "2010: The …"
+        if mention.span.islower():  # "explores" is not "Explorers"; its words still need evidence (below)
+            continue
         ids = {candidate.item_id for candidate in mention.result.candidates}
         quoted = set(words(mention.span)) <= set(words(about))  # the excerpt's "anthology" is not "Pathology"
         if mention.result.decision == "linked" and not ids & allowed and not quoted:
@@ -180,6 +183,13 @@ def rejection(sentence: str, card: Recommendation, catalog: Catalog, *,
 
 REJECTIONS = ("shape", "no title", "echoes prompt", "other title", "new number", "unsupported words",
               "exploration unsaid", "repeats a skeleton")
+
+
+def doomed(partial: str, card: Recommendation, catalog: Catalog) -> bool:
+    """True once a finished word of a sentence still being written has no evidence: the check will reject it, so
+    decoding the rest only costs time."""
+    end = max(map(partial.rfind, " ,;:.!?"))  # a word without a delimiter after it may go on
+    return end > 0 and bool(unsupported_words(partial[:end], card, evidence=excerpt(card, catalog)))
 
 
 def unsupported_words(sentence: str, card: Recommendation, *, evidence: str = "") -> set[str]:

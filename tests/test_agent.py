@@ -144,7 +144,7 @@ def test_unfaithful_prose_falls_back_to_the_template(make_agent, demo_tools):
     events = run(make_agent(llm), "I loved The Matrix")
     tokens = [e for e in events if isinstance(e, Token)]
     cards = {c.item_id: c for c in cards_of(events)}
-    assert all(t.text == cards[t.item_id].reasons[0].text for t in tokens)
+    assert all(t.text in {reason.text for reason in cards[t.item_id].reasons} for t in tokens)  # templates
 
 
 def test_faithful_prose_is_used(make_agent, demo_tools):
@@ -180,7 +180,7 @@ def test_one_sentence_per_card_and_no_shared_skeleton(make_agent, demo_tools):
     llm = ScriptedLLM().enqueue(reading(catalog), *same)
     tokens = [t.text for t in run(make_agent(llm), "I loved The Matrix", user="bob") if isinstance(t, Token)]
     assert tokens[0] == f"{cards[0].title} should be a really great pick for you tonight."  # the first sentence only
-    assert tokens[1:] == [c.reasons[0].text for c in cards[1:]]  # the same skeleton again: the template
+    assert all(text in {r.text for r in c.reasons} for text, c in zip(tokens[1:], cards[1:]))  # same skeleton: templates
 
 
 def test_llm_cannot_overturn_what_the_words_said(make_agent, demo_tools):

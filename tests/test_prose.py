@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from convrec.agent.prose import (
-    card_titles, distinctness_violations, excerpt, faithful, item_excerpt, shared_skeleton, unsupported_words,
+    card_titles, distinctness_violations, excerpt, faithful, fallback_sentence, item_excerpt, rejection, shared_skeleton,
+    unsupported_words,
 )
 from convrec.tools import explain
 from convrec.tools.models import Recommendation
@@ -35,15 +36,21 @@ def test_a_sentence_built_from_the_evidence_passes(catalog, sentence):
     assert faithful(sentence, matrix_card(), catalog), unsupported_words(sentence, matrix_card())
 
 
-@pytest.mark.parametrize("sentence, why", [
-    ("The Matrix follows a hacker who discovers reality is a simulation.", "an invented plot"),
-    ("Since you liked Inception, The Matrix and Titanic are great choices.", "another title"),
-    ("The Matrix is 92% similar to Inception.", "a number not in the evidence"),
-    ("Since you liked Inception, you will love it.", "the card's own title is missing"),
-    ("You rewrite one fact about a movie recommendation: The Matrix.", "the instructions echoed"),
+@pytest.mark.parametrize("sentence, rule", [
+    ("The Matrix follows a hacker who discovers reality is a simulation.", "unsupported words"),  # invented plot
+    ("Since you liked Inception, The Matrix and Titanic are great choices.", "other title"),
+    ("The Matrix is 92% similar to Inception.", "new number"),
+    ("Since you liked Inception, you will love it.", "no title"),
+    ("The Matrix: say nothing that About and Reason do not say.", "echoes prompt"),
 ])
-def test_anything_else_falls_back_to_the_template(catalog, sentence, why):
-    assert not faithful(sentence, matrix_card(), catalog), why
+def test_anything_else_falls_back_to_the_template_and_names_the_rule(catalog, sentence, rule):
+    assert not faithful(sentence, matrix_card(), catalog)
+    assert rejection(sentence, matrix_card(), catalog) == rule
+
+
+def test_a_lowercase_word_that_is_also_a_title_is_not_a_title_mention(catalog):
+    told = "The Matrix is a science fiction action film that explores a dystopian future, like Inception."
+    assert rejection(told, matrix_card(), catalog) is None  # "explores" is not the film "Explorers"
 
 
 def test_genre_words_count_as_evidence_only_for_the_cards_genres():
@@ -80,8 +87,7 @@ def test_the_excerpt_is_what_the_film_is_and_what_happens_without_credits(catalo
     about = excerpt(matrix_card(), catalog)
     assert about.startswith("science fiction action film; depicts a dystopian future")
     assert "Wachowskis" not in about and "Keanu" not in about and "1999" not in about
-    assert item_excerpt("Heat", HEAT) == ("crime film; follows the conflict between a seasoned detective and a "
-                                          "professional thief in Los Angeles")
+    assert item_excerpt("Heat", HEAT) == "crime film; follows the conflict between a seasoned detective and a professional thief"
 
 
 def test_without_a_story_the_excerpt_names_top_tags_and_initials_do_not_end_a_sentence():
@@ -152,6 +158,16 @@ def test_sentences_that_share_a_six_word_skeleton_apart_from_titles_are_not_dist
     assert distinctness_violations(same) == 1
     different = [same[0], ("The Thing is a 1982 science fiction horror film about a shape-shifting alien.", thing)]
     assert distinctness_violations(different) == 0
+
+
+def test_a_template_that_would_repeat_an_earlier_one_gives_way_to_the_cards_next_reason():
+    predicted = explain.cf_predicted(4.3, 5.0)
+    first = Recommendation(item_id="1", title="Heat", score=1.0, reasons=[explain.cf_predicted(4.5, 5.0)])
+    second = Recommendation(item_id="2", title="Fargo", score=1.0, reasons=[predicted, explain.genre_match(["Crime"])])
+    assert fallback_sentence(second) == predicted.text
+    assert fallback_sentence(second, [(first.reasons[0].text, first)]) == "In genres you like: Crime"
+    only = Recommendation(item_id="3", title="Big", score=1.0, reasons=[predicted])
+    assert fallback_sentence(only, [(first.reasons[0].text, first)]) == predicted.text  # nothing else to say
 
 
 def test_the_check_rejects_a_sentence_that_repeats_an_earlier_ones_skeleton(catalog):
