@@ -45,7 +45,8 @@ _PRODUCTION = re.compile(r"\b(produced|directed|written|released|grossed|premier
 # Cues that a sentence tells what happens; lower case only: "Toy Story" is not a story cue.
 _STORY = re.compile(r"\b(follows?|story(?!\s+(?:by|was|is)\b)|centers?|centres?|centered|centred|about|tells?|plot|"
                     r"revolves?|depicts?|focuses|concerns?|set\s+in|in\s+the\s+film)\b")
-# "It stars Bruce Willis as a child psychologist …", "Kevin Spacey stars as Lester Burnham, an advertising …": the role
+# The role a star plays: "It stars Bruce Willis as a child psychologist …", "Kevin Spacey stars as Lester Burnham, an
+# advertising executive …"
 _ROLE = re.compile(r"\bstars\s+(?:[A-Z][\w.'-]*\s+)+as\s+(?=(?:an?|the)\s)|\bstars\s+as\s+[^,]+,\s*(?=(?:an?|the)\s)")
 _SIMILARITY = re.compile(r"\s*\(similarity [\d.]+\)")
 # "1995 American crime film" → "crime film": the year and origin only cost tokens (and "a American")

@@ -180,7 +180,47 @@ def test_one_sentence_per_card_and_no_shared_skeleton(make_agent, demo_tools):
     llm = ScriptedLLM().enqueue(reading(catalog), *same)
     tokens = [t.text for t in run(make_agent(llm), "I loved The Matrix", user="bob") if isinstance(t, Token)]
     assert tokens[0] == f"{cards[0].title} should be a really great pick for you tonight."  # the first sentence only
-    assert all(text in {r.text for r in c.reasons} for text, c in zip(tokens[1:], cards[1:]))  # same skeleton: templates
+    # the same skeleton again: templates
+    assert all(text in {r.text for r in c.reasons} for text, c in zip(tokens[1:], cards[1:]))
+
+
+class CountingLLM(ScriptedLLM):
+    """Counts the pieces the agent actually took from each stream (it stops decoding early)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.taken: list[int] = []
+
+    def stream_chat(self, messages, **options):
+        self.taken.append(0)
+        for piece in super().stream_chat(messages, **options):
+            self.taken[-1] += 1
+            yield piece
+
+
+def test_decoding_stops_at_the_first_word_the_check_would_reject(make_agent, demo_tools):
+    catalog, _ = demo_tools
+    cards = cards_of(run(make_agent(None), "I loved The Matrix"))
+    invented = f"{cards[0].title} follows a hacker named Zorblax who fights robots in a long invented plot."
+    llm = CountingLLM().enqueue(reading(catalog), invented, *[f"{c.title} is a good pick." for c in cards[1:]])
+    tokens = [t for t in run(make_agent(llm), "I loved The Matrix", user="bob") if isinstance(t, Token)]
+    assert tokens[0].text in {r.text for r in cards[0].reasons}  # rejected: the template
+    assert llm.taken[1] < len(invented.split())  # [0] is the reading; the invented sentence was cut short
+
+
+def test_a_card_without_an_excerpt_keeps_its_template_without_a_model_call(make_agent, demo_tools):
+    catalog, _ = demo_tools
+    cards = cards_of(run(make_agent(None), "I loved The Matrix"))
+    item = cards[0].item_id
+    saved = catalog.items.at[item, "description"], catalog.items.at[item, "tags"]
+    catalog.items.at[item, "description"], catalog.items.at[item, "tags"] = "", []
+    try:
+        llm = ScriptedLLM().enqueue(reading(catalog), *[f"{c.title} is a good pick." for c in cards[1:]])
+        tokens = [t for t in run(make_agent(llm), "I loved The Matrix", user="bob") if isinstance(t, Token)]
+    finally:
+        catalog.items.at[item, "description"], catalog.items.at[item, "tags"] = saved
+    assert tokens[0].text == cards[0].reasons[0].text
+    assert len(llm.prompts) == len(cards)  # the reading and one call per other card
 
 
 def test_llm_cannot_overturn_what_the_words_said(make_agent, demo_tools):

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from convrec.agent.prose import (
-    card_titles, distinctness_violations, excerpt, faithful, fallback_sentence, item_excerpt, rejection, shared_skeleton,
-    unsupported_words,
+    card_titles, distinctness_violations, doomed, excerpt, faithful, fallback_sentence, item_excerpt, rejection,
+    shared_skeleton, unsupported_words,
 )
 from convrec.tools import explain
 from convrec.tools.models import Recommendation
@@ -87,7 +87,8 @@ def test_the_excerpt_is_what_the_film_is_and_what_happens_without_credits(catalo
     about = excerpt(matrix_card(), catalog)
     assert about.startswith("science fiction action film; depicts a dystopian future")
     assert "Wachowskis" not in about and "Keanu" not in about and "1999" not in about
-    assert item_excerpt("Heat", HEAT) == "crime film; follows the conflict between a seasoned detective and a professional thief"
+    assert item_excerpt("Heat", HEAT) == ("crime film; follows the conflict between a seasoned detective and a "
+                                          "professional thief")
 
 
 def test_without_a_story_the_excerpt_names_top_tags_and_initials_do_not_end_a_sentence():
@@ -177,3 +178,11 @@ def test_the_check_rejects_a_sentence_that_repeats_an_earlier_ones_skeleton(cata
     assert faithful("Heat is a crime film, a great pick since you liked Inception.", heat, catalog)
     assert not faithful("Heat is a crime film, a great pick since you liked Inception.", heat, catalog,
                         earlier=[(first, matrix_card())])
+
+
+def test_a_sentence_is_doomed_once_a_finished_word_has_no_evidence(catalog):
+    card = matrix_card()
+    assert not doomed("The Matrix is a science", card, catalog)
+    assert not doomed("The Matrix is a hack", card, catalog)  # the word may go on
+    assert doomed("The Matrix is a hacker ", card, catalog)
+    assert not doomed("The", card, catalog)
