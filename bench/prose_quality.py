@@ -14,7 +14,8 @@ both checked by the current check and given the current fallback (what is shown 
 - the rule the check rejected each model sentence by (`agent.prose.REJECTIONS`);
 - informative share: the share of cards whose shown sentence has a content word from the item's excerpt that the
   template does not already have;
-- distinctness violations: pairs of shown sentences in one reply sharing six words in a row, titles aside;
+- distinctness violations: pairs of shown sentences in one reply sharing six words in a row, titles aside (all
+  pairs, and those with a model sentence in them: two cards showing the same template reason are the rest);
 - the words per accepted sentence;
 - tokens per card prefilled and decoded by llama.cpp (independent of the machine's load), and per reply;
 - time to the first sentence after the cards, and to the last (all five), medians, with the load average per turn.
@@ -140,7 +141,10 @@ def score(result: dict, catalog) -> dict:
     return {
         "sentences": [s for s, _ in shown], "cards": len(shown), "fallbacks": len(shown) - len(model),
         "informative": sum(1 for s, c in model if informative(s, c, excerpt(c, catalog))),
-        "violations": distinctness_violations(shown), "model_words": [len(words(s)) for s, _ in model],
+        "violations": distinctness_violations(shown),
+        "model_violations": distinctness_violations(shown) - distinctness_violations(
+            [(s, c) for s, c in shown if is_template(s, c)]),  # pairs with a model sentence in them
+        "model_words": [len(words(s)) for s, _ in model],
         "shown_pass": sum(earlier_ok), "shown_model": len(model),
         "first_s": result["first_s"], "all_s": result["all_s"], "prefilled": result["prefilled"],
         "decoded": result["decoded"], "load": result["load"],
@@ -157,6 +161,7 @@ def summarize(rows: list[dict], rejections: Counter[str]) -> dict:
         "rejections": {rule: rejections[rule] for rule in REJECTIONS if rejections[rule]},
         "informative_share": round(sum(r["informative"] for r in rows) / max(1, cards), 3),
         "distinctness_violations": sum(r["violations"] for r in rows),
+        "distinctness_violations_with_a_model_sentence": sum(r["model_violations"] for r in rows),
         "words_per_model_sentence_median": statistics.median(lengths) if lengths else None,
         "shown_model_sentences_passing_check": f"{sum(r['shown_pass'] for r in rows)}/"
                                                f"{sum(r['shown_model'] for r in rows)}",
