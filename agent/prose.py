@@ -197,6 +197,8 @@ def unsupported_words(sentence: str, card: Recommendation, *, evidence: str = ""
     """Content words of `sentence` that neither the card's evidence (plus `evidence`, e.g. its excerpt) nor a word
     of praise accounts for."""
     allowed = _allowed_words(card)
+    if any(reason.kind == "explore" for reason in card.reasons[:1]):
+        allowed |= EXPLORATION_WORDS  # "something new to explore" is what an exploration pick should say
     extra = {_stem(word) for word in {*words(evidence), *allowed}}  # "centers" allows "centered", "explore" "exploring"
     said = {word for word in words(sentence) if not word.isdigit()}
     return {word for word in said if word not in allowed and singular(word) not in allowed and _stem(word) not in extra}

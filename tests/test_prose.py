@@ -144,6 +144,8 @@ def test_an_exploration_pick_must_say_it_is_one(catalog):
     assert faithful("To explore beyond your usual picks, try The Matrix, a science fiction action film.", card,
                     catalog)
     assert not faithful("The Matrix is a science fiction action film you will like.", card, catalog)
+    assert faithful("The Matrix, a science fiction action film, is something new to explore.", card, catalog)
+    assert not faithful("The Matrix is a new science fiction action film.", matrix_card(), catalog)  # not explore
 
 
 # -- one reply, five different sentences ------------------------------------------------------------------------------
