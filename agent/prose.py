@@ -135,7 +135,7 @@ def _first_words(text: str, limit: int) -> str:
         return text
     cut = text[:tokens[limit - 1].end]
     clause = max(cut.rfind(","), cut.rfind(";"), cut.rfind(". "))
-    cut = (cut[:clause] if clause > len(cut) // 2 else cut).rstrip(" ,;.")
+    cut = (cut[:clause] if clause > len(cut) // 3 else cut).rstrip(" ,;.")  # a cut phrase invites its own ending
     while (last := cut.rsplit(" ", 1))[-1].lower() in FUNCTION_WORDS and len(last) > 1:  # no dangling "when he"
         cut = last[0].rstrip(" ,;.")
     return cut
