@@ -44,10 +44,10 @@ from convrec.agent.memory import Memory
 from convrec.agent.policy import PROSE_MAX_TOKENS, Agent
 from convrec.agent.prose import PRAISE_WORDS, REJECTIONS, card_titles, distinctness_violations, excerpt, faithful
 from convrec.agent.weights import MODELS, ensure_model
-from convrec.catalog.cfmodel import load_or_train
 from convrec.catalog.loaders import load_demo_catalog
 from convrec.core.settings import Settings
 from convrec.tools.cf import SVDScorer
+from convrec.tools.cfmodel import load_or_train
 from convrec.tools.itemsim import EASE
 from convrec.tools.recommend import Recommender
 from convrec.tools.textnorm import FUNCTION_WORDS, spoken_title, words

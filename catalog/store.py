@@ -33,6 +33,7 @@ from convrec.catalog.fingerprint import fingerprint
 from convrec.catalog.loaders import CatalogSource, load_catalog, load_demo_catalog, open_catalog
 from convrec.catalog.models import Catalog, RatingScale
 from convrec.core.errors import CatalogError
+from convrec.core.files import atomic_write, fsync
 from convrec.core.settings import Settings
 
 try:
@@ -70,8 +71,7 @@ class CatalogStore:
         self.override = override
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None) -> CatalogStore:
-        settings = settings or Settings()
+    def from_settings(cls, settings: Settings) -> CatalogStore:
         return cls(settings.catalog_store_dir, override=settings.catalog)
 
     # -- reading ---------------------------------------------------------------------------------------------------
@@ -160,12 +160,12 @@ class CatalogStore:
             except OSError:
                 if not (target / _META).is_file():  # else a concurrent import published the same content first
                     raise
-            _fsync(self._versions)
+            fsync(self._versions)
         self._activate(fingerprint)
 
     def _activate(self, fingerprint: str) -> None:
         previous = self._pointer()
-        _atomic_write_text(self.root / _CURRENT, fingerprint)
+        atomic_write(self.root / _CURRENT, fingerprint)
         self._collect_garbage(keep={fingerprint, previous})
 
     def _collect_garbage(self, keep: set[str | None]) -> None:
@@ -239,7 +239,7 @@ def _write_meta(folder: Path, *, name: str, fingerprint: str, scale: RatingScale
             "imported_at": datetime.now(UTC).isoformat(timespec="seconds")}
     (folder / _META).write_text(json.dumps(meta, indent=2))
     for written in [*folder.iterdir(), folder]:
-        _fsync(written)
+        fsync(written)
 
 
 def _read_version(version: Path) -> Catalog:
@@ -252,26 +252,3 @@ def _read_version(version: Path) -> Catalog:
     return Catalog(name=meta["name"], items=items, ratings=pd.read_parquet(version / _RATINGS),
                    scale=RatingScale(**meta["scale"]), fingerprint=meta["fingerprint"])
 
-
-def _fsync(path: Path) -> None:
-    """Flush a file, or a folder's entries, to disk."""
-    flags = os.O_RDONLY
-    if path.is_dir():
-        if not hasattr(os, "O_DIRECTORY"):  # Windows cannot open a folder
-            return
-        flags |= os.O_DIRECTORY
-    descriptor = os.open(path, flags)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-    _fsync(path.parent)
