@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -23,7 +24,7 @@ from convrec.agent.events import Cards, Choice, Done, Event, Question, Status, T
 from convrec.agent.guard import strip_instructions
 from convrec.agent.llm import LLM, LLMError, LLMUnavailable
 from convrec.agent.memory import Memory
-from convrec.agent.prose import faithful
+from convrec.agent.prose import doomed, excerpt, fallback_sentence, first_sentence_end, prompt_fact, rejection
 from convrec.agent.prompts import render
 from convrec.agent.reading import llm_reading
 from convrec.agent.scheduler import LLMScheduler, Ticket
@@ -37,6 +38,7 @@ from convrec.tools.recommend import Recommender, RecommendRequest
 from convrec.tools.textnorm import spoken_title
 
 CARDS = 5
+log = logging.getLogger(__name__)
 PROSE_MAX_TOKENS = 48
 CONTEXT_TURNS = 2
 MAX_ELICITATIONS = 2  # onboarding questions per session; after that, cards alone until the user says more
@@ -246,35 +248,52 @@ class Agent:
         process crashed or hung, the endpoint is unreachable), one Status says so and the other cards keep their
         templates: the turn never waits on a model that is restarting."""
         cancelled = ticket.cancelled if ticket is not None else None
+        shown: list[tuple[str, Recommendation]] = []  # the check keeps later sentences from repeating these
         for card in cards:
-            template = card.reasons[0].text if card.reasons else "A good match for you."
+            template = fallback_sentence(card, shown)
             sentence = template
-            if use_llm and card.reasons:
+            if use_llm and self._worth_phrasing(card):
                 try:
-                    sentence = await self._llm_call(ticket, self._checked_phrase, card, cancelled) or template
+                    sentence = await self._llm_call(ticket, self._checked_phrase, card, cancelled,
+                                                    tuple(shown)) or template
                 except LLMUnavailable as error:
                     use_llm = False
                     yield Status(text=f"{error.what}; {error.fix}")
+            shown.append((sentence, card))
             yield Token(text=sentence, item_id=card.item_id)
 
-    def _checked_phrase(self, card: Recommendation, cancelled: threading.Event | None = None) -> str | None:
+    def _worth_phrasing(self, card: Recommendation) -> bool:
+        """A card whose item has no excerpt has nothing to tell beyond its template: no model call."""
+        return bool(card.reasons) and bool(excerpt(card, self.catalog))
+
+    def _checked_phrase(self, card: Recommendation, cancelled: threading.Event | None = None,
+                        shown: tuple[tuple[str, Recommendation], ...] = ()) -> str | None:
         candidate = self._phrase(card, cancelled)
-        return candidate if candidate and faithful(candidate, card, self.catalog) else None
+        if not candidate:
+            return None
+        why = rejection(candidate, card, self.catalog, earlier=shown)
+        if why is not None:
+            log.debug("template kept for %s (%s): %s", card.item_id, why, candidate, extra={"rejection": why})
+            return None
+        return candidate
 
     def _phrase(self, card: Recommendation, cancelled: threading.Event | None = None) -> str | None:
-        messages = [{"role": "system", "content": render("reason_system")},
-                    {"role": "user", "content": render("reason_user", title=spoken_title(card.title),
-                                                              fact=card.reasons[0].text)}]
+        messages = phrase_messages(card, self.catalog)
         pieces = []
         try:
             stream = self.llm.stream_chat(messages, max_tokens=PROSE_MAX_TOKENS, temperature=0.3, stop=["\n"])
             for piece in stream:
                 if cancelled is not None and cancelled.is_set():  # the client went away: stop generating
-                    close = getattr(stream, "close", None)
-                    if close is not None:
-                        close()
+                    _close(stream)
                     return None
                 pieces.append(piece)
+                text = "".join(pieces)
+                if len(pieces) > 1 and (end := first_sentence_end(text)) is not None:
+                    _close(stream)  # one sentence is all we show: stop decoding
+                    return text[:end].strip()
+                if doomed(text, card, self.catalog):
+                    _close(stream)  # the check will reject it (the caller logs why): stop decoding
+                    return text.strip()
         except LLMUnavailable:
             raise
         except LLMError:
@@ -307,6 +326,21 @@ class Agent:
         if question is not None:
             parts.append(question.text)
         return "\n".join(parts)
+
+
+def _close(stream) -> None:
+    close = getattr(stream, "close", None)
+    if close is not None:
+        close()
+
+
+def phrase_messages(card: Recommendation, catalog: Catalog) -> list[dict[str, str]]:
+    """The prompt for one card's sentence: the system prompt, byte-identical for every card (llama.cpp reuses its
+    KV cache), then the card's own short text. The person's message stays out: the small models pinned its words
+    on any film ("The Shawshank Redemption … is a movie with animals")."""
+    return [{"role": "system", "content": render("reason_system")},
+            {"role": "user", "content": render("reason_user", title=spoken_title(card.title),
+                                               about=excerpt(card, catalog) or "-", fact=prompt_fact(card))}]
 
 
 def reply_head(cards: list[Recommendation]) -> str:

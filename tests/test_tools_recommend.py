@@ -97,3 +97,11 @@ def test_bad_k_is_a_validation_error(k):
 def test_unknown_ids_are_a_tool_error(tiny_recommender):
     with pytest.raises(ToolError, match="unknown item id"):
         tiny_recommender.recommend(RecommendRequest(profile=Profile(liked={"999999": 1.0})))
+
+
+def test_reasons_spread_across_the_liked_films_that_explain_the_cards(demo_tools):
+    _, recommender = demo_tools
+    liked = {"1214": 1.0, "541": 1.0}  # Alien, Blade Runner
+    cards = recommender.recommend(RecommendRequest(profile=Profile(liked=liked), k=5))
+    cited = [r.evidence["liked_item_id"] for c in cards for r in c.reasons if r.kind == "similar_to_liked"]
+    assert set(cited) == set(liked)

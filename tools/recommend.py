@@ -7,6 +7,7 @@ to the free-text query (Chroma), genre affinity and a popularity prior; blended 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -28,6 +29,7 @@ QUERY_POOL = 300  # semantic neighbours fetched for the query signal
 CONTENT_POOL = 300  # description neighbours fetched per liked item for the content signal
 MIN_CONTENT_EVIDENCE = 0.5  # a description this close (cosine) to a liked item's is a reason
 PREDICTED_EVIDENCE = 3.8  # a CF prediction is a reason only when it is this good
+SPREAD_SHARE = 0.5  # a liked item pushing a card at least this share as hard as the strongest may be cited instead
 
 
 class ItemItem(Protocol):
@@ -94,7 +96,8 @@ class Recommender:
         relevance = pd.Series(rank.blend(signals, weights, mask), index=self.catalog.items.index[mask])
         slots = request.k - 1 if request.explore and request.k > 1 else request.k
         chosen = rank.mmr(relevance, self._diversity_similarity, slots)
-        cards = [self._card(item_id, relevance[item_id], profile, signals, weights) for item_id in chosen]
+        cited: Counter[str] = Counter()  # spread "because you liked X" across what the person named
+        cards = [self._card(item_id, relevance[item_id], profile, signals, weights, cited=cited) for item_id in chosen]
         if len(cards) < request.k:
             cards += self._exploration(request, relevance, mask, set(chosen))
         return cards
@@ -183,19 +186,21 @@ class Recommender:
 
     # -- cards and evidence -------------------------------------------------------------------------------------------
     def _card(self, item_id: str, score: float, profile: Profile, signals: dict[str, np.ndarray | None],
-              weights: dict[str, float], extra: list[Reason] | None = None) -> Recommendation:
+              weights: dict[str, float], extra: list[Reason] | None = None,
+              cited: Counter[str] | None = None) -> Recommendation:
         item = self.catalog.item(item_id)
-        reasons = [*(extra or []), *self._reasons(item_id, profile, signals, weights)]
+        reasons = [*(extra or []), *self._reasons(item_id, profile, signals, weights, Counter() if cited is None
+                                                  else cited)]
         return Recommendation(item_id=item_id, title=item.title, year=item.year, genres=list(item.genres),
                               score=round(float(score), 4), reasons=reasons[:3])
 
     def _reasons(self, item_id: str, profile: Profile, signals: dict[str, np.ndarray | None],
-                 weights: dict[str, float]) -> list[Reason]:
+                 weights: dict[str, float], cited: Counter[str]) -> list[Reason]:
         reasons: list[Reason] = self._knowledge_reasons(item_id, profile)
         position = self._position[item_id]
         liked = {**profile.liked, **{i: 1.0 for i, r in profile.ratings.items() if self.catalog.scale.is_like(r)}}
         if self.itemsim is not None and liked:
-            reasons += self._similar_to_liked(item_id, liked)
+            reasons += self._similar_to_liked(item_id, liked, cited)
         if signals.get("content") is not None and liked:
             reasons += self._similar_description(item_id, liked)
         query = signals.get("query")
@@ -234,14 +239,19 @@ class Recommender:
                         else explain.same_collection(entity.name, liked, label)]
         return []
 
-    def _similar_to_liked(self, item_id: str, liked: dict[str, float]) -> list[Reason]:
-        contributions = self.itemsim.contributions(item_id, liked)
+    def _similar_to_liked(self, item_id: str, liked: dict[str, float], cited: Counter[str]) -> list[Reason]:
+        """The liked item that explains the card: the strongest contributor, unless another that pushes it at least
+        SPREAD_SHARE as hard has been cited less often by the cards before (several liked films, several cited)."""
+        contributions = self.itemsim.contributions(item_id, liked)  # largest first
         if not contributions:
             return []
-        best, _ = max(contributions, key=lambda pair: pair[1])
+        strongest = contributions[0][1]
+        strong = [pair for pair in contributions if pair[1] > 0 and pair[1] >= SPREAD_SHARE * strongest]
+        best = min(strong or contributions[:1], key=lambda pair: cited[pair[0]])[0]  # stable: ties keep the order
         similarity = self.itemsim.similarity(item_id, best)
         if similarity < MIN_SIMILARITY_EVIDENCE:
             return []
+        cited[best] += 1
         return [explain.similar_to_liked(best, self.catalog.item(best).label, similarity)]
 
     def _similar_description(self, item_id: str, liked: dict[str, float]) -> list[Reason]:
