@@ -20,8 +20,11 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from convrec.agent.events import Cards, Choice, Done, Event, Question, Status, Token, collect
+from convrec.agent.chinese import chinese_llm_reading, faithful_chinese
 from convrec.agent.guard import strip_instructions
 from convrec.agent.llm import LLM, LLMError, LLMUnavailable
+from convrec.agent.locale import (Language, ambiguity_question, elicitation_question, language_of, local_title,
+                                  localized_cards, localized_choices, reply_head_in, template_name)
 from convrec.agent.memory import FeedbackAction, Memory
 from convrec.agent.prose import faithful
 from convrec.agent.prompts import render
@@ -91,7 +94,8 @@ class Agent:
             ticket = self.scheduler.admit()
         try:
             started = time.perf_counter()
-            start = await asyncio.to_thread(self._start, user, message, session, record)
+            language = language_of(message)  # the reply's language (agent/locale.py)
+            start = await asyncio.to_thread(self._start, user, message, session, record, language)
             cards = start.cards
             cards_ms = (time.perf_counter() - started) * 1000
             yield Cards(recommendations=cards)
@@ -105,9 +109,10 @@ class Agent:
             if self.llm is not None and start.text:
                 try:
                     yield Status(text="reading your message…")
-                    reading = await self._llm_call(ticket, llm_reading, self.llm, start.text, start.context,
-                                                   self.catalog)
-                    revised = await asyncio.to_thread(self._revise, user, start.session, reading, start.profile)
+                    read = chinese_llm_reading if language == "zh" else llm_reading
+                    reading = await self._llm_call(ticket, read, self.llm, start.text, start.context, self.catalog)
+                    revised = await asyncio.to_thread(self._revise, user, start.session, reading, start.profile,
+                                                      language)
                     if revised is not None:
                         _, cards, changed = revised
                         yield Cards(recommendations=cards, revision=1, changed=changed)
@@ -121,13 +126,13 @@ class Agent:
             lines = []
             if degraded is None and cards:
                 yield Status(text="writing one sentence per card…")  # the slow part: say so (front ends show it)
-            async for event in self._prose(cards, degraded is None, ticket):
+            async for event in self._prose(cards, degraded is None, ticket, language):
                 if isinstance(event, Status):
                     degraded = event.text
                 else:
                     lines.append(card_line(next(c for c in cards if c.item_id == event.item_id), event.text))
                 yield event
-            reply = self._reply(cards, lines, start.question)
+            reply = self._reply(cards, lines, start.question, language)
             await asyncio.to_thread(self.memory.add_message, start.session, "assistant", reply)
             yield Done(reply=reply, cards_ms=round(cards_ms, 1), total_s=round(time.perf_counter() - started, 3),
                        degraded=degraded)
@@ -170,7 +175,8 @@ class Agent:
         return self._recommend(user, self.memory.profile(user), session)
 
     # -- steps ------------------------------------------------------------------------------------------------------
-    def _start(self, user: str, message: str, session: str | None, record: bool) -> _Start:
+    def _start(self, user: str, message: str, session: str | None, record: bool,
+               language: Language = "en") -> _Start:
         """read → remember → cards → question: no LLM, all committed before anything is shown (a worker thread)."""
         session = self.memory.session(user, session)
         context = self._context(session)
@@ -180,49 +186,53 @@ class Agent:
         if record:
             self.memory.add_message(session, "user", message)
         self.memory.save_profile(user, profile)
-        cards = self._recommend(user, with_guesses(profile, reading), session)
-        question = self._question(reading, profile, session)
+        cards = self._recommend(user, with_guesses(profile, reading), session, language)
+        question = self._question(reading, profile, session, language)
         if question is not None:
             self.memory.add_message(session, "question" if reading.ambiguous else "elicit", question.text)
         return _Start(session, context, text, set_aside, profile, cards, question)
 
-    def _recommend(self, user: str, profile: Profile, session: str | None) -> list[Recommendation]:
+    def _recommend(self, user: str, profile: Profile, session: str | None,
+                   language: Language = "en") -> list[Recommendation]:
         request = RecommendRequest(profile=profile, k=self.cards, explore=profile.signal_count >= 3,
                                    genre_feedback=self._genre_feedback(user))
         cards = self.recommender.recommend(request)
         if session is not None:
             self.memory.record_shown(session, self._turn_number(session), [card.item_id for card in cards])
-        return cards
+        return localized_cards(cards, self.catalog, language)
 
-    def _question(self, reading: Reading, profile: Profile, session: str) -> Question | None:
+    def _question(self, reading: Reading, profile: Profile, session: str,
+                  language: Language = "en") -> Question | None:
         if reading.ambiguous:
             mention = reading.ambiguous[0]
             choices = [Choice(label=c.title, item_id=c.item_id) for c in mention.candidates[:4]]
-            return Question(text=f"Which \u201c{mention.span}\u201d do you mean?", choices=choices)
+            return Question(text=ambiguity_question(mention.span, language),
+                            choices=localized_choices(choices, self.catalog, language))
         if profile.signal_count >= COLD_START_SIGNALS or profile.query or \
                 self._elicitations_asked(session) >= MAX_ELICITATIONS:
             return None
         items = [Choice(label=self.catalog.item(i).label, item_id=i) for i in next_questions(self.catalog, profile, 5)]
         genres = [Choice(label=g, genre=g) for g in genre_choices(self.catalog, profile, 6)]
-        return Question(text="To tune these: which of these have you seen and liked? Or name a movie or a genre "
-                             "you love (or hate).", choices=items + genres)
+        return Question(text=elicitation_question(language),
+                        choices=localized_choices(items + genres, self.catalog, language))
 
     async def _llm_call(self, ticket: Ticket | None, fn: Callable[..., T], *args) -> T:
         if ticket is not None:
             return await ticket.call(fn, *args)
         return await asyncio.to_thread(fn, *args)
 
-    def _revise(self, user: str, session: str, reading: Reading,
-                profile: Profile) -> tuple[Profile, list[Recommendation], str] | None:
+    def _revise(self, user: str, session: str, reading: Reading, profile: Profile,
+                language: Language = "en") -> tuple[Profile, list[Recommendation], str] | None:
         """Apply the LLM's (validated) reading; new cards if it changed the profile."""
         revised = apply_reading(profile, _only_additions(reading, profile))
         if revised == profile:
             return None
         self.memory.save_profile(user, revised)
-        return revised, self._recommend(user, revised, session), _describe_change(profile, revised, self.catalog)
+        return revised, self._recommend(user, revised, session, language), _describe_change(profile, revised,
+                                                                                              self.catalog)
 
-    async def _prose(self, cards: list[Recommendation], use_llm: bool,
-                     ticket: Ticket | None = None) -> AsyncIterator[Token | Status]:
+    async def _prose(self, cards: list[Recommendation], use_llm: bool, ticket: Ticket | None = None,
+                     language: Language = "en") -> AsyncIterator[Token | Status]:
         """A Token per card: the model's checked sentence, else the template. If the model goes down mid-reply (its
         process crashed or hung, the endpoint is unreachable), one Status says so and the other cards keep their
         templates: the turn never waits on a model that is restarting."""
@@ -232,20 +242,25 @@ class Agent:
             sentence = template
             if use_llm and card.reasons:
                 try:
-                    sentence = await self._llm_call(ticket, self._checked_phrase, card, cancelled) or template
+                    sentence = await self._llm_call(ticket, self._checked_phrase, card, cancelled,
+                                                    language) or template
                 except LLMUnavailable as error:
                     use_llm = False
                     yield Status(text=f"{error.what}; {error.fix}")
             yield Token(text=sentence, item_id=card.item_id)
 
-    def _checked_phrase(self, card: Recommendation, cancelled: threading.Event | None = None) -> str | None:
-        candidate = self._phrase(card, cancelled)
-        return candidate if candidate and faithful(candidate, card, self.catalog) else None
+    def _checked_phrase(self, card: Recommendation, cancelled: threading.Event | None = None,
+                        language: Language = "en") -> str | None:
+        candidate = self._phrase(card, cancelled, language)
+        check = faithful_chinese if language == "zh" else faithful
+        return candidate if candidate and check(candidate, card, self.catalog) else None
 
-    def _phrase(self, card: Recommendation, cancelled: threading.Event | None = None) -> str | None:
-        messages = [{"role": "system", "content": render("reason_system")},
-                    {"role": "user", "content": render("reason_user", title=spoken_title(card.title),
-                                                              fact=card.reasons[0].text)}]
+    def _phrase(self, card: Recommendation, cancelled: threading.Event | None = None,
+                language: Language = "en") -> str | None:
+        title = local_title(self.catalog, card.item_id, language)
+        messages = [{"role": "system", "content": render(template_name("reason_system", language))},
+                    {"role": "user", "content": render(template_name("reason_user", language), title=title,
+                                                       fact=card.reasons[0].text)}]
         pieces = []
         try:
             stream = self.llm.stream_chat(messages, max_tokens=PROSE_MAX_TOKENS, temperature=0.3, stop=["\n"])
@@ -283,16 +298,19 @@ class Agent:
                 counts.setdefault(genre, [0, 0])[0 if positive else 1] += 1
         return {genre: (likes, dislikes) for genre, (likes, dislikes) in counts.items()}
 
-    def _reply(self, cards: list[Recommendation], lines: list[str], question: Question | None) -> str:
-        parts = [reply_head(cards), *lines]
+    def _reply(self, cards: list[Recommendation], lines: list[str], question: Question | None,
+               language: Language = "en") -> str:
+        parts = [reply_head(cards, language), *lines]
         if question is not None:
             parts.append(question.text)
         return "\n".join(parts)
 
 
-def reply_head(cards: list[Recommendation]) -> str:
+def reply_head(cards: list[Recommendation], language: Language = "en") -> str:
     """The reply's first line; the reply is this, one `card_line` per card, then the question, joined by newlines
     (streaming front ends build the same text piece by piece)."""
+    if language != "en":
+        return reply_head_in(language, bool(cards))
     return "Here are a few picks for you:" if cards else "I found nothing that fits all of that: try loosening a limit."
 
 

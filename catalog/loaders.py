@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from convrec.catalog.aliases import read_aliases
 from convrec.catalog.fingerprint import fingerprint
 from convrec.catalog.manifest import MANIFEST_NAME, NAME_PATTERN, ItemsSpec, RatingsSpec, read_manifest
 from convrec.catalog.models import ITEM_COLUMNS, Catalog
@@ -35,10 +36,15 @@ def demo_catalog_path() -> Path:
     return Path(str(resources.files("convrec.catalog") / "demo"))
 
 
+def demo_aliases_path() -> Path:
+    """The demo's hand-curated Chinese titles (its README says how they were made)."""
+    return demo_catalog_path() / "aliases" / "zh.csv"
+
+
 def load_demo_catalog() -> Catalog:
     demo = demo_catalog_path()
     return load_movielens(demo / "ml-latest-small", name=DEMO_NAME,
-                          descriptions=demo / "descriptions" / "descriptions.csv")
+                          descriptions=demo / "descriptions" / "descriptions.csv", aliases=demo_aliases_path())
 
 
 def load_catalog(path: Path) -> Catalog:
@@ -61,10 +67,12 @@ def load_generic(manifest_path: Path) -> Catalog:
     manifest = read_manifest(manifest_path)
     items = _read_items(manifest.items)
     ratings = _read_ratings(manifest.ratings, items.index)
-    return _assemble(manifest.name, items, ratings, manifest.ratings)
+    aliases = read_aliases(manifest.aliases.path, items.index) if manifest.aliases else {}
+    return _assemble(manifest.name, items, ratings, manifest.ratings, aliases)
 
 
-def load_movielens(folder: Path, *, name: str | None = None, descriptions: Path | None = None) -> Catalog:
+def load_movielens(folder: Path, *, name: str | None = None, descriptions: Path | None = None,
+                   aliases: Path | None = None) -> Catalog:
     """movies.csv + ratings.csv, with tags.csv, links.csv and descriptions.csv (movieId,plot) when present."""
     items = _read_items(ItemsSpec(path=folder / "movies.csv", id="movieId", title="title", genres="genres"))
     titles = items["title"].map(_split_title_year)
@@ -79,7 +87,8 @@ def load_movielens(folder: Path, *, name: str | None = None, descriptions: Path 
     spec = RatingsSpec(path=folder / "ratings.csv", user_id="userId", item_id="movieId", rating="rating",
                        timestamp="timestamp", scale=(0.5, 5.0))
     ratings = _read_ratings(spec, items.index)
-    return _assemble(name or _safe_name(folder.name), items, ratings, spec)
+    return _assemble(name or _safe_name(folder.name), items, ratings, spec,
+                     read_aliases(aliases, items.index) if aliases else {})
 
 
 def _read_items(spec: ItemsSpec) -> pd.DataFrame:
@@ -121,10 +130,11 @@ def _read_ratings(spec: RatingsSpec, known_items: pd.Index) -> pd.DataFrame:
     return ratings.reset_index(drop=True)
 
 
-def _assemble(name: str, items: pd.DataFrame, ratings: pd.DataFrame, spec: RatingsSpec) -> Catalog:
+def _assemble(name: str, items: pd.DataFrame, ratings: pd.DataFrame, spec: RatingsSpec,
+              aliases: dict[str, str]) -> Catalog:
     items = items[ITEM_COLUMNS]
     return Catalog(name=name, items=items, ratings=ratings, scale=spec.rating_scale,
-                   fingerprint=fingerprint(items, ratings, spec.rating_scale))
+                   fingerprint=fingerprint(items, ratings, spec.rating_scale), aliases=aliases)
 
 
 def _text(values: pd.Series) -> pd.Series:

@@ -13,6 +13,8 @@
     path = "ratings.jsonl"
     user_id = "reader"               # defaults: user_id, item_id, rating; timestamp is optional
     scale = [1, 5]                   # default [0.5, 5]
+    [aliases]                        # optional: other names for items, e.g. Chinese titles
+    path = "aliases.csv"             # columns item_id, alias
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ class Manifest(BaseModel):
     name: str = Field(pattern=NAME_PATTERN)
     items: ItemsSpec
     ratings: RatingsSpec
+    aliases: _FileSpec | None = None
 
 
 def read_manifest(path: Path) -> Manifest:
@@ -90,4 +93,6 @@ def read_manifest(path: Path) -> Manifest:
                            fix="see the catalog manifest section of the README") from error
     manifest.items.path = path.parent / manifest.items.path
     manifest.ratings.path = path.parent / manifest.ratings.path
+    if manifest.aliases is not None:
+        manifest.aliases.path = path.parent / manifest.aliases.path
     return manifest

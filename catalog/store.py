@@ -19,12 +19,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from convrec.catalog.loaders import load_catalog, load_demo_catalog
+from convrec.catalog.aliases import read_aliases
+from convrec.catalog.loaders import demo_aliases_path, load_catalog, load_demo_catalog
 from convrec.catalog.models import Catalog, RatingScale
 from convrec.core.errors import CatalogError
 from convrec.core.settings import Settings
 
 _ITEMS, _RATINGS, _META, _CURRENT, _STAGING = "items.parquet", "ratings.parquet", "meta.json", "CURRENT", ".import-"
+_ALIASES = "aliases.json"
 _STALE_STAGING_SECONDS = 3600  # younger staging folders may belong to an import still running in another process
 
 
@@ -103,6 +105,8 @@ class CatalogStore:
         target = self._versions / catalog.fingerprint
         if not (target / _META).is_file():
             self._write_version_atomically(catalog, target, source)
+        elif catalog.aliases and not (target / _ALIASES).is_file():  # stored before aliases were kept
+            _atomic_write_text(target / _ALIASES, json.dumps(catalog.aliases))
         previous = self._pointer()
         _atomic_write_text(self.root / _CURRENT, catalog.fingerprint)
         self._collect_garbage(keep={catalog.fingerprint, previous})
@@ -141,6 +145,7 @@ def _write_version(catalog: Catalog, folder: Path, source: str) -> None:
             "users": int(catalog.ratings["user_id"].nunique()), "source": source,
             "imported_at": datetime.now(UTC).isoformat(timespec="seconds")}
     (folder / _META).write_text(json.dumps(meta, indent=2))
+    (folder / _ALIASES).write_text(json.dumps(catalog.aliases))
     for written in [*folder.iterdir(), folder]:
         _fsync(written)
 
@@ -153,7 +158,15 @@ def _read_version(version: Path) -> Catalog:
     items["description"] = items["description"].astype(object).where(items["description"].notna(), None)
     items["metadata"] = items["metadata"].map(json.loads)
     return Catalog(name=meta["name"], items=items, ratings=pd.read_parquet(version / _RATINGS),
-                   scale=RatingScale(**meta["scale"]), fingerprint=meta["fingerprint"])
+                   scale=RatingScale(**meta["scale"]), fingerprint=meta["fingerprint"],
+                   aliases=_read_aliases(version, meta, items.index))
+
+
+def _read_aliases(version: Path, meta: dict, item_ids: pd.Index) -> dict[str, str]:
+    """The stored aliases; a demo stored before aliases were kept gets the demo's."""
+    if (version / _ALIASES).is_file():
+        return json.loads((version / _ALIASES).read_text())
+    return read_aliases(demo_aliases_path(), item_ids) if meta["source"] == "demo" else {}
 
 
 def _fsync(path: Path) -> None:
