@@ -25,7 +25,7 @@ from convrec.agent.locale import genre_name, local_title
 from convrec.agent.prompts import render
 from convrec.agent.prose import MAX_SENTENCE_CHARS, allowed_numbers, cited_items, unsupported_words
 from convrec.catalog.models import Catalog
-from convrec.tools.chinese import gloss, has_chinese, segment
+from convrec.tools.chinese import gloss, has_chinese, segment, title_matches
 from convrec.tools.linking import find_titles, link_title
 from convrec.tools.models import Recommendation
 from convrec.tools.reader import Reading, read_message
@@ -39,7 +39,7 @@ _NUMBER_OR_MARK = re.compile(r"[\d.\s/，。！？、；：,.!?;:“”\"'《》
 # What a recommendation may say in Chinese without evidence: liking, fit, invitation; nothing about the film.
 PRAISE_WORDS_ZH = frozenset("""
 的 了 吧 呢 啊 呀 哦 哈 和 与 及 是 有 就 都 还 更 最 又 也 这 那 一 给 让 为 把 在 里 中 之 得 地 着 过 会 能 可以 要 想 来
-去 你 您 我 我们 他们 大家 它 这部 那部 一部 部 电影 影片 片子 片 作品 推荐 推荐给 喜欢 爱 看 看看 值得 一看 一定 应该 也许
+去 你 您 我 我们 他们 大家 它 这部 那部 一部 部 电影 影片 片子 片 作品 推荐 推荐给 喜欢 爱 看 看看 值得 一看 值得一看 一定 应该 也许
 或许 可能 相信 肯定 绝对 不会 错过 享受 欣赏 不错 好 很 非常 特别 十分 真 真的 精彩 很棒 棒 好看 经典 期待 试试 试一试 觉得
 感觉 口味 胃口 合 适合 符合 合你 对 正 风格 类似 同样 相似 既然 因为 所以 那么 如果 的话 还有 而且 并且 一样 会是 一部分 选择
 不妨 今晚 下次 接下来 人 很多 高分 评分 打分 分 预计 预测 喜好 偏好 类型 题材 一下 吗 呗 啦 哟 个 位 部分 其中 正是 就是
@@ -101,7 +101,7 @@ def faithful_chinese(sentence: str, card: Recommendation, catalog: Catalog) -> b
     if not any(form in fold(text) for form in own):
         return False
     allowed = {card.item_id} | cited_items(card)
-    if any(item_id not in allowed for alias, item_id in catalog.aliases.items() if alias in text):
+    if any(catalog.aliases[match.group(0)] not in allowed for match in title_matches(text, catalog.aliases)):
         return False
     latin = _HAN_RUN.sub(" , ", text)
     for mention in find_titles(latin, catalog):

@@ -141,12 +141,18 @@ def is_chinese(text: str) -> bool:
 class Gloss:
     english: str  # what the English reader reads
     spans: dict[str, str]  # item_id → the user's own words for the title
+    inserted: dict[str, str]  # item_id → the catalog title put in its place
 
     def restore(self, reading: Reading) -> Reading:
-        """The reading of the English gloss, with the user's words as title spans."""
+        """The reading of the English gloss, with the user's words as title spans, and without titles read inside
+        an inserted title ("2001" in "Spirited Away (2001)")."""
+        stray = {title.item_id for title in reading.titles if title.item_id not in self.inserted
+                 and any(title.span in inserted for inserted in self.inserted.values())}
         titles = [title.model_copy(update={"span": self.spans.get(title.item_id, title.span)})
-                  for title in reading.titles]
-        return reading.model_copy(update={"titles": titles})
+                  for title in reading.titles if title.item_id not in stray]
+        return reading.model_copy(update={
+            "titles": titles, "liked": {i: s for i, s in reading.liked.items() if i not in stray},
+            "disliked": {i: s for i, s in reading.disliked.items() if i not in stray}})
 
 
 def gloss(text: str, catalog: Catalog, titles: dict[str, str] | None = None) -> Gloss:
@@ -154,17 +160,18 @@ def gloss(text: str, catalog: Catalog, titles: dict[str, str] | None = None) -> 
     confirmed against the catalog) on top of the catalog's aliases."""
     known = {**catalog.aliases, **(titles or {})}
     spans: dict[str, str] = {}
+    inserted: dict[str, str] = {}
     pieces: list[str] = []
     position = 0
-    pattern = _title_pattern(tuple(sorted(known, key=len, reverse=True)))
-    for match in pattern.finditer(text) if known else ():
+    for match in title_matches(text, known):
         item_id = known[match.group(0)]
         pieces.append(_gloss_words(text[position:match.start()]))
-        pieces.append(f' "{_catalog_title(catalog, item_id)}" ')
+        inserted[item_id] = _catalog_title(catalog, item_id)
+        pieces.append(f' "{inserted[item_id]}" ')
         spans.setdefault(item_id, match.group(0))
         position = match.end()
     pieces.append(_gloss_words(text[position:]))
-    return Gloss(english=re.sub(r"\s+", " ", " ".join(pieces)).strip(), spans=spans)
+    return Gloss(english=re.sub(r"\s+", " ", " ".join(pieces)).strip(), spans=spans, inserted=inserted)
 
 
 def _catalog_title(catalog: Catalog, item_id: str) -> str:
@@ -175,6 +182,11 @@ def _catalog_title(catalog: Catalog, item_id: str) -> str:
     if item.year is None or link_title(name, catalog).item_id == item_id:
         return name
     return f"{name} ({item.year})"
+
+
+def title_matches(text: str, titles: dict[str, str]) -> list[re.Match]:
+    """Where `titles` (name → item_id) occur in `text`, the longest name at each place ("终结者2", not "终结者")."""
+    return list(_title_pattern(tuple(sorted(titles, key=len, reverse=True))).finditer(text)) if titles else []
 
 
 @lru_cache(maxsize=8)

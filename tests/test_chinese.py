@@ -1,0 +1,129 @@
+"""Chinese end to end: reading (gloss, aliases, LLM title proposals), replies in Chinese, the faithfulness check."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from convrec.agent.chinese import confirmed_titles, faithful_chinese, proposals_schema, reading_with_titles
+from convrec.agent.llm import ScriptedLLM
+from convrec.agent.locale import language_of, localized_reason
+from convrec.catalog.aliases import read_aliases
+from convrec.core.errors import CatalogError
+from convrec.evaluation.chinese import CASES_PATH, score_case
+from convrec.tools.explain import genre_match, similar_to_liked
+from convrec.tools.models import Recommendation
+from convrec.tools.reader import read_message
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    from convrec.catalog.loaders import load_demo_catalog
+
+    return load_demo_catalog()
+
+
+def test_the_issue_message_links_the_matrix_and_keeps_the_horror_exclusion(catalog):
+    reading = read_message("我喜欢黑客帝国，不要恐怖片", catalog)
+    assert set(reading.liked) == {"2571"}
+    assert reading.constraints.exclude_genres == {"Horror"}
+    assert reading.titles[0].span == "黑客帝国"  # the user's own words, not the gloss
+
+
+@pytest.mark.parametrize(("text", "liked", "excluded", "years"), [
+    ("别给我推荐战争片，想看喜剧", {"Comedy"}, {"War"}, (None, None)),
+    ("除了动画片都可以", set(), {"Animation"}, (None, None)),
+    ("七十年代的西部片", {"Western"}, set(), (1970, 1979)),
+    ("1995年到2005年的动作片", {"Action"}, set(), (1995, 2005)),
+    ("no horror please, 来点科幻的", {"Sci-Fi"}, {"Horror"}, (None, None)),
+])
+def test_genres_negations_and_years_read_as_in_english(catalog, text, liked, excluded, years):
+    reading = read_message(text, catalog)
+    assert reading.genres_liked >= liked
+    assert reading.constraints.exclude_genres == excluded
+    assert (reading.constraints.year_min, reading.constraints.year_max) == years
+
+
+def test_every_demo_alias_links_to_its_item_liked_and_disliked(catalog):
+    for alias, item_id in catalog.aliases.items():
+        assert set(read_message(f"我喜欢{alias}", catalog).liked) == {item_id}, alias
+        assert set(read_message(f"我讨厌{alias}", catalog).disliked) == {item_id}, alias
+
+
+def test_an_alias_table_naming_an_unknown_item_is_a_clear_error(tmp_path: Path, catalog):
+    table = tmp_path / "aliases.csv"
+    table.write_text("item_id,alias\n2571,黑客帝国\n999999999,不存在\n", encoding="utf-8")
+    with pytest.raises(CatalogError, match="lacks") as error:
+        read_aliases(table, catalog.items.index)
+    assert ":3" in error.value.where
+
+
+def test_the_llm_proposes_titles_and_the_catalog_decides(catalog):
+    schema = proposals_schema(("recommend",))
+    proposals = schema(intent="recommend", titles=[{"zh": "千与千寻", "en": "Spirited Away"},
+                                                   {"zh": "不存在的电影", "en": "A Film Nobody Made 3000"},
+                                                   {"zh": "阿凡达", "en": "Avatar"}]).titles
+    titles = confirmed_titles(proposals, "我喜欢千与千寻，讨厌不存在的电影", catalog)
+    assert titles == {"千与千寻": "5618"}  # "阿凡达" is not in the message; the invented film links to nothing
+    reading = reading_with_titles("我喜欢千与千寻，不要恐怖片", catalog, titles)
+    assert set(reading.liked) == {"5618"} and reading.constraints.exclude_genres == {"Horror"}
+
+
+def test_a_chinese_turn_answers_in_chinese_with_catalog_cards(make_agent):
+    agent = make_agent(None)
+    result = asyncio.run(agent.run_turn("zh", "我喜欢黑客帝国，不要恐怖片"))
+    assert language_of(result.reply) == "zh" and result.reply.startswith("为你挑了几部电影")
+    assert result.recommendations and all(card.item_id in agent.catalog for card in result.recommendations)
+    assert not any("Horror" in card.genres for card in result.recommendations)
+    assert all(language_of(card.reasons[0].text) == "zh" for card in result.recommendations)
+
+
+def test_the_llm_path_in_a_turn_links_a_title_missing_from_the_aliases(make_agent):
+    llm = ScriptedLLM().enqueue(
+        proposals_schema(("recommend", "refine", "feedback", "question", "greeting"))(
+            intent="recommend", titles=[{"zh": "千与千寻", "en": "Spirited Away"}], query=""))
+    llm.enqueue(*["不行"] * 10)  # every card's sentence fails the check: the templates stay
+    agent = make_agent(llm)
+    result = asyncio.run(agent.run_turn("zh-llm", "最近看了千与千寻，很好看"))
+    assert "5618" in result.profile.liked
+    assert "Earlier" in llm.prompts[0][1]["content"] and "千与千寻" in llm.prompts[0][1]["content"]
+
+
+def test_chinese_reasons_cite_the_same_evidence(catalog):
+    reason = localized_reason(similar_to_liked("2571", "Matrix, The", 0.8234), catalog, "zh")
+    assert reason.text == "因为你喜欢《黑客帝国》（相似度 0.82）" and reason.evidence["liked_item_id"] == "2571"
+    assert localized_reason(genre_match(["Sci-Fi", "Action"]), catalog, "zh").text == "属于你喜欢的类型：科幻、动作"
+
+
+def _card(catalog, item_id: str, reason) -> Recommendation:
+    item = catalog.item(item_id)
+    return Recommendation(item_id=item_id, title=item.title, year=item.year, genres=list(item.genres), score=1.0,
+                          reasons=[localized_reason(reason, catalog, "zh")])
+
+
+@pytest.mark.parametrize(("sentence", "ok"), [
+    ("你喜欢《黑客帝国》，那《终结者2》应该也很合你的口味。", True),
+    ("既然你喜欢黑客帝国，Terminator 2: Judgment Day 一定值得一看。", True),
+    ("你喜欢《黑客帝国》，那《终结者2》的相似度高达 0.95。", False),  # a number the evidence lacks
+    ("你喜欢《黑客帝国》，《泰坦尼克号》和《终结者2》都很合适。", False),  # another title
+    ("你喜欢《黑客帝国》，《终结者2》讲的是机器人杀手回到过去。", False),  # a plot the evidence lacks
+    ("你喜欢《黑客帝国》，这部也很合你的口味。", False),  # does not name its own title
+])
+def test_the_faithfulness_check_reads_chinese(catalog, sentence, ok):
+    card = _card(catalog, "589", similar_to_liked("2571", "Matrix, The", 0.81))
+    assert faithful_chinese(sentence, card, catalog) is ok
+
+
+def test_the_test_set_is_large_enough_and_scores_itself(catalog):
+    cases = [json.loads(line) for line in CASES_PATH.read_text(encoding="utf-8").splitlines()]
+    assert len(cases) >= 40 and {case["category"] for case in cases} >= {"title", "genre", "negation", "era", "mixed"}
+    case = cases[0]
+    reading = read_message(case["text"], catalog)
+    from convrec.tools.models import Profile
+
+    profile = Profile(liked=reading.liked, constraints=reading.constraints)
+    scores = score_case(case, profile, [], "为你挑了几部电影：", catalog)
+    assert scores["titles_linked"] == scores["titles"] == 1 and scores["exclusions_kept"] == 1
