@@ -330,6 +330,7 @@ class ConvrecApp(App):
         from contextlib import aclosing
 
         from convrec.agent.events import Cards, Done, Error, Question, Status, Token
+        from convrec.agent.locale import language_of
         from convrec.agent.policy import card_line, reply_head
 
         view: AgentMessage | None = None
@@ -344,7 +345,7 @@ class ConvrecApp(App):
                         shown = {card.item_id: card for card in event.recommendations}
                         if event.revision == 0:
                             self.cards.show(event.recommendations, title="Picks for you")
-                            await view.write(reply_head(event.recommendations))
+                            await view.write(reply_head(event.recommendations, language_of(text)))
                             view.set_status(WRITING if self.runtime.agent.llm is not None else None)
                         else:
                             self.cards.show(event.recommendations, note=event.changed, highlight=True)
