@@ -21,7 +21,7 @@ from pathlib import Path
 
 from convrec.agent.events import Cards, Done, Question, Token
 from convrec.agent.locale import language_of
-from convrec.agent.policy import Agent
+from convrec.agent.policy import Agent, reply_head
 from convrec.catalog.models import Catalog
 from convrec.core.errors import InputError
 from convrec.tools.chinese import is_chinese
@@ -77,8 +77,6 @@ async def run_case(agent: Agent, case: dict, user: str, *, prose: bool) -> dict:
             elif isinstance(event, Done):
                 reply = event.reply
     if not reply:
-        from convrec.agent.locale import reply_head
-
         language = language_of(case["text"])
         reply = "\n".join([reply_head(cards, language), *(c.reasons[0].text for c in cards if c.reasons),
                            question.text if question else ""])
