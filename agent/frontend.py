@@ -29,7 +29,7 @@ from convrec.tools.models import Constraints, Profile, Recommendation
 
 ONBOARDING_TEXT = ("Which of these have you seen and liked? Pick one, or name a movie or a genre you love "
                    "(or hate).")
-_AMBIGUOUS = re.compile(r"^Which \u201c(?P<span>.+?)\u201d")  # the policy's disambiguation question
+_AMBIGUOUS = re.compile(r"^(?:Which |你说的)\u201c(?P<span>.+?)\u201d")  # the disambiguation question (prompts/)
 _LLM_LOAD_ERRORS = (LLMError, ModelError, ImportError, OSError, ValueError, RuntimeError)
 
 

@@ -127,3 +127,12 @@ def test_the_test_set_is_large_enough_and_scores_itself(catalog):
     profile = Profile(liked=reading.liked, constraints=reading.constraints)
     scores = score_case(case, profile, [], "为你挑了几部电影：", catalog)
     assert scores["titles_linked"] == scores["titles"] == 1 and scores["exclusions_kept"] == 1
+
+
+def test_a_pick_for_a_chinese_disambiguation_question_keeps_the_opinion():
+    from convrec.agent.events import Choice, Question
+    from convrec.agent.frontend import choice_message
+    from convrec.agent.locale import ambiguity_question
+
+    question = Question(text=ambiguity_question("泰坦", "zh"), choices=[Choice(label="Titanic (1997)", item_id="1721")])
+    assert choice_message(question, question.choices[0], "我讨厌泰坦") == "我讨厌Titanic (1997)"
