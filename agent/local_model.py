@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import time
 from dataclasses import asdict, dataclass
@@ -22,29 +23,30 @@ if TYPE_CHECKING:
     from convrec.core.settings import Settings
 
 AMX_FLAGS = {"amx_tile", "amx_int8", "amx_bf16"}
-# Chosen by bench/model_process.py (README "The model process"): 1 decode thread holds its speed when another process
-# takes a core, where 2 spinning threads collapse; prefill is compute-bound and takes both cores.
+# Chosen by bench/model_process.py (README "The model process"): with other processes on the cores, 1 decode and 1
+# prefill thread ran fastest (0.5B: 56 / 20 tok/s) where 2 spinning threads collapsed (5 / 0.9 tok/s) and 2 sleeping
+# ones did not win either (34 / 12). So decode takes 1 thread, and prefill every core but one: the front end keeps a
+# core, and on 2 cores that is 1 thread too.
 DECODE_THREADS = 1
 
 
-def cpu_flags() -> set[str]:
+def _cpuinfo(field: str) -> str | None:
+    """The first `field` line of /proc/cpuinfo (Linux), None elsewhere."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
+            if line.startswith(field):
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
+    return None
+
+
+def cpu_flags() -> set[str]:
+    return set((_cpuinfo("flags") or "").split())
+
+
+def cpu_name() -> str:
+    return _cpuinfo("model name") or platform.processor() or platform.machine()
 
 
 def cpu_signature() -> str:
@@ -112,7 +114,7 @@ def process_options(settings: Settings, model_path: Path) -> ProcessOptions:
         extra_bufts = recorded.extra_bufts if recorded is not None and recorded.ok else not (AMX_FLAGS & cpu_flags())
     return ProcessOptions(model_path=Path(model_path), n_ctx=settings.n_ctx,
                           n_threads=settings.n_threads or min(DECODE_THREADS, cores),
-                          n_threads_batch=settings.n_threads_batch or cores, extra_bufts=extra_bufts,
+                          n_threads_batch=settings.n_threads_batch or max(1, cores - 1), extra_bufts=extra_bufts,
                           log_path=settings.models_dir / "model-process.log")
 
 
@@ -143,12 +145,12 @@ def self_test(settings: Settings, model_path: Path) -> SelfTest:
             break
         finally:
             process.close()
-    record = SelfTest(ok=isinstance(outcome, dict), model=Path(model_path).name, cpu=cpu_name(),
-                      cpu_signature=cpu_signature(), llama_cpp=llama_cpp_version(), extra_bufts=options.extra_bufts,
-                      threads=options.n_threads, threads_batch=options.n_threads_batch,
-                      prefill_tps=outcome.get("prefill_tps", 0.0) if isinstance(outcome, dict) else 0.0,
-                      decode_tps=outcome.get("decode_tps", 0.0) if isinstance(outcome, dict) else 0.0,
-                      error=None if isinstance(outcome, dict) else outcome,
+    ran = isinstance(outcome, dict)
+    speeds = outcome if ran else {}
+    record = SelfTest(ok=ran, model=Path(model_path).name, cpu=cpu_name(), cpu_signature=cpu_signature(),
+                      llama_cpp=llama_cpp_version(), extra_bufts=options.extra_bufts, threads=options.n_threads,
+                      threads_batch=options.n_threads_batch, prefill_tps=speeds.get("prefill_tps", 0.0),
+                      decode_tps=speeds.get("decode_tps", 0.0), error=None if ran else outcome,
                       crashed_with_extra_bufts=crashed_with_extra_bufts, at=time.time())
     path = record_path(model_path, settings.models_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -157,6 +159,4 @@ def self_test(settings: Settings, model_path: Path) -> SelfTest:
 
 
 def _cores() -> int:
-    import os
-
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)

@@ -27,6 +27,8 @@ GENRE_NAMES: dict[Language, dict[str, str]] = {"zh": {
     "IMAX": "IMAX", "Musical": "歌舞", "Mystery": "悬疑", "Romance": "爱情", "Sci-Fi": "科幻", "Thriller": "惊悚",
     "War": "战争", "Western": "西部"}}
 
+ROLE_NAMES: dict[Language, dict[str, str]] = {"zh": {"directed": "导演", "stars": "主演"}}  # other roles: 参演
+
 
 def language_of(text: str) -> Language:
     return "zh" if is_chinese(text) else "en"
@@ -108,9 +110,14 @@ def localized_reason(reason: Reason, catalog: Catalog, language: Language) -> Re
                   "scale_high": f"{float(evidence['scale_high']):g}"}
     elif reason.kind == "popular_cold_start":
         values["mean_rating"] = f"{float(evidence['mean_rating']):.1f}"
-    return reason.model_copy(update={"text": render(template_name(f"reason_{reason.kind}", language), **values)})
+    elif reason.kind == "same_person":
+        values["role"] = ROLE_NAMES.get(language, {}).get(str(evidence["role"]), "参演")
+    name = f"reason_{reason.kind}"
+    if reason.kind in ("same_person", "same_collection") and "liked_item_id" in evidence:
+        name, values["liked"] = f"{name}_liked", local_title(catalog, str(evidence["liked_item_id"]), language)
+    return reason.model_copy(update={"text": render(template_name(name, language), **values)})
 
 
 _REASON_FIELDS = {"similar_to_liked": (), "cf_predicted": (), "matches_query": ("query", "similarity"),
                   "genre_match": ("genres",), "popular_cold_start": ("ratings", "mean_rating"),
-                  "explore": ("genre",)}
+                  "explore": ("genre",), "same_person": ("person",), "same_collection": ("collection",)}

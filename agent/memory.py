@@ -5,23 +5,26 @@ Every write commits before it returns, so whatever the user has been told was sa
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import secrets
-import sqlite3
-import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from convrec.core.sqlite import PrivateDatabase
 from convrec.tools.models import Profile
 
 FeedbackAction = Literal["like", "dislike", "rate", "not_interested", "more_like_this"]
+VALUED_ACTIONS = frozenset({"rate"})  # the only feedback that carries a value: the rating
+
+
+def check_feedback_value(action: FeedbackAction, value: float | None) -> None:
+    """ValueError unless a rating has a value and every other action has none."""
+    if action in VALUED_ACTIONS and value is None:
+        raise ValueError(f"a {action} needs a value")
+    if action not in VALUED_ACTIONS and value is not None:
+        raise ValueError(f"'{action}' takes no value (only {', '.join(sorted(VALUED_ACTIONS))} does)")
 
 MIGRATIONS = [
     """
@@ -40,26 +43,9 @@ MIGRATIONS = [
     CREATE TABLE shown (id INTEGER PRIMARY KEY, session_id TEXT NOT NULL REFERENCES sessions ON DELETE CASCADE,
                         turn INTEGER NOT NULL, item_id TEXT NOT NULL, rank INTEGER NOT NULL, created_at REAL NOT NULL);
     """,
-    # 2: API keys of the HTTP server. Only a salted sha256 of the secret is kept; the key is shown once.
-    """
-    CREATE TABLE api_keys (key_id TEXT PRIMARY KEY, name TEXT NOT NULL, salt BLOB NOT NULL, digest BLOB NOT NULL,
-                           created_at REAL NOT NULL, revoked_at REAL);
-    """,
+    # 2: was the HTTP server's `api_keys` table; server/keys.py owns its keys now and moves those rows over.
+    "",
 ]
-
-KEY_PREFIX = "crk"
-
-
-@dataclass(frozen=True)
-class ApiKey:
-    key_id: str
-    name: str
-    created_at: float
-    revoked_at: float | None = None
-
-
-def _key_digest(salt: bytes, secret: str) -> bytes:
-    return hashlib.sha256(salt + secret.encode("utf-8")).digest()
 
 
 @dataclass(frozen=True)
@@ -69,47 +55,16 @@ class StoredMessage:
     created_at: float
 
 
-class Memory:
+class Memory(PrivateDatabase):
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA foreign_keys=ON")
+        super().__init__(path)
         self._migrate()
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
 
     def _migrate(self) -> None:
         with self._lock:
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
                 self._db.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
-
-    def _write(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
-        with self._lock:
-            return self._db.execute(sql, args)
-
-    def _read(self, sql: str, args: tuple = ()) -> list[tuple]:
-        with self._lock:
-            return self._db.execute(sql, args).fetchall()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN … COMMIT, rolled back if anything in between fails (else the connection stays inside a
-        transaction and every later write fails with "cannot start a transaction within a transaction")."""
-        with self._lock:
-            self._db.execute("BEGIN")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
 
     # -- users and sessions ----------------------------------------------------------------------------------------
     def ensure_user(self, user_id: str) -> None:
@@ -148,7 +103,7 @@ class Memory:
     # -- messages ----------------------------------------------------------------------------------------------------
     def add_message(self, session_id: str, role: str, content: str) -> None:
         now = time.time()
-        with self._transaction() as db:
+        with self.transaction() as db:
             db.execute("INSERT INTO messages (session_id, role, content, created_at) VALUES (?, ?, ?, ?)",
                        (session_id, role, content, now))
             db.execute("UPDATE sessions SET updated_at = ? WHERE session_id = ?", (now, session_id))
@@ -171,6 +126,7 @@ class Memory:
 
     def add_feedback(self, user_id: str, item_id: str, action: FeedbackAction, value: float | None = None,
                      session_id: str | None = None) -> None:
+        check_feedback_value(action, value)
         self.ensure_user(user_id)
         self._write("INSERT INTO feedback (user_id, session_id, item_id, action, value, created_at) "
                     "VALUES (?, ?, ?, ?, ?, ?)", (user_id, session_id, item_id, action, value, time.time()))
@@ -184,7 +140,7 @@ class Memory:
 
     def record_shown(self, session_id: str, turn: int, item_ids: list[str]) -> None:
         now = time.time()
-        with self._transaction() as db:
+        with self.transaction() as db:
             db.executemany("INSERT INTO shown (session_id, turn, item_id, rank, created_at) VALUES (?, ?, ?, ?, ?)",
                            [(session_id, turn, item_id, rank, now) for rank, item_id in enumerate(item_ids)])
 
@@ -204,41 +160,7 @@ class Memory:
 
     def forget_user(self, user_id: str) -> bool:
         """Delete everything about the user; True if there was anything."""
-        with self._transaction() as db:
+        with self.transaction() as db:
             db.execute("DELETE FROM feedback WHERE user_id = ?", (user_id,))
             existed = db.execute("DELETE FROM users WHERE user_id = ?", (user_id,)).rowcount > 0
         return existed
-
-    # -- API keys (the HTTP server) ------------------------------------------------------------------------------------
-    def create_api_key(self, name: str) -> tuple[ApiKey, str]:
-        """A new key: (its record, the secret token). The token is returned once and never stored."""
-        name = name.strip()
-        if not name or len(name) > 100:
-            raise ValueError("a key name is 1-100 characters")
-        key_id, secret, salt = secrets.token_hex(4), secrets.token_urlsafe(32), secrets.token_bytes(16)
-        now = time.time()
-        self._write("INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, NULL)",
-                    (key_id, name, salt, _key_digest(salt, secret), now))
-        return ApiKey(key_id, name, now), f"{KEY_PREFIX}_{key_id}_{secret}"
-
-    def verify_api_key(self, token: str) -> ApiKey | None:
-        """The key's record if `token` is a valid, unrevoked key; None otherwise (constant-time compare)."""
-        prefix, _, rest = token.partition("_")
-        key_id, _, secret = rest.partition("_")
-        if prefix != KEY_PREFIX or not key_id or not secret:
-            return None
-        rows = self._read("SELECT name, salt, digest, created_at FROM api_keys WHERE key_id = ? AND revoked_at IS NULL",
-                          (key_id,))
-        if not rows:
-            return None
-        name, salt, digest, created_at = rows[0]
-        return ApiKey(key_id, name, created_at) if hmac.compare_digest(_key_digest(salt, secret), digest) else None
-
-    def api_keys(self) -> list[ApiKey]:
-        return [ApiKey(*row) for row in
-                self._read("SELECT key_id, name, created_at, revoked_at FROM api_keys ORDER BY created_at")]
-
-    def revoke_api_key(self, key_id: str) -> bool:
-        """True if an active key was revoked."""
-        return self._write("UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
-                           (time.time(), key_id)).rowcount > 0

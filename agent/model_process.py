@@ -99,7 +99,6 @@ class Health:
     """What the front ends show about the model process."""
 
     state: str = "not started"  # not started | loading | ready | restarting | failed
-    pid: int | None = None
     restarts: int = 0
     last_failure: str | None = None
     safe_mode: bool = False
@@ -220,7 +219,6 @@ class ModelProcess:
             if log is not subprocess.DEVNULL:
                 log.close()
         self._channel = Channel(self._child.stdout.fileno(), self._child.stdin.fileno())
-        self.health.pid = self._child.pid
         channel = self._channel
         self._send(channel, {"op": "load"})
         reply = self._receive(channel, timeout=self.load_timeout)
@@ -242,7 +240,7 @@ class ModelProcess:
         except (EOFError, OSError, ValueError):
             self._fail(self._death_reason() or "the model process closed its pipe")
         if reply is None:
-            self._fail(f"the local model stopped answering (nothing for {timeout:g} s)", hung=True)
+            self._fail(f"the local model stopped answering (nothing for {timeout:g} s)")
         return reply
 
     def _cancel(self, channel: Channel) -> None:
@@ -268,7 +266,7 @@ class ModelProcess:
                                    fix="run `convrec model ensure`, or set CONVREC_LLM=none to run without an LLM")
         raise LLMError(message, where=self.name, fix="ignored for this turn")
 
-    def _fail(self, reason: str, *, hung: bool = False) -> None:
+    def _fail(self, reason: str) -> None:
         """The child is dead or hung: end it, start a new one in the background, and fail this call."""
         self._note_failure(reason)
         self._stop_child()
@@ -293,9 +291,9 @@ class ModelProcess:
         self.health.restarts += 1
         self.health.last_failure = reason
         self.health.history.append(f"{time.strftime('%H:%M:%S')} {reason}")
-        self._child_signal_to_safe_mode()
+        self._safe_mode_after_native_fault()
 
-    def _child_signal_to_safe_mode(self) -> None:
+    def _safe_mode_after_native_fault(self) -> None:
         code = self._child.poll() if self._child is not None else None
         if code is not None and code < 0 and signal.Signals(-code) in NATIVE_FAULTS and self.options.extra_bufts:
             self.options.extra_bufts = False  # where the measured AMX fault lives; costs some prefill speed
@@ -319,7 +317,6 @@ class ModelProcess:
 
     def _stop_child(self) -> None:
         child, self._child, self._channel = self._child, None, None
-        self.health.pid = None
         if child is None:
             return
         if child.poll() is None:
@@ -333,8 +330,11 @@ class ModelProcess:
 
 
 def _child_environment() -> dict[str, str]:
+    """OpenMP threads that sleep when they wait: spinning ones collapsed decode to 0.9 tok/s with 2 threads while
+    other processes held the cores (bench/model_process.py)."""
     environment = dict(os.environ)
     environment.setdefault("PYTHONUNBUFFERED", "1")
+    environment.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     return environment
 
 

@@ -19,8 +19,8 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import TypeVar
 
-from convrec.agent.events import Cards, Choice, Done, Event, Question, Status, Token, collect
 from convrec.agent.chinese import chinese_llm_reading, faithful_chinese
+from convrec.agent.events import Cards, Choice, Done, Event, Question, Status, Token, ToolCall, collect
 from convrec.agent.guard import strip_instructions
 from convrec.agent.llm import LLM, LLMError, LLMUnavailable
 from convrec.agent.locale import (Language, ambiguity_question, elicitation_question, language_of, local_title,
@@ -58,6 +58,8 @@ class TurnResult:
     recommendations: list[Recommendation]
     profile: Profile
     degraded: str | None
+    tools_called: list[ToolCall] | None = None  # the agent policy's tool calls (None: cards-first)
+    fallback: str | None = None
 
 
 @dataclass
@@ -71,6 +73,7 @@ class _Start:
     profile: Profile
     cards: list[Recommendation]
     question: Question | None
+    language: Language = "en"  # the message's, and so the reply's (agent/locale.py)
 
 
 class Agent:
@@ -105,40 +108,53 @@ class Agent:
             if start.question is not None:
                 yield start.question
 
-            degraded = None if self.llm else "no LLM configured: deterministic reading and template reasons"
-            if self.llm is not None and start.text:
-                try:
-                    yield Status(text="reading your message…")
-                    read = chinese_llm_reading if language == "zh" else llm_reading
-                    reading = await self._llm_call(ticket, read, self.llm, start.text, start.context, self.catalog)
-                    revised = await asyncio.to_thread(self._revise, user, start.session, reading, start.profile,
-                                                      language)
-                    if revised is not None:
-                        _, cards, changed = revised
-                        yield Cards(recommendations=cards, revision=1, changed=changed)
-                except LLMUnavailable as error:
-                    degraded = f"{error.what}; {error.fix}"
-                    yield Status(text=degraded)
-                except LLMError as error:
-                    degraded = f"the LLM failed ({error.what}); showing template reasons"
-                    yield Status(text=degraded)
-
-            lines = []
-            if degraded is None and cards:
-                yield Status(text="writing one sentence per card…")  # the slow part: say so (front ends show it)
-            async for event in self._prose(cards, degraded is None, ticket, language):
-                if isinstance(event, Status):
-                    degraded = event.text
-                else:
-                    lines.append(card_line(next(c for c in cards if c.item_id == event.item_id), event.text))
+            async for event in self._respond(user, start, ticket, started, cards_ms):
                 yield event
-            reply = self._reply(cards, lines, start.question, language)
-            await asyncio.to_thread(self.memory.add_message, start.session, "assistant", reply)
-            yield Done(reply=reply, cards_ms=round(cards_ms, 1), total_s=round(time.perf_counter() - started, 3),
-                       degraded=degraded)
         finally:
             if ticket is not None:
                 ticket.close()
+
+    async def _respond(self, user: str, start: _Start, ticket: Ticket | None, started: float,
+                       cards_ms: float) -> AsyncIterator[Event]:
+        """After the first cards: the LLM's reading (revised cards if it changed the profile), prose, done."""
+        cards = start.cards
+        degraded = None if self.llm else "no LLM configured: deterministic reading and template reasons"
+        if self.llm is not None and start.text:
+            try:
+                yield Status(text="reading your message…")
+                read = chinese_llm_reading if start.language == "zh" else llm_reading
+                reading = await self._llm_call(ticket, read, self.llm, start.text, start.context, self.catalog)
+                revised = await asyncio.to_thread(self._revise, user, start.session, reading, start.profile,
+                                                  start.language)
+                if revised is not None:
+                    _, cards, changed = revised
+                    yield Cards(recommendations=cards, revision=1, changed=changed)
+            except LLMUnavailable as error:
+                degraded = f"{error.what}; {error.fix}"
+                yield Status(text=degraded)
+            except LLMError as error:
+                degraded = f"the LLM failed ({error.what}); showing template reasons"
+                yield Status(text=degraded)
+
+        async for event in self._write(start, cards, degraded, ticket, started, cards_ms):
+            yield event
+
+    async def _write(self, start: _Start, cards: list[Recommendation], degraded: str | None, ticket: Ticket | None,
+                     started: float, cards_ms: float) -> AsyncIterator[Event]:
+        """One sentence per card (the LLM's, checked, unless degraded), the reply stored, done."""
+        lines = []
+        if degraded is None and cards:
+            yield Status(text="writing one sentence per card…")  # the slow part: say so (front ends show it)
+        async for event in self._prose(cards, degraded is None, ticket, start.language):
+            if isinstance(event, Status):
+                degraded = event.text
+            else:
+                lines.append(card_line(next(c for c in cards if c.item_id == event.item_id), event.text))
+            yield event
+        reply = self._reply(cards, lines, start.question, start.language)
+        await asyncio.to_thread(self.memory.add_message, start.session, "assistant", reply)
+        yield Done(reply=reply, cards_ms=round(cards_ms, 1), total_s=round(time.perf_counter() - started, 3),
+                   degraded=degraded)
 
     async def run_turn(self, user: str, message: str, session: str | None = None, *, ticket: Ticket | None = None,
                        record: bool = True) -> TurnResult:
@@ -148,7 +164,8 @@ class Agent:
             outcome = await collect(events)
         done = outcome.done
         return TurnResult(session=session, user=user, reply=done.reply, question=outcome.question,
-                          recommendations=outcome.cards, profile=self.memory.profile(user), degraded=done.degraded)
+                          recommendations=outcome.cards, profile=self.memory.profile(user), degraded=done.degraded,
+                          tools_called=done.tools_called, fallback=done.fallback)
 
     def remember(self, user: str, message: str, session: str | None = None) -> str:
         """Take in a message said earlier (a chat platform's history we never saw) without answering it:
@@ -166,9 +183,10 @@ class Agent:
         """Persist the feedback, apply it to the profile, and return the profile the next ranking will use."""
         if item_id not in self.catalog:
             raise KeyError(f"unknown item {item_id}")
-        profile = _apply_feedback(self.memory.profile(user), item_id, action, value, self.catalog)  # checks first
-        self.memory.add_feedback(user, item_id, action, value, session)
-        self.memory.save_profile(user, profile)
+        with self.memory.transaction():  # the feedback row and the profile it changes: saved together, every front end
+            profile = _apply_feedback(self.memory.profile(user), item_id, action, value, self.catalog)  # checks first
+            self.memory.add_feedback(user, item_id, action, value, session)
+            self.memory.save_profile(user, profile)
         return profile
 
     def recommend(self, user: str, session: str | None = None) -> list[Recommendation]:
@@ -190,7 +208,7 @@ class Agent:
         question = self._question(reading, profile, session, language)
         if question is not None:
             self.memory.add_message(session, "question" if reading.ambiguous else "elicit", question.text)
-        return _Start(session, context, text, set_aside, profile, cards, question)
+        return _Start(session, context, text, set_aside, profile, cards, question, language)
 
     def _recommend(self, user: str, profile: Profile, session: str | None,
                    language: Language = "en") -> list[Recommendation]:

@@ -13,14 +13,15 @@ from dataclasses import dataclass
 from convrec.agent.llm import LLM
 from convrec.agent.memory import Memory
 from convrec.agent.policy import Agent
-from convrec.catalog.cfmodel import load_or_train
+from convrec.catalog.cfmodel import configured_factors
 from convrec.catalog.models import Catalog
 from convrec.catalog.store import CatalogStore
 from convrec.core.progress import Progress, no_progress
 from convrec.core.settings import Settings
 from convrec.tools.cf import SVDScorer
 from convrec.tools.elicitation import informativeness
-from convrec.tools.itemsim import EASE
+from convrec.tools.itemsim import item_item_model
+from convrec.tools.knowledge import knowledge_index
 from convrec.tools.linking import title_index
 from convrec.tools.recommend import Recommender
 
@@ -81,6 +82,16 @@ def build_llm(settings: Settings, status: Status = lambda text: None, progress: 
     return model_process(settings, resolve_model_path(settings, progress))
 
 
+def build_policy(settings: Settings, catalog: Catalog, recommender: Recommender, memory: Memory, llm: LLM | None,
+                 **options) -> Agent:
+    """The turn policy `settings.policy` names: cards-first (the default) or the tool-calling agent."""
+    if settings.policy == "agent":
+        from convrec.agent.tool_agent import build_tool_agent
+
+        return build_tool_agent(settings, catalog, recommender, memory, llm, **options)
+    return Agent(catalog, recommender, memory, llm, **options)
+
+
 def build_runtime(settings: Settings | None = None, *, llm: LLM | None = None, use_llm: bool = True,
                   status: Status = lambda text: None, progress: Progress = no_progress) -> Runtime:
     """`llm` overrides the configured backend (tests pass a ScriptedLLM); `use_llm=False` runs without one."""
@@ -88,17 +99,20 @@ def build_runtime(settings: Settings | None = None, *, llm: LLM | None = None, u
     status("loading the catalog")
     catalog = CatalogStore(settings.catalog_store_dir, override=settings.catalog).active()
     status("loading collaborative filtering")
-    algo, _ = load_or_train(catalog, settings.index_dir)
+    factors, _ = configured_factors(catalog, settings)
     status("loading item similarities")
-    itemsim = EASE.load_or_fit(catalog, settings.index_dir)
+    itemsim = item_item_model(catalog, settings)
     status("indexing titles")
     title_index(catalog)  # built once per catalog (~0.4 s): the first message should not pay for it
     informativeness(catalog)
+    status("loading people and series")
+    knowledge = knowledge_index(catalog, settings.index_dir)
     search = LazySearch(settings, catalog)
-    recommender = Recommender(catalog, itemsim=itemsim, cf=SVDScorer(algo, catalog), query_search=search)
+    recommender = Recommender(catalog, itemsim=itemsim, cf=SVDScorer(factors, catalog), query_search=search,
+                              knowledge=knowledge)
     memory = Memory(settings.state_db)
     if llm is None and use_llm:
         llm = build_llm(settings, status, progress)
-    agent = Agent(catalog, recommender, memory, llm if use_llm else None)
+    agent = build_policy(settings, catalog, recommender, memory, llm if use_llm else None)
     return Runtime(settings=settings, catalog=catalog, memory=memory, recommender=recommender, search=search,
                    agent=agent)

@@ -11,8 +11,8 @@ Parts, each against its baseline in the same run, alternating A B A B so drift h
            turn's pieces it bounds the IPC share without the model's noise.
 - bufts:   the self-test (a 30-token prompt, 32 tokens decoded) with llama.cpp's extra buffer types on vs off
            (off is the AMX-safe mode): prefill and decode tok/s.
-- threads: decode/prefill thread pairs (1/2, 2/2, 1/1), on the machine as it is and with one core kept busy
-           by a competing process.
+- threads: decode/prefill thread pairs (1/2, 2/2, 1/1), with OpenMP's spinning waits and with PASSIVE waits, on
+           the machine as it is and with one core kept busy by a competing process.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ from pathlib import Path
 
 from convrec.agent.events import Done
 from convrec.agent.llama_backend import LlamaCppLLM
+from convrec.agent.llm import LLMError
+from convrec.agent.local_model import process_options
 from convrec.agent.model_process import ModelProcess, ProcessOptions
 from convrec.agent.runtime import build_runtime
 from convrec.agent.weights import MODELS, ensure_model
@@ -62,14 +64,24 @@ def llm_seconds(runtime, llm, user: str, message: str) -> float:
 
 def part_ipc(settings: Settings, path: Path, turns: int) -> dict:
     runtime = build_runtime(settings, use_llm=False)
-    in_process = LlamaCppLLM(path, n_ctx=settings.n_ctx, n_threads=1, n_threads_batch=2)
-    child = ModelProcess(ProcessOptions(path, n_ctx=settings.n_ctx, n_threads=1, n_threads_batch=2))
+    options = process_options(settings, path)
+    in_process = LlamaCppLLM(path, n_ctx=settings.n_ctx, n_threads=options.n_threads,
+                             n_threads_batch=options.n_threads_batch, extra_bufts=options.extra_bufts)
+    child = ModelProcess(options)
     in_process.load()
     child.load()
     pairs = []
     for number, message in enumerate(messages(turns)):
-        a = llm_seconds(runtime, in_process, f"a{number}", message)
-        b = llm_seconds(runtime, child, f"b{number}", message)
+        # Alternate which goes first, and let llama.cpp's OpenMP threads stop spinning before the other one starts.
+        if number % 2 == 0:
+            a = llm_seconds(runtime, in_process, f"a{number}", message)
+            time.sleep(1)
+            b = llm_seconds(runtime, child, f"b{number}", message)
+        else:
+            b = llm_seconds(runtime, child, f"b{number}", message)
+            time.sleep(1)
+            a = llm_seconds(runtime, in_process, f"a{number}", message)
+        time.sleep(1)
         pairs.append((a, b))
         print(f"  ipc turn {number}: in-process {a:.2f} s, child {b:.2f} s", flush=True)
     child.close()
@@ -97,6 +109,8 @@ def self_test(path: Path, n_ctx: int, threads: int, threads_batch: int, extra_bu
     try:
         child.self_test()  # the first run warms the weights' pages
         return child.self_test()
+    except LLMError as error:  # a collapse past the stall timeout is a result too
+        return {"prefill_tps": 0.0, "decode_tps": 0.0, "failed": error.what}
     finally:
         child.close()
 
@@ -105,27 +119,38 @@ def part_bufts(path: Path, n_ctx: int, repeats: int) -> dict:
     runs = {"on": [], "off": []}
     for _ in range(repeats):
         for mode in ("on", "off"):
-            runs[mode].append(self_test(path, n_ctx, 1, 2, mode == "on"))
+            runs[mode].append(self_test(path, n_ctx, 1, 1, mode == "on"))
             print(f"  bufts {mode}: {runs[mode][-1]}", flush=True)
     return {mode: _medians(results) for mode, results in runs.items()}
 
 
 def part_threads(path: Path, n_ctx: int, repeats: int) -> dict:
-    pairs = [(1, 2), (2, 2), (1, 1)]
+    """Thread pairs, with OpenMP's spinning waits (ACTIVE, as llama.cpp runs by default) and sleeping ones (PASSIVE)."""
+    configurations = [(1, 1, None), (1, 2, "PASSIVE"), (2, 2, "PASSIVE"), (2, 2, "ACTIVE")]
     report = {}
     for condition in ("as is", "one core busy"):
         competitor = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if condition != "as is" else None
         try:
-            for threads, batch in pairs:
+            for threads, batch, policy in configurations:
+                _set_wait_policy(policy)
                 results = [self_test(path, n_ctx, threads, batch, True) for _ in range(repeats)]
-                report[f"{condition}: {threads} decode / {batch} prefill"] = _medians(results)
-                print(f"  threads {condition} {threads}/{batch}: {report[f'{condition}: {threads} decode / {batch} prefill']}",
-                      flush=True)
+                name = f"{condition}: {threads} decode / {batch} prefill" + (f", OMP {policy}" if policy else "")
+                report[name] = _medians(results)
+                print(f"  threads {name}: {report[name]}", flush=True)
         finally:
+            _set_wait_policy(None)
             if competitor is not None:
                 competitor.kill()
                 competitor.wait()
     return report
+
+
+def _set_wait_policy(policy: str | None) -> None:
+    """The model child inherits the environment: OMP_WAIT_POLICY is read when llama.cpp's OpenMP runtime starts."""
+    if policy is None:
+        os.environ.pop("OMP_WAIT_POLICY", None)
+    else:
+        os.environ["OMP_WAIT_POLICY"] = policy
 
 
 def _medians(results: list[dict]) -> dict:

@@ -27,7 +27,6 @@ import json
 import os
 import random
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -267,10 +266,10 @@ def main() -> None:
     if args.model:
         env["CONVREC_MODEL"] = args.model
     os.environ.update({k: v for k, v in env.items() if k.startswith("CONVREC_")})
-    from convrec.agent.memory import Memory
     from convrec.core.settings import Settings
+    from convrec.server.keys import KeyStore
 
-    key = Memory(Settings().state_db).create_api_key("bench")[1]
+    key = KeyStore(Settings().state_db).create("bench")[1]
     results = [phase("llm-none", "none", args.users, args.seconds, 120, env, key, data_dir)]
     show(results[-1])
     if not args.skip_llm:

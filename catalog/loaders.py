@@ -8,18 +8,20 @@ year back for display.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from convrec.catalog.aliases import read_aliases
 from convrec.catalog.fingerprint import fingerprint
 from convrec.catalog.manifest import MANIFEST_NAME, NAME_PATTERN, ItemsSpec, RatingsSpec, read_manifest
-from convrec.catalog.models import ITEM_COLUMNS, Catalog
-from convrec.catalog.tables import Table, read_table
+from convrec.catalog.models import ITEM_COLUMNS, Catalog, RatingScale
+from convrec.catalog.tables import Table, read_table, read_table_parts
 from convrec.catalog.validation import (MAX_DESCRIPTION_CHARS, MAX_TAG_CHARS, MAX_TITLE_CHARS, check_known,
                                         check_lengths, check_scale, check_unique, numbers, require_columns,
                                         require_rows, require_values)
@@ -47,33 +49,69 @@ def load_demo_catalog() -> Catalog:
                           descriptions=demo / "descriptions" / "descriptions.csv", aliases=demo_aliases_path())
 
 
+@dataclass(frozen=True)
+class CatalogSource:
+    """A catalog's validated items and where its ratings are: the ratings are read (and checked) part by part, so
+    an import can stream them to disk without holding them all in memory."""
+
+    name: str
+    items: pd.DataFrame  # ITEM_COLUMNS (in that order), indexed by item id
+    ratings_spec: RatingsSpec
+    aliases: dict[str, str] = field(default_factory=dict)  # other-language title → item_id (aliases.py)
+
+    @property
+    def scale(self) -> RatingScale:
+        return self.ratings_spec.rating_scale
+
+    def ratings(self) -> Iterator[pd.DataFrame]:
+        """Checked ratings (RATING_COLUMNS), one part of the file at a time, in file order."""
+        known = pa.array(self.items.index, type=pa.string())
+        for table in read_table_parts(self.ratings_spec.path, self.ratings_spec.format,
+                                      delimiter=self.ratings_spec.delimiter):
+            yield _ratings(table, self.ratings_spec, known)
+
+    def load(self) -> Catalog:
+        ratings = pd.concat(list(self.ratings()), ignore_index=True)
+        return Catalog(name=self.name, items=self.items, ratings=ratings, scale=self.scale,
+                       fingerprint=fingerprint(self.items, ratings, self.scale), aliases=self.aliases)
+
+
 def load_catalog(path: Path) -> Catalog:
     """A folder with convrec.toml (or the manifest file itself), or a MovieLens folder with movies.csv."""
+    return open_catalog(path).load()
+
+
+def open_catalog(path: Path) -> CatalogSource:
+    """The catalog at `path` with its items read and checked; see `load_catalog` for the layouts."""
     path = Path(path).expanduser()
     if path.is_file() and path.name == MANIFEST_NAME:
-        return load_generic(path)
+        return _open_generic(path)
     if not path.is_dir():
         raise CatalogError("catalog folder not found", where=str(path),
                            fix="pass a folder with convrec.toml or movies.csv")
     if (path / MANIFEST_NAME).is_file():
-        return load_generic(path / MANIFEST_NAME)
+        return _open_generic(path / MANIFEST_NAME)
     if (path / "movies.csv").is_file():
-        return load_movielens(path)
+        return _open_movielens(path)
     raise CatalogError("not a catalog: no convrec.toml and no movies.csv", where=str(path),
                        fix="add a convrec.toml manifest (see README) or use the MovieLens layout")
 
 
-def load_generic(manifest_path: Path) -> Catalog:
+def _open_generic(manifest_path: Path) -> CatalogSource:
     manifest = read_manifest(manifest_path)
-    items = _read_items(manifest.items)
-    ratings = _read_ratings(manifest.ratings, items.index)
+    items = _read_items(manifest.items)[ITEM_COLUMNS]
     aliases = read_aliases(manifest.aliases.path, items.index) if manifest.aliases else {}
-    return _assemble(manifest.name, items, ratings, manifest.ratings, aliases)
+    return CatalogSource(manifest.name, items, manifest.ratings, aliases)
 
 
 def load_movielens(folder: Path, *, name: str | None = None, descriptions: Path | None = None,
                    aliases: Path | None = None) -> Catalog:
     """movies.csv + ratings.csv, with tags.csv, links.csv and descriptions.csv (movieId,plot) when present."""
+    return _open_movielens(folder, name=name, descriptions=descriptions, aliases=aliases).load()
+
+
+def _open_movielens(folder: Path, *, name: str | None = None, descriptions: Path | None = None,
+                    aliases: Path | None = None) -> CatalogSource:
     items = _read_items(ItemsSpec(path=folder / "movies.csv", id="movieId", title="title", genres="genres"))
     titles = items["title"].map(_split_title_year)
     items["title"] = titles.str[0].astype("str")
@@ -86,9 +124,8 @@ def load_movielens(folder: Path, *, name: str | None = None, descriptions: Path 
     items["metadata"] = _movielens_links(folder / "links.csv", items.index)
     spec = RatingsSpec(path=folder / "ratings.csv", user_id="userId", item_id="movieId", rating="rating",
                        timestamp="timestamp", scale=(0.5, 5.0))
-    ratings = _read_ratings(spec, items.index)
-    return _assemble(name or _safe_name(folder.name), items, ratings, spec,
-                     read_aliases(aliases, items.index) if aliases else {})
+    return CatalogSource(name or _safe_name(folder.name), items[ITEM_COLUMNS], spec,
+                         read_aliases(aliases, items.index) if aliases else {})
 
 
 def _read_items(spec: ItemsSpec) -> pd.DataFrame:
@@ -115,8 +152,8 @@ def _read_items(spec: ItemsSpec) -> pd.DataFrame:
     return items
 
 
-def _read_ratings(spec: RatingsSpec, known_items: pd.Index) -> pd.DataFrame:
-    table = read_table(spec.path, spec.format, delimiter=spec.delimiter)
+def _ratings(table: Table, spec: RatingsSpec, known_items: pa.Array) -> pd.DataFrame:
+    """One part of a ratings file, checked, as RATING_COLUMNS; its row labels are the file's."""
     required = [spec.user_id, spec.item_id, spec.rating]
     require_columns(table, [*required, *([spec.timestamp] if spec.timestamp else [])])
     require_values(table, required)
@@ -127,14 +164,7 @@ def _read_ratings(spec: RatingsSpec, known_items: pd.Index) -> pd.DataFrame:
     ratings = pd.DataFrame({"user_id": _text(table.frame[spec.user_id]).astype("str"),
                             "item_id": item_ids.astype("str"), "rating": values,
                             "timestamp": _timestamps(table, spec.timestamp)})
-    return ratings.reset_index(drop=True)
-
-
-def _assemble(name: str, items: pd.DataFrame, ratings: pd.DataFrame, spec: RatingsSpec,
-              aliases: dict[str, str]) -> Catalog:
-    items = items[ITEM_COLUMNS]
-    return Catalog(name=name, items=items, ratings=ratings, scale=spec.rating_scale,
-                   fingerprint=fingerprint(items, ratings, spec.rating_scale), aliases=aliases)
+    return ratings
 
 
 def _text(values: pd.Series) -> pd.Series:

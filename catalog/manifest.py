@@ -80,7 +80,7 @@ class Manifest(BaseModel):
 
 
 def read_manifest(path: Path) -> Manifest:
-    """The manifest with its file paths resolved against its own folder."""
+    """The manifest with its file paths resolved against its own folder, which they may not leave."""
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
@@ -91,8 +91,21 @@ def read_manifest(path: Path) -> Manifest:
         problems = "; ".join(f"'{'.'.join(map(str, e['loc']))}': {e['msg']}" for e in error.errors())
         raise CatalogError(f"bad manifest: {problems}", where=str(path),
                            fix="see the catalog manifest section of the README") from error
-    manifest.items.path = path.parent / manifest.items.path
-    manifest.ratings.path = path.parent / manifest.ratings.path
+    folder = path.parent
+    manifest.items.path = _inside(folder, manifest.items.path, "items.path", path)
+    manifest.ratings.path = _inside(folder, manifest.ratings.path, "ratings.path", path)
     if manifest.aliases is not None:
-        manifest.aliases.path = path.parent / manifest.aliases.path
+        manifest.aliases.path = _inside(folder, manifest.aliases.path, "aliases.path", path)
     return manifest
+
+
+def _inside(folder: Path, relative: Path, key: str, manifest_path: Path) -> Path:
+    """`relative` under `folder`, refused if it (or a link on the way) leads outside the folder. The refusal
+    names the path as written, never anything read from where it points."""
+    root = folder.resolve()
+    target = folder / relative
+    if relative.is_absolute() or not target.resolve().is_relative_to(root):
+        raise CatalogError(f"{key} '{relative}' is outside the catalog folder", where=str(manifest_path),
+                           fix=f"put the file inside {root} (not behind a link to elsewhere) and name it relative "
+                               "to the manifest")
+    return target

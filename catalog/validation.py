@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from rapidfuzz import fuzz, process, utils
 
 from convrec.catalog.models import RatingScale
@@ -86,8 +88,10 @@ def check_scale(table: Table, column: str, ratings: pd.Series, scale: RatingScal
                            fix="fix the value, or declare the scale in convrec.toml ([ratings] scale = [low, high])")
 
 
-def check_known(table: Table, column: str, ids: pd.Series, known: pd.Index) -> None:
-    unknown = ~ids.isin(known)
+def check_known(table: Table, column: str, ids: pd.Series, known: pa.Array) -> None:
+    """`known`: the catalog's item ids as one Arrow array, built once for all the parts of a ratings file."""
+    found = pc.is_in(pa.array(ids, from_pandas=True).cast(known.type), value_set=known)
+    unknown = pd.Series(~found.to_numpy(zero_copy_only=False), index=ids.index)
     if unknown.any():
         examples = ", ".join(ids[unknown].drop_duplicates().head(3))
         raise CatalogError(f"{int(unknown.sum())} rating(s) refer to items not in the catalog (e.g. {examples})",

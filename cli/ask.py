@@ -15,8 +15,8 @@ from convrec.core.settings import Settings
 DEFAULT_USER = "me"
 
 
-def runtime_for(llm: str | None) -> Runtime:
-    settings = Settings(**({"llm": llm} if llm else {}))
+def runtime_for(llm: str | None, policy: str | None = None) -> Runtime:
+    settings = Settings(**({"llm": llm} if llm else {}), **({"policy": policy} if policy else {}))
     return build_runtime(settings, use_llm=settings.llm != "none")
 
 
@@ -34,13 +34,16 @@ def contract(result: TurnResult) -> dict:
         "profile": {"liked": sorted(profile.liked), "disliked": sorted(profile.disliked),
                     "genres_liked": sorted(profile.genres_liked), "genres_disliked": sorted(profile.genres_disliked)},
         "degraded": result.degraded,
+        **({"tools_called": [call.model_dump(include={"name", "arguments", "items"}) for call in result.tools_called],
+            "fallback": result.fallback} if result.tools_called is not None else {}),
     }
 
 
-def ask(message: str, *, user: str, session: str | None, llm: str | None, as_json: bool) -> None:
+def ask(message: str, *, user: str, session: str | None, llm: str | None, as_json: bool,
+        policy: str | None = None) -> None:
     if not message.strip():
         raise InputError("empty message", fix='say what you feel like watching, e.g. convrec ask "I loved Heat"')
-    runtime = runtime_for(llm)
+    runtime = runtime_for(llm, policy)
     result = asyncio.run(runtime.agent.run_turn(user, message, session))
     if as_json:
         print(json.dumps(contract(result), ensure_ascii=False))
@@ -50,6 +53,9 @@ def ask(message: str, *, user: str, session: str | None, llm: str | None, as_jso
         console.print("  choices: " + " · ".join(choice.label for choice in result.question.choices))
     if result.degraded:
         console.print(f"[dim]({result.degraded})[/dim]")
+    if result.tools_called:
+        console.print("[dim]tools: " + ", ".join(call.name for call in result.tools_called) +
+                      (f" (fell back to cards-first: {result.fallback})" if result.fallback else "") + "[/dim]")
     console.print(f"[dim]session {result.session}[/dim]")
 
 

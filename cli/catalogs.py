@@ -8,14 +8,19 @@ from rich.markup import escape
 
 from convrec.catalog.loaders import load_catalog
 from convrec.catalog.models import Catalog
-from convrec.catalog.store import CatalogStore
+from convrec.catalog.store import CatalogStore, StoredCatalog
 from convrec.cli.progress import console
 from convrec.core.settings import Settings
 
 
-def summary(catalog: Catalog) -> str:
-    return (f"{catalog.name}: {len(catalog):,} items, {len(catalog.ratings):,} ratings from "
-            f"{catalog.ratings['user_id'].nunique():,} users, {len(catalog.genres)} genres, "
+def summary(catalog: Catalog | StoredCatalog) -> str:
+    """A loaded catalog (which also counts its genres) or the stored one an import just published."""
+    if isinstance(catalog, Catalog):
+        items, ratings, users = len(catalog), len(catalog.ratings), catalog.ratings["user_id"].nunique()
+        genres = f"{len(catalog.genres)} genres, "
+    else:
+        items, ratings, users, genres = catalog.items, catalog.ratings, catalog.users, ""
+    return (f"{catalog.name}: {items:,} items, {ratings:,} ratings from {users:,} users, {genres}"
             f"scale {catalog.scale.low:g}–{catalog.scale.high:g}, fingerprint {catalog.fingerprint[:12]}")
 
 
@@ -36,8 +41,8 @@ def import_catalog(path: Path) -> None:
     settings = Settings()
     store = CatalogStore(settings.catalog_store_dir)
     with console.status(f"validating and importing {escape(str(path))}"):
-        catalog = store.import_catalog(path)
-    console.print(f"active catalog: {summary(catalog)}", highlight=False)
+        stored = store.import_catalog(path)
+    console.print(f"active catalog: {summary(stored)}", highlight=False)
     if settings.catalog:
         console.print(f"[yellow]note[/yellow]: CONVREC_CATALOG={escape(str(settings.catalog))} is set, "
                       "so that folder is served instead", highlight=False)

@@ -13,7 +13,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
-from convrec.catalog.cfmodel import load_or_train
+from convrec.catalog.cfmodel import configured_factors
+from convrec.catalog.sparkals import require_pyspark
 from convrec.catalog.store import CatalogStore
 from convrec.catalog.vectors import VectorIndex
 from convrec.cli.progress import console
@@ -21,8 +22,10 @@ from convrec.core.progress import Progress as ProgressFn
 from convrec.core.settings import Settings
 
 
-def build_indexes() -> None:
-    settings = Settings()
+def build_indexes(settings: Settings | None = None) -> None:
+    settings = settings or Settings()
+    if settings.cf == "spark-als":
+        require_pyspark()  # fail before the embedding pass, not after it
     with console.status("loading the catalog"):
         catalog = CatalogStore.from_settings(settings).active()
     index = VectorIndex.from_settings(catalog.name, settings)
@@ -30,11 +33,11 @@ def build_indexes() -> None:
     with embedding_bar() as report:
         sync = index.sync(catalog, report)
     index_seconds = time.perf_counter() - started
-    with console.status("training the CF model"):
-        _, trained = load_or_train(catalog, settings.index_dir)
+    with console.status(f"training the CF model ({settings.cf})"):
+        _, trained = configured_factors(catalog, settings)
     console.print(f"index: {len(catalog):,} items, {sync.embedded:,} embedded, {sync.deleted:,} deleted, "
                   f"{sync.unchanged:,} unchanged ({index_seconds:.1f} s); "
-                  f"cf: svd {'trained' if trained else 'loaded'} (fingerprint {catalog.fingerprint[:12]}…)")
+                  f"cf: {settings.cf} {'trained' if trained else 'loaded'} (fingerprint {catalog.fingerprint[:12]}…)")
     _write_freshness(settings.index_dir, {"fingerprint": catalog.fingerprint, "items": len(catalog),
                                           "at": time.time()})
 

@@ -45,7 +45,7 @@ def show_info() -> None:
                                  f"{stored.users:,} users, {stored.bytes_on_disk / 1e6:.1f} MB, "
                                  f"fingerprint {stored.fingerprint[:12]}, from {stored.source}")
     table.add_row("indexes", _freshness(settings, stored.fingerprint if stored else None))
-    table.add_row("  chroma", settings.chroma_url or f"{settings.index_dir / 'chroma'} ({_size(settings.index_dir / 'chroma')})")
+    _add_engine_rows(table, settings)
 
     spec = MODELS[settings.model]
     model_file = settings.model_path or settings.models_dir / spec.filename
@@ -70,3 +70,18 @@ def _freshness(settings: Settings, fingerprint: str | None) -> str:
     if fingerprint and state["fingerprint"] != fingerprint:
         return f"stale (built {age} for another catalog): run `convrec index`"
     return f"up to date for {state['items']:,} items (built {age})"
+
+
+def _add_engine_rows(table: Table, settings: Settings) -> None:
+    """Which CF engine, item–item model and vector store are active, and where their files or servers are."""
+    engine = "Surprise SVD" if settings.cf == "svd" else f"Spark ALS on {settings.spark_master}"
+    pattern = "svd-*.pkl" if settings.cf == "svd" else f"{settings.cf}-*.npz"
+    saved = sorted((settings.index_dir / "cf").glob(pattern))
+    table.add_row("  cf engine", f"{settings.cf}: {engine}, "
+                                 + (f"{saved[-1].name} ({_size(saved[-1])})" if saved else "not trained yet"))
+    itemsim = (f"auto: EASE up to {settings.ease_max_items:,} items, else sparse top-k item-kNN"
+               if settings.itemsim == "auto" else settings.itemsim)
+    table.add_row("  item–item", itemsim)
+    chroma = settings.index_dir / "chroma"
+    table.add_row("  vector store", f"Chroma server {settings.chroma_url}" if settings.chroma_url
+                  else f"embedded Chroma {chroma} ({_size(chroma)})")

@@ -17,10 +17,12 @@ model_app = typer.Typer(no_args_is_help=True, help="Manage the local LLM weights
 eval_app = typer.Typer(no_args_is_help=True,
                        help="Evaluate the recommender: offline metrics, dialogue replay, simulated users.")
 keys_app = typer.Typer(no_args_is_help=True, help="API keys for `convrec serve`.")
+llm_app = typer.Typer(no_args_is_help=True, help="Serve the local model as an OpenAI-compatible endpoint.")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(model_app, name="model")
 app.add_typer(eval_app, name="eval")
 app.add_typer(keys_app, name="keys")
+app.add_typer(llm_app, name="llm")
 
 _state = {"debug": False}
 
@@ -34,23 +36,27 @@ def main(ctx: typer.Context,
          = None,
          llm: Annotated[str | None, typer.Option("--llm", help="with no command: local | openai | none")] = None,
          catalog: Annotated[Path | None, typer.Option("--catalog", help="with no command: a catalog folder")]
+         = None,
+         policy: Annotated[str | None, typer.Option("--policy", help="with no command: cards-first | agent")]
          = None) -> None:
     """With no command, open the terminal UI (same as `convrec tui`)."""
     _state["debug"] = debug
     if ctx.invoked_subcommand is None:
-        _launch_tui(user or "me", session, llm, catalog)
-    elif any(value is not None for value in (user, session, llm, catalog)):
+        _launch_tui(user or "me", session, llm, catalog, policy)
+    elif any(value is not None for value in (user, session, llm, catalog, policy)):
         raise typer.BadParameter(f"put these options after the command: convrec {ctx.invoked_subcommand} "
                                  "--user … (before it they only apply to the UI)")
 
 
 def _launch_tui(user: str = "me", session: str | None = None, llm: str | None = None,
-                catalog: Path | None = None) -> None:
+                catalog: Path | None = None, policy: str | None = None) -> None:
     from convrec.tui.app import run_tui
 
     if llm not in (None, "local", "openai", "none"):
         raise typer.BadParameter("use local, openai or none", param_hint="--llm")
-    raise typer.Exit(run_tui(user=user, session=session, llm=llm, catalog=str(catalog) if catalog else None))
+    _check_policy(policy)
+    raise typer.Exit(run_tui(user=user, session=session, llm=llm, catalog=str(catalog) if catalog else None,
+                             policy=policy))
 
 
 @app.command()
@@ -59,9 +65,11 @@ def tui(user: Annotated[str, typer.Option("--user", help="whose profile")] = "me
         = None,
         llm: Annotated[str | None, typer.Option("--llm", help="local | openai | none (default: CONVREC_LLM)")] = None,
         catalog: Annotated[Path | None, typer.Option("--catalog", help="a catalog folder to read directly")] = None,
+        policy: Annotated[str | None, typer.Option("--policy", help="cards-first | agent (default: CONVREC_POLICY)")]
+        = None,
         ) -> None:
     """Open the terminal UI (also what `convrec` with no command does)."""
-    _launch_tui(user, session, llm, catalog)
+    _launch_tui(user, session, llm, catalog, policy)
 
 
 @app.command()
@@ -73,11 +81,18 @@ def info() -> None:
 
 
 @app.command()
-def index() -> None:
+def index(cf: Annotated[str | None, typer.Option("--cf", help="svd | spark-als (default: CONVREC_CF or svd)")] = None,
+          spark_master: Annotated[str | None, typer.Option(
+              "--spark-master", help="for spark-als: local[N] or spark://host:port (default: CONVREC_SPARK_MASTER)")]
+          = None) -> None:
     """Build or refresh the search index and the CF model for the active catalog (incremental)."""
     from convrec.cli.indexing import build_indexes
+    from convrec.core.settings import Settings
 
-    build_indexes()
+    if cf not in (None, "svd", "spark-als"):
+        raise typer.BadParameter("use svd or spark-als", param_hint="--cf")
+    overrides = {name: value for name, value in {"cf": cf, "spark_master": spark_master}.items() if value}
+    build_indexes(Settings(**overrides))
 
 
 @app.command("search")
@@ -103,20 +118,29 @@ def search_items(query: Annotated[str, typer.Argument(help="what the items shoul
 
 
 LlmChoice = Annotated[str | None, typer.Option("--llm", help="local | openai | none (default: CONVREC_LLM)")]
+PolicyChoice = Annotated[str | None, typer.Option("--policy", help="cards-first | agent (the LLM calls the tools; "
+                                                  "needs --llm openai) (default: CONVREC_POLICY)")]
+POLICIES = ("cards-first", "agent")
+
+
+def _check_policy(policy: str | None) -> None:
+    if policy not in (None, *POLICIES):
+        raise typer.BadParameter("use cards-first or agent", param_hint="--policy")
 UserOption = Annotated[str, typer.Option("--user", help="whose profile")]
 
 
 @app.command()
 def ask(message: Annotated[str, typer.Argument(help="what you say to convrec")],
         session: Annotated[str | None, typer.Option("--session", help="continue this session")] = None,
-        user: UserOption = "me", llm: LlmChoice = None,
+        user: UserOption = "me", llm: LlmChoice = None, policy: PolicyChoice = None,
         as_json: Annotated[bool, typer.Option("--json", help="print the DESIGN.md JSON contract")] = False) -> None:
     """Run one turn of the conversation and persist it."""
     from convrec.cli.ask import ask as run_ask
 
     if llm not in (None, "local", "openai", "none"):
         raise typer.BadParameter("use local, openai or none", param_hint="--llm")
-    run_ask(message, user=user, session=session, llm=llm, as_json=as_json)
+    _check_policy(policy)
+    run_ask(message, user=user, session=session, llm=llm, as_json=as_json, policy=policy)
 
 
 @app.command()
@@ -164,7 +188,7 @@ def forget(user: UserOption = "me") -> None:
 @app.command()
 def serve(host: Annotated[str, typer.Option("--host", help="address to listen on")] = "127.0.0.1",
           port: Annotated[int, typer.Option("--port", help="TCP port")] = 8350,
-          llm: LlmChoice = None,
+          llm: LlmChoice = None, policy: PolicyChoice = None,
           max_body: Annotated[int, typer.Option("--max-body", help="largest request body, bytes")] = 64 * 1024,
           rate: Annotated[float, typer.Option("--rate", help="requests per second per key (average)")] = 10.0,
           burst: Annotated[int, typer.Option("--burst", help="requests per key in a burst")] = 50,
@@ -182,11 +206,12 @@ def serve(host: Annotated[str, typer.Option("--host", help="address to listen on
 
     if llm not in (None, "local", "openai", "none"):
         raise typer.BadParameter("use local, openai or none", param_hint="--llm")
+    _check_policy(policy)
     if min(max_body, burst, llm_queue + 1) < 1 or rate <= 0 or (llm_slots is not None and llm_slots < 1):
         raise typer.BadParameter("limits must be positive")
     config = ServerConfig(max_body_bytes=max_body, rate_per_s=rate, burst=burst, llm_slots=llm_slots,
                           llm_queue=llm_queue, cors_origins=tuple(cors_origin or ()), warm=warm)
-    run_serve(host, port, llm, config)
+    run_serve(host, port, llm, config, policy)
 
 
 @keys_app.command("create")
@@ -242,6 +267,21 @@ def model_ensure(
     ensure(name, test="no" if no_test else "again" if retest else "if-new")
 
 
+@llm_app.command("serve")
+def llm_serve(
+    model: Annotated[str | None, typer.Option("--model", help="small (0.5B), default (1.5B), a model name or a "
+                                              ".gguf path (default: CONVREC_MODEL)")] = None,
+    port: Annotated[int, typer.Option("--port", help="TCP port on 127.0.0.1")] = 8351,
+    n_ctx: Annotated[int, typer.Option("--n-ctx", min=512, help="context tokens")] = 2048,
+    threads: Annotated[int | None, typer.Option("--threads", min=1, help="llama.cpp threads")] = None,
+) -> None:
+    """Serve the local GGUF through llama-cpp-python's OpenAI-compatible server (tool calling by grammar), for
+    `--llm openai --policy agent`. Runs until Ctrl-C."""
+    from convrec.cli.models import serve_llm
+
+    serve_llm(model, port=port, n_ctx=n_ctx, threads=threads)
+
+
 @eval_app.command("offline")
 def eval_offline(
     report: Annotated[Path, typer.Option("--report", help="folder for offline.json and offline.png")]
@@ -274,13 +314,22 @@ def eval_dialogues(
     = False,
     prose: Annotated[bool, typer.Option("--prose/--no-prose", help="let the agent write its reasons (off: stop "
                                         "once the cards are final)")] = True,
+    cases: Annotated[Path | None, typer.Option("--cases", help="a cases file in the redial-dev format (default: "
+                                               "the vendored dev cases)")] = None,
+    split: Annotated[str | None, typer.Option("--split", help="tune (lines 1-400) | check (401-550) | all")] = None,
+    lines: Annotated[str | None, typer.Option("--lines", help="only these lines of the cases file, e.g. 401-550")]
+    = None,
+    policy: PolicyChoice = None,
 ) -> None:
     """Replay the ReDial dev cases through the agent: Hit@k, NDCG, MRR, questions, latency, vs two baselines."""
+    from convrec.evaluation.dialogues import CASES_PATH, parse_lines
     from convrec.evaluation.dialogues import main as run_dialogues
 
     if llm not in ("none", "local", "openai"):
         raise typer.BadParameter("use none, local or openai", param_hint="--llm")
-    run_dialogues(report, llm=llm, model=model, limit=limit, workers=workers, per_turn=per_turn, prose=prose)
+    _check_policy(policy)
+    run_dialogues(report, llm=llm, model=model, limit=limit, workers=workers, per_turn=per_turn, prose=prose,
+                  cases_path=cases or CASES_PATH, lines=parse_lines(lines, split), policy=policy)
 
 
 @eval_app.command("simulate")

@@ -40,3 +40,23 @@ def _gigabytes(path: Path) -> str:
 
 def _say(line: str) -> None:
     console.print(line, markup=False, highlight=False)  # a path may contain [brackets]
+
+
+def serve_llm(model: str | None, *, port: int, n_ctx: int, threads: int | None) -> None:
+    """Becomes the server process (exec): Ctrl-C and signals reach it directly."""
+    import os
+    import sys
+
+    from convrec.agent.llm_server import base_url, server_command
+    from convrec.agent.weights import resolve_model_path
+    from convrec.evaluation.dialogues import resolve_model
+
+    settings = Settings(**resolve_model(model))
+    with progress_bar(transfer=True) as report:
+        path = resolve_model_path(settings, report)
+    command = server_command(path, port=port, n_ctx=n_ctx, n_threads=threads)
+    _say(f"serving {path.name} at {base_url('127.0.0.1', port)}; use it with:\n"
+         f"  CONVREC_LLM=openai CONVREC_OPENAI_BASE_URL={base_url('127.0.0.1', port)} CONVREC_AGENT_TOOL_CHOICE=named "
+         f"convrec ask --policy agent \"something like Heat\"")
+    sys.stdout.flush()
+    os.execv(command[0], command)

@@ -50,7 +50,8 @@ class Settings(BaseSettings):
     n_ctx: int = Field(default=2048, ge=512, description="llama.cpp context: prompts here stay under ~1k tokens")
     n_threads: int | None = Field(default=None, ge=1,
                                   description="llama.cpp decode threads; default 1 (holds its speed under contention)")
-    n_threads_batch: int | None = Field(default=None, ge=1, description="llama.cpp prefill threads; default: all cores")
+    n_threads_batch: int | None = Field(default=None, ge=1,
+                                        description="llama.cpp prefill threads; default: all cores but one")
     llm_extra_bufts: Literal["auto", "on", "off"] = Field(
         default="auto", description="llama.cpp weight-repacking buffers; auto: off on AMX CPUs or where they crashed")
     llm_stall_timeout: float = Field(default=60.0, gt=0,
@@ -59,6 +60,24 @@ class Settings(BaseSettings):
     openai_api_key: str | None = None
     openai_model: str = "gpt-4o-mini"
     openai_timeout: float = Field(default=30.0, gt=0)
+
+    # Scale: the CF engine and the item–item model for big catalogs (README "Scale")
+    cf: Literal["svd", "spark-als"] = Field(default="svd",
+                                            description="CF engine: Surprise SVD, or Spark ALS (pip install 'convrec[spark]')")
+    spark_master: str = Field(default="local[2]", description="Spark master for --cf spark-als: local[N] or spark://host:port")
+    spark_driver_memory: str = Field(default="4g", description="Spark driver memory (local mode does all the work there)")
+    itemsim: Literal["auto", "ease", "item-knn"] = Field(
+        default="auto", description="item–item model; auto: EASE up to ease_max_items modelled items, else item-knn")
+    ease_max_items: int = Field(default=10_000, ge=1,
+                                description="EASE's dense item×item inverse above this many items is too big (auto)")
+    # Turn policy
+    policy: Literal["cards-first", "agent"] = Field(
+        default="cards-first", description="cards-first: fixed pipeline; agent: the LLM calls the tools (capable models)")
+    agent_max_tool_calls: int = Field(default=6, ge=1, le=50, description="tool calls per turn for --policy agent")
+    agent_timeout: float = Field(default=60.0, gt=0, description="seconds per turn for the agent's tool loop")
+    agent_tool_choice: Literal["auto", "named"] = Field(
+        default="auto", description="auto: the model picks tools (APIs); named: pick a tool, then force its call "
+                                    "(llama.cpp's server, whose 'auto' returns no tool calls)")
 
     @classmethod
     def settings_customise_sources(

@@ -218,6 +218,9 @@ def dialogues_markdown(report: dict, paths: dict[str, Path]) -> str:
         ["  onboarding (what do you like?)", str(questions.get("elicitation", 0)), ""],
         ["cards revised by the LLM's reading", str(dialogue["turns_revised_by_llm"]), ""],
         ["degraded (no or failed LLM)", str(dialogue["turns_degraded"]), ""],
+        *([["tool agent: fell back to cards-first", str(dialogue["turns_fell_back"]), ""],
+           ["tool agent: tool calls per turn", f"{dialogue['tool_calls_per_turn'] or 0:.2f}", ""]]
+          if "turns_fell_back" in dialogue else []),
     ])
     lines += ["", f"Movies the seekers tagged that reached the agent's profile (linked from the text): "
                   f"{_share(dialogue['mentioned_movies_linked'])} of {dialogue['mentioned_movies']}.", "",
@@ -333,6 +336,9 @@ def print_dialogues(report: dict, console: Console) -> None:
     console.print(f"questions in {dialogue['turns_with_question']} of {report['turns']} turns "
                   f"({dialogue['questions']}), cards in {dialogue['turns_with_cards']}; "
                   f"mentioned movies linked {_share(dialogue['mentioned_movies_linked'])}", highlight=False)
+    if "turns_fell_back" in dialogue:
+        console.print(f"tool agent: {dialogue['tool_calls_per_turn'] or 0:.2f} tool calls per turn, "
+                      f"{dialogue['turns_fell_back']} turns fell back to cards-first", highlight=False)
     console.print("latency p50/p95: first cards " + f"{_seconds(latency['first_cards']['p50'])} / "
                   f"{_seconds(latency['first_cards']['p95'])}, final cards {_seconds(latency['final_cards']['p50'])} / "
                   f"{_seconds(latency['final_cards']['p95'])}, done {_seconds(latency['done']['p50'])} / "

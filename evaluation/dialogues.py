@@ -29,6 +29,7 @@ import numpy as np
 
 from convrec.agent.events import Cards, Done, Question, Status, Token
 from convrec.agent.policy import Agent
+from convrec.agent.tool_agent import ToolAgent
 from convrec.catalog.models import Catalog
 from convrec.core.errors import InputError
 from convrec.evaluation import dialogue_metrics as dm
@@ -44,23 +45,48 @@ LLM_CHOICES = ("none", "local", "openai")
 MODEL_ALIASES = {"small": "qwen2.5-coder-0.5b", "default": "qwen2.5-coder-1.5b"}
 PARALLEL_BACKENDS = ("none", "openai")  # the local llama.cpp model is one instance: one turn at a time
 WORST = 10
+# Lines of the vendored cases file (1-based, inclusive): tune on the first part, only score the second in aggregate.
+SPLITS: dict[str, tuple[int, int] | None] = {"tune": (1, 400), "check": (401, 550), "all": None}
 
 Progress = Callable[[int, int], None]
 T = TypeVar("T")
 
 
 # --- cases ---------------------------------------------------------------------------------------------------------
-def load_cases(path: Path = CASES_PATH, limit: int | None = None) -> list[dict]:
-    """The cases in file order (a random sample when cut: the file is in hash order), at most `limit`."""
+def parse_lines(spec: str | None, split: str | None) -> tuple[int, int] | None:
+    """`--lines 401-550` or `--split check` → (first, last) line numbers, 1-based and inclusive; None for all."""
+    if spec is not None and split is not None:
+        raise InputError("--lines and --split both given", fix="use one of them")
+    if split is not None:
+        if split not in SPLITS:
+            raise InputError(f"unknown --split '{split}'", fix=f"use one of: {', '.join(SPLITS)}")
+        return SPLITS[split]
+    if spec is None:
+        return None
+    first, _, last = spec.partition("-")
+    try:
+        bounds = int(first), int(last or first)
+    except ValueError:
+        bounds = (0, 0)
+    if not 1 <= bounds[0] <= bounds[1]:
+        raise InputError(f"bad --lines '{spec}'", fix="give FIRST-LAST line numbers, 1-based, e.g. 401-550")
+    return bounds
+
+
+def load_cases(path: Path = CASES_PATH, limit: int | None = None,
+               lines: tuple[int, int] | None = None) -> list[dict]:
+    """The cases in file order (a random sample when cut: the file is in hash order), at most `limit`, only from
+    the line numbers `lines` (1-based, inclusive) when given."""
     if limit is not None and limit < 1:
         raise InputError(f"--limit must be at least 1, got {limit}")
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        text_lines = Path(path).read_text(encoding="utf-8").splitlines()
     except OSError as error:
         raise InputError("cannot read the dialogue cases", where=str(path), fix="check the path") from error
     cases = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
+    first, last = lines or (1, len(text_lines))
+    for number, line in enumerate(text_lines, start=1):
+        if not line.strip() or not first <= number <= last:
             continue
         try:
             case = json.loads(line)
@@ -155,6 +181,8 @@ class TurnOutcome:
     first_cards_s: float | None
     final_cards_s: float | None  # when the cards were final: the revised cards, or the LLM's reading changed nothing
     done_s: float | None  # None when prose was skipped
+    tool_calls: int | None = None  # --policy agent: the turn's tool calls (None: cards-first)
+    fallback: str | None = None  # --policy agent: why the turn fell back to cards-first
 
     @property
     def question_kind(self) -> str | None:
@@ -175,6 +203,8 @@ async def play_turn(agent: Agent, user: str, session: str, message: str, *, pros
     final: list[Recommendation] = []
     question, revised, degraded = None, False, None
     first_s = final_s = done_s = None
+    tool_calls = 0 if isinstance(agent, ToolAgent) else None
+    fallback = None
     reading = False  # the LLM is reading the message: the cards are final only once it is done
     async with aclosing(agent.turn(user, message, session)) as events:
         async for event in events:
@@ -183,6 +213,10 @@ async def play_turn(agent: Agent, user: str, session: str, message: str, *, pros
                 reading, final_s = False, now
             if isinstance(event, Status) and event.text.startswith("reading"):
                 reading = True
+            if isinstance(event, Status) and event.tool is not None:
+                tool_calls = (tool_calls or 0) + 1
+            if isinstance(event, Status) and "tool agent stopped" in event.text:
+                fallback = event.text
             if isinstance(event, Cards):
                 if first is None:
                     first, first_s = event.recommendations, now
@@ -192,11 +226,13 @@ async def play_turn(agent: Agent, user: str, session: str, message: str, *, pros
                 question = event
             elif isinstance(event, Done):
                 done_s, degraded = now, event.degraded
+                fallback = event.fallback or fallback
             elif not prose and (isinstance(event, Token) or
                                 (isinstance(event, Status) and event.text.startswith("writing"))):
                 break
     return TurnOutcome(message=message, first_cards=first or [], cards=final, question=question, revised=revised,
-                       degraded=degraded, first_cards_s=first_s, final_cards_s=final_s, done_s=done_s)
+                       degraded=degraded, first_cards_s=first_s, final_cards_s=final_s, done_s=done_s,
+                       tool_calls=tool_calls, fallback=fallback)
 
 
 @dataclass
@@ -322,6 +358,7 @@ def score(outcomes: list[CaseOutcome], catalog: Catalog, *, per_turn: bool = Fal
             "questions": dict(questions),
             "turns_revised_by_llm": sum(1 for turn in turns if turn.revised),
             "turns_degraded": sum(1 for turn in turns if turn.degraded),
+            **_agent_loop(turns),
             "mentioned_movies_linked": dm.ratio(linked, mentioned_total),
             "mentioned_movies": mentioned_total,
         },
@@ -341,6 +378,16 @@ def score(outcomes: list[CaseOutcome], catalog: Catalog, *, per_turn: bool = Fal
         "case_results": case_results,
         "worst_misses": worst_misses(case_results),
     }
+
+
+def _agent_loop(turns: list[TurnOutcome]) -> dict:
+    """--policy agent: tool calls per turn and turns that fell back to cards-first (empty for cards-first)."""
+    counted = [turn.tool_calls for turn in turns if turn.tool_calls is not None]
+    fallbacks = [turn for turn in turns if turn.fallback]
+    if not counted and not fallbacks:
+        return {}
+    return {"tool_calls_per_turn": sum(counted) / len(counted) if counted else None,
+            "turns_fell_back": len(fallbacks)}
 
 
 def reason_kind_shares(card_lists: Sequence[Sequence[Recommendation]]) -> dict:
@@ -492,19 +539,19 @@ def resolve_model(model: str | None) -> dict:
 
 
 def build_eval_agent(llm: str, model: str | None, state_dir: Path, *, cards: int = CARDS,
-                     status: Callable[[str], None] = lambda text: None):
+                     status: Callable[[str], None] = lambda text: None, policy: str | None = None):
     """(runtime, agent): the runtime the front ends use, and an Agent over its tools with a throw-away memory."""
     from convrec.agent.memory import Memory
-    from convrec.agent.runtime import build_runtime
+    from convrec.agent.runtime import build_policy, build_runtime
     from convrec.core.settings import Settings
 
     if llm not in LLM_CHOICES:
         raise InputError(f"unknown --llm '{llm}'", fix=f"use one of: {', '.join(LLM_CHOICES)}")
-    settings = Settings(llm=llm, **resolve_model(model))
+    settings = Settings(llm=llm, **resolve_model(model), **({"policy": policy} if policy else {}))
     runtime = build_runtime(settings, use_llm=llm != "none", status=status)
     runtime.memory.close()  # the user's own state is never touched by an evaluation
-    agent = Agent(runtime.catalog, runtime.recommender, Memory(state_dir / "eval-state.sqlite3"), runtime.agent.llm,
-                  cards=cards)
+    agent = build_policy(settings, runtime.catalog, runtime.recommender, Memory(state_dir / "eval-state.sqlite3"),
+                         runtime.agent.llm, cards=cards)
     return runtime, agent
 
 
@@ -537,7 +584,7 @@ def warm(runtime, agent: Agent, status: Callable[[str], None] = lambda text: Non
 
 def main(report_dir: Path | None, *, llm: str = "none", model: str | None = None, limit: int | None = None,
          workers: int | None = None, per_turn: bool = False, prose: bool = True,
-         cases_path: Path = CASES_PATH) -> dict:
+         cases_path: Path = CASES_PATH, lines: tuple[int, int] | None = None, policy: str | None = None) -> dict:
     """The CLI's entry: build the runtime, replay, print the tables, write the report if asked."""
     from rich.console import Console
 
@@ -550,12 +597,12 @@ def main(report_dir: Path | None, *, llm: str = "none", model: str | None = None
     if workers > 1 and llm not in PARALLEL_BACKENDS:
         raise InputError(f"--workers {workers} with --llm {llm}: the local model is a single instance",
                          fix="use --workers 1 with the local model (parallel workers suit none and openai)")
-    cases = load_cases(cases_path, limit)
+    cases = load_cases(cases_path, limit, lines)
     console, status_console = Console(soft_wrap=True), Console(stderr=True)
     wall = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="convrec-eval-") as state_dir:
         with status_console.status("loading") as spinner:
-            runtime, agent = build_eval_agent(llm, model, Path(state_dir), status=spinner.update)
+            runtime, agent = build_eval_agent(llm, model, Path(state_dir), status=spinner.update, policy=policy)
             search = warm(runtime, agent, spinner.update)
         load_s = time.perf_counter() - wall
 
@@ -565,7 +612,9 @@ def main(report_dir: Path | None, *, llm: str = "none", model: str | None = None
 
         report = run_dialogues(agent, runtime.catalog, cases, workers=workers, prose=prose, per_turn=per_turn,
                                config={"llm_choice": llm, "model": model, "limit": limit, "search": search,
-                                       "cases_file": str(cases_path)}, progress=progress)
+                                       "policy": runtime.settings.policy,
+                                       "cases_file": str(cases_path),
+                                       "lines": list(lines) if lines else None}, progress=progress)
         agent.memory.close()
     report["timings_s"].update(load=load_s, wall=time.perf_counter() - wall)
     print_dialogues(report, console)

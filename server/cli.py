@@ -10,13 +10,13 @@ from convrec.core.settings import Settings
 from convrec.server.config import ServerConfig
 
 
-def serve(host: str, port: int, llm: str | None, config: ServerConfig) -> None:
+def serve(host: str, port: int, llm: str | None, config: ServerConfig, policy: str | None = None) -> None:
     import uvicorn
 
     from convrec.agent.runtime import build_runtime
     from convrec.server.app import create_app
 
-    settings = Settings(**({"llm": llm} if llm else {}))
+    settings = Settings(**({"llm": llm} if llm else {}), **({"policy": policy} if policy else {}))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     def factory(status):
@@ -29,15 +29,15 @@ def serve(host: str, port: int, llm: str | None, config: ServerConfig) -> None:
                 timeout_graceful_shutdown=5)
 
 
-def _memory():
-    from convrec.agent.memory import Memory
+def _keys():
+    from convrec.server.keys import KeyStore
 
-    return Memory(Settings().state_db)
+    return KeyStore(Settings().state_db)
 
 
 def create_key(name: str) -> None:
     try:
-        key, token = _memory().create_api_key(name)
+        key, token = _keys().create(name)
     except ValueError as error:
         raise InputError(str(error), where="--name", fix="give the key a short name, e.g. --name openwebui") from error
     print(token)
@@ -47,7 +47,7 @@ def create_key(name: str) -> None:
 
 
 def list_keys() -> None:
-    keys = _memory().api_keys()
+    keys = _keys().all()
     if not keys:
         print("no keys: create one with `convrec keys create --name NAME`")
     for key in keys:
@@ -58,6 +58,6 @@ def list_keys() -> None:
 
 
 def revoke_key(key_id: str) -> None:
-    if not _memory().revoke_api_key(key_id):
+    if not _keys().revoke(key_id):
         raise InputError(f"no active key '{key_id}'", fix="see `convrec keys list` for the ids")
     print(f"revoked {key_id} (a running server stops accepting it within 30 s)")

@@ -5,12 +5,13 @@ session already stored are not read again (no double counting). Matching, on the
 
 - stored == all sent                 → a retry or "regenerate" of the stored turn: answer again, store nothing new;
 - stored is a prefix of the earlier  → continue; earlier messages we never saw are taken in first (`Agent.remember`);
-- stored == earlier + one other last → the user edited their last message: continue with the new one;
+- stored == earlier + one other last → the user edited their last message: continue with the new one (only when
+                                       there is an earlier message: a different first message is a new chat);
 - otherwise                          → not this conversation.
 
 With `X-Convrec-Session` (or Open WebUI's forwarded chat id) the session is given: if its history does not match, the
 stored session wins and only the last message is taken. Without it, the user's recent sessions are searched for a
-match, else a new session starts.
+match, else a new session starts; a session with no user message yet is never found that way.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def match(stored: list[str], sent: list[str]) -> tuple[list[str], bool] | None:
         return [], False
     if stored == earlier[:len(stored)]:
         return sent[len(stored):-1], True
-    if len(stored) == len(normalized) and stored[:-1] == earlier:
+    if earlier and len(stored) == len(normalized) and stored[:-1] == earlier:
         return [], True
     return None
 
@@ -61,7 +62,8 @@ def plan_turn(memory: Memory, user: str, sent: list[str], session: str | None, n
         absorb, record = found if found is not None else ([], True)
         return TurnPlan(user=user, session=session, message=message, absorb=absorb[-MAX_ABSORB:], record=record)
     for candidate, _ in memory.sessions(user)[:SEARCH_SESSIONS]:
-        found = match(stored_user_messages(memory, candidate), sent)
+        stored = stored_user_messages(memory, candidate)
+        found = match(stored, sent) if stored else None
         if found is not None:
             return TurnPlan(user=user, session=candidate, message=message, absorb=found[0][-MAX_ABSORB:],
                             record=found[1])

@@ -12,7 +12,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse, Response
 
-from convrec.server.app import ERROR_RESPONSES, authenticated, error_response, state_of
+from convrec.agent.memory import FeedbackAction, check_feedback_value
+from convrec.agent.policy import Agent
+
+from convrec.server.deps import ERROR_RESPONSES, authenticated, error_response, state_of
 from convrec.server.conversation import new_session_suffix
 from convrec.server.schemas import (
     Deleted,
@@ -29,6 +32,7 @@ from convrec.server.schemas import (
 )
 from convrec.server.security import Principal
 from convrec.server.streaming import HEARTBEAT, EventStream, TurnPlan, TurnTask, sse
+from convrec.tools.models import Profile
 
 router = APIRouter(tags=["native"], responses=ERROR_RESPONSES)
 
@@ -40,6 +44,12 @@ def _own_session(request: Request, principal: Principal, session: str) -> str | 
     """The session's (internal) owner if it is this key's, else None."""
     owner = state_of(request).runtime.memory.session_owner(principal.internal(session))
     return owner if owner is not None and owner.startswith(f"{principal.key_id}:") else None
+
+
+def saved_feedback(agent: Agent, user: str, item_id: str, action: FeedbackAction, value: float | None,
+                   session: str | None) -> Profile:
+    """The feedback row and the profile it changes, committed together by `Agent.feedback` (a worker thread)."""
+    return agent.feedback(user, item_id, action, value, session)
 
 
 def _valid(identifier: str) -> bool:
@@ -113,8 +123,10 @@ async def feedback(body: FeedbackIn, request: Request,
     agent = state.runtime.agent
     if body.item_id not in agent.catalog:
         return error_response(404, f"unknown item {body.item_id}")
-    if body.action == "rate" and body.value is None:
-        return error_response(422, "value: a rating needs a value")
+    try:
+        check_feedback_value(body.action, body.value)
+    except ValueError as error:
+        return error_response(422, f"value: {error}")
     user = principal.internal(body.user)
     session = None
     if body.session is not None:
@@ -124,7 +136,8 @@ async def feedback(body: FeedbackIn, request: Request,
         session = principal.internal(body.session)
     async with state.locks.hold(user):
         try:
-            profile = await asyncio.to_thread(agent.feedback, user, body.item_id, body.action, body.value, session)
+            profile = await asyncio.to_thread(saved_feedback, agent, user, body.item_id, body.action, body.value,
+                                              session)
         except ValueError as error:
             return error_response(422, f"value: {error}")
     return FeedbackSaved(user=body.user, item_id=body.item_id, action=body.action, value=body.value,

@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from convrec.agent.events import Cards, Done, Error, Question, Token, collect
 from convrec.agent.locale import language_of
 from convrec.agent.policy import card_line, reply_head
-from convrec.server.app import ERROR_RESPONSES, authenticated, error_response, state_of
+from convrec.server.deps import ERROR_RESPONSES, authenticated, error_response, state_of
 from convrec.server.config import MODEL_ID
 from convrec.server.conversation import SessionConflict, new_session_suffix, plan_turn
 from convrec.server.schemas import (
@@ -83,9 +83,10 @@ async def chat_completions(
     if len(user) > 128:
         return error_response(422, "user: at most 128 characters")
     completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+    lines = _ChunkLines(completion_id, created, bool(body.stream_options and body.stream_options.include_usage))
 
     if PLATFORM_TASK.match(sent[-1]):  # a platform's own chore (a chat title…), not the user talking: no state
-        return _task_answer(body.stream, completion_id, created)
+        return _task_answer(body.stream, lines)
 
     ticket = agent.scheduler.admit() if agent.scheduler is not None and agent.llm is not None else None
     try:
@@ -103,8 +104,7 @@ async def chat_completions(
     turn = TurnTask(agent, plan, ticket, state.locks)
     headers = {"X-Convrec-Session": principal.external(plan.session)}
     if body.stream:
-        include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        chunks = _chunks(turn, principal, plan, completion_id, created, include_usage, config.heartbeat_s)
+        chunks = _chunks(turn, principal, plan, lines, config.heartbeat_s)
         return EventStream(chunks, on_close=turn.cancel, headers=headers)
     try:
         outcome = await unless_disconnected(request, collect(turn.events()), turn.cancel)
@@ -123,13 +123,31 @@ async def chat_completions(
     return JSONResponse(completion.model_dump(mode="json"), headers=headers)
 
 
-async def _chunks(turn: TurnTask, principal: Principal, plan: TurnPlan, completion_id: str, created: int,
-                  include_usage: bool, heartbeat_s: float):
-    def chunk(delta: dict, finish: str | None = None, **extra) -> str:
-        return sse(json.dumps({"id": completion_id, "object": "chat.completion.chunk", "created": created,
-                               "model": MODEL_ID, "choices": [{"index": 0, "delta": delta, "finish_reason": finish,
-                                                               "logprobs": None}], **extra}, ensure_ascii=False))
+class _ChunkLines:
+    """One completion's `chat.completion.chunk` SSE lines. With `stream_options.include_usage`, as OpenAI does, every
+    chunk carries `"usage": null` and a last chunk with empty choices carries the usage."""
 
+    def __init__(self, completion_id: str, created: int, include_usage: bool) -> None:
+        self.base = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": MODEL_ID}
+        self.include_usage = include_usage
+
+    def delta(self, delta: dict, finish: str | None = None, **extra) -> str:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
+        return self._line({"choices": [choice], **({"usage": None} if self.include_usage else {}), **extra})
+
+    def usage(self, prompt_tokens: int, completion_tokens: int) -> str | None:
+        """The final usage chunk, or None when the client did not ask for it."""
+        if not self.include_usage:
+            return None
+        return self._line({"choices": [], "usage": {"prompt_tokens": prompt_tokens,
+                                                    "completion_tokens": completion_tokens,
+                                                    "total_tokens": prompt_tokens + completion_tokens}})
+
+    def _line(self, body: dict) -> str:
+        return sse(json.dumps({**self.base, **body}, ensure_ascii=False))
+
+
+async def _chunks(turn: TurnTask, principal: Principal, plan: TurnPlan, lines: _ChunkLines, heartbeat_s: float):
     ids = {"session": principal.external(plan.session), "user": principal.external(plan.user)}
     sent, cards, role_sent = "", {}, False
     try:
@@ -140,27 +158,25 @@ async def _chunks(turn: TurnTask, principal: Principal, plan: TurnPlan, completi
                 cards = {card.item_id: card for card in event.recommendations}
                 payload = {"type": "cards", **ids, "revision": event.revision, "changed": event.changed,
                            "recommendations": [card.model_dump(mode="json") for card in event.recommendations]}
-                yield chunk({"role": "assistant", "content": ""} if not role_sent else {}, convrec=payload)
+                yield lines.delta({"role": "assistant", "content": ""} if not role_sent else {}, convrec=payload)
                 role_sent = True
             elif isinstance(event, Question):
-                yield chunk({}, convrec={"type": "question", **ids, **event.model_dump(mode="json", exclude={"type"})})
+                yield lines.delta({}, convrec={"type": "question", **ids,
+                                               **event.model_dump(mode="json", exclude={"type"})})
             elif isinstance(event, Token):
                 card = cards.get(event.item_id)
                 line = card_line(card, event.text) if card is not None else f"- {event.text}"
                 piece = (reply_head(list(cards.values()), language_of(plan.message)) if not sent else "") + "\n" + line
                 sent += piece
-                yield chunk({"content": piece})
+                yield lines.delta({"content": piece})
             elif isinstance(event, Done):
                 rest = event.reply[len(sent):] if event.reply.startswith(sent) else ""
                 if rest:
-                    yield chunk({"content": rest} if role_sent else {"role": "assistant", "content": rest})
-                yield chunk({}, "stop", convrec={"type": "done", **ids, "degraded": event.degraded})
-                if include_usage:
-                    prompt, completion = _words(plan.message), _words(event.reply)
-                    yield sse(json.dumps({"id": completion_id, "object": "chat.completion.chunk", "created": created,
-                                          "model": MODEL_ID, "choices": [],
-                                          "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
-                                                    "total_tokens": prompt + completion}}))
+                    yield lines.delta({"content": rest} if role_sent else {"role": "assistant", "content": rest})
+                yield lines.delta({}, "stop", convrec={"type": "done", **ids, "degraded": event.degraded})
+                usage = lines.usage(_words(plan.message), _words(event.reply))
+                if usage is not None:
+                    yield usage
             elif isinstance(event, Error):
                 yield sse(json.dumps({"error": {"message": event.message, "type": "server_error", "code": 500}}))
         yield "data: [DONE]\n\n"
@@ -168,19 +184,22 @@ async def _chunks(turn: TurnTask, principal: Principal, plan: TurnPlan, completi
         turn.cancel()
 
 
-def _task_answer(stream: bool, completion_id: str, created: int) -> Response:
-    content = "{}"
+TASK_ANSWER = "{}"  # a platform's chore gets an empty JSON object: no title, no tags, no follow-ups
+
+
+def _task_answer(stream: bool, lines: _ChunkLines) -> Response:
+    usage = {"prompt_tokens": 0, "completion_tokens": 1, "total_tokens": 1}
     if not stream:
-        return JSONResponse({"id": completion_id, "object": "chat.completion", "created": created, "model": MODEL_ID,
-                             "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                                          "finish_reason": "stop", "logprobs": None}],
-                             "usage": {"prompt_tokens": 0, "completion_tokens": 1, "total_tokens": 1}})
+        return JSONResponse({**lines.base, "object": "chat.completion",
+                             "choices": [{"index": 0, "message": {"role": "assistant", "content": TASK_ANSWER},
+                                          "finish_reason": "stop", "logprobs": None}], "usage": usage})
 
     async def chunks():
-        base = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": MODEL_ID}
-        yield sse(json.dumps({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": content},
-                                                   "finish_reason": None}]}))
-        yield sse(json.dumps({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}))
+        yield lines.delta({"role": "assistant", "content": TASK_ANSWER})
+        yield lines.delta({}, "stop")
+        final = lines.usage(usage["prompt_tokens"], usage["completion_tokens"])
+        if final is not None:
+            yield final
         yield "data: [DONE]\n\n"
 
     return EventStream(chunks())

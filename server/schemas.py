@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 
 from convrec.agent.events import Question
 from convrec.tools.models import Recommendation
@@ -61,7 +61,7 @@ class ChatMessage(BaseModel):
 
 class StreamOptions(BaseModel):
     model_config = ConfigDict(extra="allow")
-    include_usage: bool = False
+    include_usage: StrictBool = False
 
 
 class ChatCompletionRequest(BaseModel):
@@ -72,7 +72,7 @@ class ChatCompletionRequest(BaseModel):
         {"model": "convrec", "user": "alice", "messages": [{"role": "user", "content": "I loved Heat, no horror"}]}]})
     model: str = Field(default="convrec", max_length=256)
     messages: list[ChatMessage] = Field(min_length=1, max_length=1000)
-    stream: bool = False
+    stream: StrictBool = False  # "yes" or 1 is an error, not a stream
     stream_options: StreamOptions | None = None
     user: str | None = Field(default=None, max_length=256,
                              description="your end user's id: each gets their own profile and sessions")

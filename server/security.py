@@ -7,7 +7,6 @@ key's namespace, so another key's user or session is simply not found (404), nev
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import math
 import threading
 import time
@@ -16,9 +15,10 @@ from dataclasses import dataclass
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from convrec.agent.memory import ApiKey, Memory
+from convrec.server.keys import ActiveKey, KeyStore, match_token, parse_token
 
-KEY_CACHE_S = 30.0  # a verified key is trusted this long without a database read (revocation delay)
+KEY_REFRESH_S = 30.0  # the active keys are re-read at least this often (the delay of a revocation)
+MISS_REFRESH_S = 1.0  # an unknown key id re-reads them at most this often
 
 
 @dataclass(frozen=True)
@@ -37,30 +37,36 @@ class Principal:
 
 
 class KeyVerifier:
-    """Checks bearer tokens against the hashed keys in SQLite; caches successes briefly (by the token's sha256)."""
+    """Checks bearer tokens against an in-memory copy of the active keys' salted hashes, so a wrong guess costs no
+    database read. The copy is re-read every KEY_REFRESH_S (a revoked key stops working within that), at most every
+    MISS_REFRESH_S when an unknown key id comes (a key made by `convrec keys create` works within a second), and at
+    once after a key was made or revoked through this process's KeyStore."""
 
-    def __init__(self, memory: Memory) -> None:
-        self.memory = memory
-        self._cache: dict[bytes, tuple[ApiKey, float]] = {}
-        self._lock = threading.Lock()
+    def __init__(self, store: KeyStore, *, miss_refresh_s: float = MISS_REFRESH_S) -> None:
+        self.store = store
+        self.miss_refresh_s = miss_refresh_s
+        self._keys: dict[str, ActiveKey] = {}
+        self._read_at = -math.inf
+        self._generation: int | None = None
+        self._lock = asyncio.Lock()
 
     async def verify(self, token: str) -> Principal | None:
-        if not token or len(token) > 200:
+        parsed = parse_token(token)
+        if parsed is None:
             return None
-        digest = hashlib.sha256(token.encode("utf-8", "replace")).digest()
-        now = time.monotonic()
-        with self._lock:
-            cached = self._cache.get(digest)
-        if cached is not None and cached[1] > now:
-            return Principal(cached[0].key_id, cached[0].name)
-        key = await asyncio.to_thread(self.memory.verify_api_key, token)
-        if key is None:
-            return None
-        with self._lock:
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[digest] = (key, now + KEY_CACHE_S)
-        return Principal(key.key_id, key.name)
+        if self._stale(parsed[0]):
+            async with self._lock:
+                if self._stale(parsed[0]):  # not already re-read by a request that held the lock before us
+                    generation = self.store.generation
+                    self._keys = await asyncio.to_thread(self.store.active)
+                    self._read_at, self._generation = time.monotonic(), generation
+        key = match_token(self._keys, token)
+        return Principal(key.key_id, key.name) if key is not None else None
+
+    def _stale(self, key_id: str) -> bool:
+        age = time.monotonic() - self._read_at
+        return (age > KEY_REFRESH_S or self._generation != self.store.generation
+                or (key_id not in self._keys and age > self.miss_refresh_s))
 
 
 class RateLimiter:

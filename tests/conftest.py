@@ -38,13 +38,15 @@ def demo_tools(tmp_path_factory):
     from convrec.catalog.loaders import load_demo_catalog
     from convrec.tools.cf import SVDScorer
     from convrec.tools.itemsim import EASE
+    from convrec.tools.knowledge import knowledge_index
     from convrec.tools.recommend import Recommender
 
     folder = tmp_path_factory.mktemp("demo-index")
     catalog = load_demo_catalog()
     algo, _ = load_or_train(catalog, folder)
     itemsim = EASE.load_or_fit(catalog, folder)
-    return catalog, Recommender(catalog, itemsim=itemsim, cf=SVDScorer(algo, catalog))
+    return catalog, Recommender(catalog, itemsim=itemsim, cf=SVDScorer(algo, catalog),
+                                knowledge=knowledge_index(catalog, folder))
 
 
 @pytest.fixture
@@ -121,3 +123,25 @@ def children_running(pid: int, marker: str) -> list[int]:
             except OSError:
                 pass
     return found
+
+
+def free_port() -> int:
+    """A port nothing listens on right now, on 127.0.0.1."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def native_events(response) -> list[tuple[str, dict]]:
+    """(event name, payload) of the native API's SSE stream."""
+    import json
+
+    events, name = [], None
+    for line in response.iter_lines():
+        if line.startswith("event: "):
+            name = line[len("event: "):]
+        elif line.startswith("data: "):
+            events.append((name, json.loads(line[len("data: "):])))
+    return events

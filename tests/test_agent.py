@@ -116,7 +116,7 @@ def test_llm_inventions_are_dropped(make_agent, demo_tools):
     agent = make_agent(llm)
     run(agent, "something more recent please, and no horror")
     profile = agent.memory.profile("ann")
-    assert not profile.liked and not profile.genres_liked and profile.constraints.year_min is not None
+    assert not profile.liked and not profile.genres_liked and profile.era is not None and profile.era.year_min is not None
 
 
 def test_dead_endpoint_mid_turn_degrades_and_loses_nothing(make_agent):

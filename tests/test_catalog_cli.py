@@ -35,3 +35,13 @@ def test_failed_import_changes_nothing(tmp_path, tiny_ml_dir):
     failed = convrec("catalog", "import", str(tmp_path))
     assert failed.returncode == 2 and "no items" in failed.stderr
     assert "tiny_ml: 60 items" in convrec("info").stdout
+
+
+def test_a_manifest_pointing_outside_its_folder_is_refused_with_exit_2(tmp_path):
+    (tmp_path / "convrec.toml").write_text('name = "x"\n[items]\npath = "/etc/passwd"\nformat = "csv"\n'
+                                           '[ratings]\npath = "/etc/passwd"\nformat = "csv"\n')
+    for command in ("check", "import"):
+        result = convrec("catalog", command, str(tmp_path))
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 2 and len(lines) == 1 and "root:" not in result.stderr + result.stdout
+        assert lines[0].startswith("convrec: error: items.path '/etc/passwd' is outside the catalog folder")

@@ -87,6 +87,36 @@ def test_bad_manifest(tmp_path, manifest, expected):
     assert expected in caught.value.render() and "convrec.toml" in caught.value.render()
 
 
+SECRET = "root:x:0:0:secret line\n" * 23
+
+
+@pytest.mark.parametrize("where", ["parent", "absolute", "link", "linked folder"])
+def test_manifest_paths_stay_inside_the_catalog_folder(tmp_path, where):
+    outside, folder = tmp_path / "private", tmp_path / "catalog"
+    outside.mkdir()
+    folder.mkdir()
+    (outside / "passwd").write_text(SECRET)
+    (folder / "stars.csv").write_text("user_id,item_id,rating\nu,a,4\n")
+    if where == "link":
+        (folder / "books.csv").symlink_to(outside / "passwd")
+    if where == "linked folder":
+        (folder / "data").symlink_to(outside)
+    items = {"parent": "../private/passwd", "absolute": str(outside / "passwd"), "link": "books.csv",
+             "linked folder": "data/passwd"}[where]
+    (folder / "convrec.toml").write_text(f'name = "x"\n[items]\npath = "{items}"\nformat = "csv"\n'
+                                         '[ratings]\npath = "stars.csv"\n')
+    message = pytest.raises(CatalogError, load_catalog, folder).value.render()
+    assert message.startswith(f"items.path '{items}' is outside the catalog folder") and "root:" not in message
+
+
+def test_links_inside_the_catalog_folder_are_followed(tmp_path):
+    (tmp_path / "real.csv").write_text("item_id,title\na,Alpha\n")
+    (tmp_path / "books.csv").symlink_to(tmp_path / "real.csv")
+    (tmp_path / "stars.csv").write_text("user_id,item_id,rating\nu,a,4\n")
+    (tmp_path / "convrec.toml").write_text('name = "x"\n[items]\npath = "./books.csv"\n[ratings]\npath = "stars.csv"\n')
+    assert load_catalog(tmp_path).item("a").title == "Alpha"
+
+
 def test_unsupported_format(tmp_path):
     (tmp_path / "books.xlsx").write_text("x")
     (tmp_path / "convrec.toml").write_text('name = "x"\n[items]\npath = "books.xlsx"\n[ratings]\npath = "b.csv"\n')

@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
-from convrec.catalog.loaders import load_demo_catalog
+from convrec.catalog.loaders import load_catalog, load_demo_catalog
 from convrec.catalog.store import CatalogStore
 from convrec.core.errors import CatalogError
 from convrec.core.settings import Settings
@@ -17,7 +21,8 @@ from convrec.core.settings import Settings
 
 def test_import_then_reload_from_parquet_is_identical(tmp_path, tiny_ml_dir):
     store = CatalogStore(tmp_path / "store")
-    imported = store.import_catalog(tiny_ml_dir)
+    store.import_catalog(tiny_ml_dir)
+    imported = load_catalog(tiny_ml_dir)
     reloaded = CatalogStore(tmp_path / "store").active()
     assert reloaded.fingerprint == imported.fingerprint
     assert reloaded.item("2571") == imported.item("2571")
@@ -61,6 +66,9 @@ def test_crash_midway_keeps_previous_catalog(tmp_path, tiny_ml_dir, monkeypatch,
     with monkeypatch.context() as patch:
         if crash == "CURRENT":
             patch.setattr(os, "replace", crash_when(os.replace, lambda source, target: str(target).endswith(crash)))
+        elif crash == "ratings.parquet":  # streamed into the file a part at a time
+            patch.setattr(pq.ParquetWriter, "write_table",
+                          crash_when(pq.ParquetWriter.write_table, lambda writer, *rest: True))
         else:
             patch.setattr(pd.DataFrame, "to_parquet",
                           crash_when(pd.DataFrame.to_parquet, lambda frame, path, *rest: str(path).endswith(crash)))
@@ -68,10 +76,32 @@ def test_crash_midway_keeps_previous_catalog(tmp_path, tiny_ml_dir, monkeypatch,
             store.import_catalog(changed)
     reopened = CatalogStore(tmp_path / "store")
     assert reopened.active().fingerprint == good.fingerprint and reopened.describe().items == 60
-    assert reopened.active().item("2571") == good.item("2571")
+    assert reopened.active().item("2571") == load_catalog(tiny_ml_dir).item("2571")
     assert not list((tmp_path / "store").glob(".import-*"))
     if crash != "CURRENT":
         assert [p.name for p in (tmp_path / "store" / "versions").iterdir()] == [good.fingerprint]
+
+
+KILLED_IMPORT = """
+import os, signal, sys
+from pathlib import Path
+import pyarrow.parquet as pq
+from convrec.catalog.store import CatalogStore
+pq.ParquetWriter.write_table = lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL)
+CatalogStore(Path(sys.argv[1])).import_catalog(Path(sys.argv[2]))
+"""
+
+
+def test_a_killed_imports_staging_folder_is_removed_at_the_next_start(tmp_path, tiny_ml_dir):
+    root = tmp_path / "store"
+    CatalogStore(root).import_catalog(tiny_ml_dir)
+    killed = subprocess.run([sys.executable, "-c", KILLED_IMPORT, str(root), str(changed_copy(tmp_path, tiny_ml_dir))],
+                            timeout=120)
+    assert killed.returncode == -signal.SIGKILL and len(list(root.glob(".import-*"))) == 1
+    with CatalogStore(root)._staging() as running:  # another import, still writing: its folder stays
+        assert CatalogStore(root).active().name == "tiny_ml"
+        assert [folder.name for folder in root.glob(".import-*")] == [running.name]
+    assert not list(root.glob(".import-*"))
 
 
 def test_switching_catalogs_keeps_one_previous_version(tmp_path, tiny_ml_dir):

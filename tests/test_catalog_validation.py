@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from convrec.catalog import tables
 from convrec.catalog.loaders import load_catalog
 from convrec.core.errors import CatalogError
 
@@ -158,6 +159,23 @@ def test_line_numbers_count_blank_lines_and_multiline_fields(tmp_path):
     movies = MOVIES + '\n3,"Two\nLines (2001)",Drama\n3,Again (2002),Drama\n'
     message = load_error(movielens(tmp_path, movies=movies))
     assert "duplicate id '3' at line 5 and line 7" in message
+
+
+@pytest.mark.parametrize(("ext", "place"), [("csv", "line 10"), ("jsonl", "line 7"), ("parquet", "row 7")])
+def test_ratings_read_in_parts_still_name_the_right_place(tmp_path, monkeypatch, ext, place):
+    monkeypatch.setattr(tables, "CHUNK_ROWS", 2)
+    ratings = pd.DataFrame({"user_id": ["u\nv", "u", "u", "w\nx", "u", "u", "u"],
+                            "item_id": ["a", "b", "a", "b", "a", "b", "a"], "rating": [4.0] * 6 + [9.0]})
+    message = load_error(generic(tmp_path, ITEMS, ratings, ext))
+    assert f"ratings.{ext}, {place}, column 'rating'" in message  # CSV: two line breaks inside earlier fields
+
+
+def test_ratings_in_parts_load_as_one_table(tmp_path, monkeypatch):
+    whole = load_catalog(movielens(tmp_path))
+    monkeypatch.setattr(tables, "CHUNK_ROWS", 1)
+    parts = load_catalog(movielens(tmp_path))
+    pd.testing.assert_frame_equal(parts.ratings, whole.ratings)
+    assert parts.fingerprint == whole.fingerprint
 
 
 def test_unparseable_csv(tmp_path):

@@ -14,7 +14,7 @@ from convrec.agent.locale import language_of, localized_reason
 from convrec.catalog.aliases import read_aliases
 from convrec.core.errors import CatalogError
 from convrec.evaluation.chinese import CASES_PATH, score_case
-from convrec.tools.explain import genre_match, similar_to_liked
+from convrec.tools.explain import genre_match, same_collection, same_person, similar_to_liked
 from convrec.tools.models import Recommendation
 from convrec.tools.reader import read_message
 
@@ -61,6 +61,27 @@ def test_an_alias_table_naming_an_unknown_item_is_a_clear_error(tmp_path: Path, 
     assert ":3" in error.value.where
 
 
+def test_a_manifest_catalog_brings_its_aliases_through_the_store(tmp_path: Path):
+    from convrec.catalog.store import CatalogStore
+
+    folder = tmp_path / "books"
+    folder.mkdir()
+    (folder / "books.csv").write_text("book,name,kinds\n7,Dune,Sci-Fi\n8,Emma,Romance\n", encoding="utf-8")
+    (folder / "stars.csv").write_text("reader,book,stars\na,7,5\nb,8,4\n", encoding="utf-8")
+    (folder / "aliases.csv").write_text("item_id,alias\n7,沙丘\n", encoding="utf-8")
+    (folder / "convrec.toml").write_text('name = "books"\n[items]\npath = "books.csv"\nid = "book"\n'
+                                         'title = "name"\ngenres = "kinds"\n[ratings]\npath = "stars.csv"\n'
+                                         'user_id = "reader"\nitem_id = "book"\nrating = "stars"\nscale = [1, 5]\n'
+                                         '[aliases]\npath = "aliases.csv"\n')
+    store = CatalogStore(tmp_path / "store")
+    store.import_catalog(folder)
+    assert store.active().aliases == {"沙丘": "7"}
+    (folder / "aliases.csv").write_text("item_id,alias\n7,沙丘\n8,爱玛\n", encoding="utf-8")
+    store.import_catalog(folder)  # same items and ratings, so the same version: its aliases are updated
+    assert store.active().aliases == {"沙丘": "7", "爱玛": "8"}
+    assert set(read_message("我喜欢爱玛", store.active()).liked) == {"8"}
+
+
 def test_the_llm_proposes_titles_and_the_catalog_decides(catalog):
     schema = proposals_schema(("recommend",))
     proposals = schema(intent="recommend", titles=[{"zh": "千与千寻", "en": "Spirited Away"},
@@ -96,6 +117,14 @@ def test_chinese_reasons_cite_the_same_evidence(catalog):
     reason = localized_reason(similar_to_liked("2571", "Matrix, The", 0.8234), catalog, "zh")
     assert reason.text == "因为你喜欢《黑客帝国》（相似度 0.82）" and reason.evidence["liked_item_id"] == "2571"
     assert localized_reason(genre_match(["Sci-Fi", "Action"]), catalog, "zh").text == "属于你喜欢的类型：科幻、动作"
+
+
+def test_person_and_collection_reasons_read_in_chinese(catalog):
+    liked = localized_reason(same_person("Keanu Reeves", "stars", "2571", "Matrix, The", "stars"), catalog, "zh")
+    assert liked.text == "主演：Keanu Reeves，也参与了《黑客帝国》" and liked.evidence["person"] == "Keanu Reeves"
+    assert localized_reason(same_person("Ridley Scott", "directed"), catalog, "zh").text == "导演：Ridley Scott"
+    assert localized_reason(same_collection("The Matrix Collection", "2571", "Matrix, The"), catalog,
+                            "zh").text == "属于The Matrix Collection，和《黑客帝国》一样"
 
 
 def _card(catalog, item_id: str, reason) -> Recommendation:

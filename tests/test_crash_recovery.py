@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import children_running
+from conftest import children_running, free_port, native_events
 from convrec.agent.events import Done, Status, Token
 from convrec.agent.local_model import model_process
 from convrec.agent.memory import Memory
@@ -150,25 +150,11 @@ def convrec_command(*args: str) -> list[str]:
     return [sys.executable, "-c", "from convrec.cli.main import run; run()", *args]
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def native_turn(base: str, headers: dict, session: str, text: str) -> list[tuple[str, dict]]:
-    events, name = [], None
     with httpx.stream("POST", f"{base}/v1/sessions/{session}/messages", json={"content": text}, headers=headers,
                       timeout=BOUND_S) as response:
         assert response.status_code == 200
-        for line in response.iter_lines():
-            if line.startswith("event: "):
-                name = line[len("event: "):]
-            elif line.startswith("data: "):
-                events.append((name, json.loads(line[len("data: "):])))
-    return events
+        return native_events(response)
 
 
 def test_serve_survives_its_model_process_being_killed_mid_turn(tiny_ml_dir, tmp_path, small_model_path,

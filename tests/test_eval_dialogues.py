@@ -17,8 +17,8 @@ from convrec.catalog.models import ITEM_COLUMNS, Catalog, RatingScale
 from convrec.core.errors import InputError
 from convrec.evaluation import dialogue_metrics as dm
 from convrec.evaluation.dialogue_report import write_dialogues
-from convrec.evaluation.dialogues import (CARDS, Baselines, load_cases, mentioned_until, play_turn, resolve_model,
-                                          run_dialogues)
+from convrec.evaluation.dialogues import (CARDS, Baselines, load_cases, mentioned_until, parse_lines, play_turn,
+                                          resolve_model, run_dialogues)
 from convrec.tools.models import Reason, Recommendation
 
 
@@ -159,10 +159,20 @@ def test_play_turn_keeps_the_revised_cards_and_the_question():
 # --- the cases file ------------------------------------------------------------------------------------------------
 def test_vendored_cases_load_in_file_order():
     cases = load_cases()
-    assert len(cases) == 150
+    assert len(cases) == 550
     assert [case["case_id"] for case in load_cases(limit=3)] == [case["case_id"] for case in cases[:3]]
     first = cases[0]
     assert mentioned_until(first, len(first["seeker_turns"]) - 1) == set(first["seeker_mentioned_ml_ids"])
+
+
+def test_splits_select_lines_and_bad_specs_are_clear_errors():
+    tune, check = load_cases(lines=parse_lines(None, "tune")), load_cases(lines=parse_lines(None, "check"))
+    assert (len(tune), len(check)) == (400, 150)
+    assert {case["case_id"] for case in tune}.isdisjoint(case["case_id"] for case in check)
+    assert [c["case_id"] for c in load_cases(lines=parse_lines("401-402", None))] == [c["case_id"] for c in check[:2]]
+    for spec, split in (("x-3", None), ("5-2", None), (None, "dev"), ("1-2", "tune")):
+        with pytest.raises(InputError):
+            parse_lines(spec, split)
 
 
 def test_model_aliases():

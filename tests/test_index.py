@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from conftest import free_port
 
 from convrec.catalog.cfmodel import load_or_train, model_path
 from convrec.catalog.documents import documents
@@ -82,11 +82,6 @@ def test_query_and_genre_filter(tmp_path, tiny_ml_dir, embedder):
     assert comedies and all("Comedy" in catalog.item(item_id).genres for item_id, _ in comedies)
     assert index.query("anything", 0) == []
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_chroma_server_mode(tmp_path, tiny_ml_dir, embedder, monkeypatch):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import free_port
 
 from convrec.catalog.documents import MAX_DOCUMENT_TAGS, content_hash, documents, item_document
 from convrec.catalog.fingerprint import fingerprint
@@ -236,11 +236,6 @@ def test_nothing_to_embed_never_loads_the_model(isolated_settings, embedder):
     assert run.stdout.split() == ["0", "False", "False"], run.stderr[-2000:]
 
 # -- server mode ---------------------------------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

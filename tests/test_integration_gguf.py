@@ -53,7 +53,7 @@ def test_three_turn_onboarding_with_the_real_model(make_agent, demo_tools, local
             assert all("Horror" not in card.genres for card in cards)
     profile = agent.memory.profile("ann")
     assert {"2571", "79132"} <= set(profile.liked)
-    assert "Horror" in profile.constraints.exclude_genres and profile.constraints.year_min is not None
+    assert "Horror" in profile.constraints.exclude_genres and profile.era is not None
     cache = local_llm._llama.cache
     assert cache.cache_state and cache.cache_size <= RAM_CACHE_BYTES  # saved prompt states, logits included
 

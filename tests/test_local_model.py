@@ -28,10 +28,12 @@ def test_amx_cpus_get_safe_mode_and_others_keep_the_fast_buffers(monkeypatch, mo
     assert process_options(Settings(llm_extra_bufts="off"), model).extra_bufts is False  # the setting wins
 
 
-def test_threads_default_to_one_decode_thread_and_every_core_for_prefill(monkeypatch, model):
+def test_threads_default_to_one_decode_thread_and_all_cores_but_one_for_prefill(monkeypatch, model):
     monkeypatch.setattr(local_model, "_cores", lambda: 2)
     options = process_options(Settings(), model)
-    assert (options.n_threads, options.n_threads_batch) == (1, 2)
+    assert (options.n_threads, options.n_threads_batch) == (1, 1)
+    monkeypatch.setattr(local_model, "_cores", lambda: 8)
+    assert process_options(Settings(), model).n_threads_batch == 7
     options = process_options(Settings(n_threads=2, n_threads_batch=1), model)
     assert (options.n_threads, options.n_threads_batch) == (2, 1)
 

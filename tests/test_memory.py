@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
+import stat
 import subprocess
 import sys
 import textwrap
@@ -81,3 +83,41 @@ def test_kill_9_loses_nothing_committed(tmp_path):
     survived = Memory(path).feedback("ann")
     assert len(survived) >= acknowledged + 1
     assert [item for item, _, _ in survived[: acknowledged + 1]] == [str(n) for n in range(acknowledged + 1)]
+
+
+def _mode(path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def usual_umask():
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
+def test_the_state_database_is_private_to_its_user(tmp_path, usual_umask):
+    fresh = tmp_path / "fresh" / "state.sqlite3"
+    memory = Memory(fresh)
+    memory.add_message(memory.session("ann"), "user", "I loved Heat")
+    files = [fresh, fresh.with_name("state.sqlite3-wal"), fresh.with_name("state.sqlite3-shm")]
+    assert all(file.exists() for file in files)
+    assert [_mode(file) for file in files] == [0o600] * 3 and _mode(fresh.parent) == 0o700
+
+    # A database left world-readable by an older version, in a world-readable folder, is tightened on opening.
+    old = tmp_path / "old" / "state.sqlite3"
+    old.parent.mkdir(mode=0o755)
+    sqlite3.connect(old).execute("CREATE TABLE t (x)").connection.close()
+    os.chmod(old, 0o644)
+    Memory(old).session("ann")
+    assert _mode(old) == 0o600 and _mode(old.parent) == 0o700
+
+
+def test_only_a_rating_carries_a_value(tmp_path):
+    memory = Memory(tmp_path / "state.sqlite3")
+    with pytest.raises(ValueError, match="takes no value"):
+        memory.add_feedback("ann", "1", "like", 3.0)
+    with pytest.raises(ValueError, match="needs a value"):
+        memory.add_feedback("ann", "1", "rate")
+    memory.add_feedback("ann", "1", "rate", 4.0)
+    assert memory.feedback("ann") == [("1", "rate", 4.0)]

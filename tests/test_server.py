@@ -10,7 +10,7 @@ import json
 import os
 import shutil
 import signal
-import socket
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -22,6 +22,7 @@ import httpx
 import openai
 import pytest
 import uvicorn
+from conftest import free_port, native_events
 
 from convrec.agent.memory import Memory
 from convrec.agent.policy import Agent
@@ -29,17 +30,13 @@ from convrec.agent.runtime import Runtime
 from convrec.core.settings import Settings
 from convrec.server.app import create_app
 from convrec.server.config import ServerConfig
+from convrec.server.keys import KeyStore
 from convrec.tools.textnorm import spoken_title
 
 WAIT_S = 30  # the bound of every polling loop
 
 
 # -- helpers ----------------------------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
 
 def wait_until(condition, what: str) -> None:
     deadline = time.monotonic() + WAIT_S
@@ -67,7 +64,7 @@ class LiveServer:
         self.runtime = runtime
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        app = create_app(lambda status: runtime, config)
+        self.app = app = create_app(lambda status: runtime, config)
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
                                                     timeout_graceful_shutdown=2))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -82,8 +79,12 @@ class LiveServer:
         self.server.should_exit = True
         self.thread.join(10)
 
+    @property
+    def keys(self) -> KeyStore:
+        return self.app.state.convrec.keys
+
     def key(self, name: str = "test") -> str:
-        return self.runtime.memory.create_api_key(name)[1]
+        return self.keys.create(name)[1]
 
     def client(self, key: str) -> openai.OpenAI:
         return openai.OpenAI(base_url=f"{self.base}/v1", api_key=key, max_retries=0, timeout=WAIT_S)
@@ -124,16 +125,6 @@ def data_lines(lines):
         if line.startswith("data: "):
             payload = line[len("data: "):]
             yield payload if payload == "[DONE]" else json.loads(payload)
-
-
-def native_events(response: httpx.Response) -> list[tuple[str, dict]]:
-    events, name = [], None
-    for line in response.iter_lines():
-        if line.startswith("event: "):
-            name = line[len("event: "):]
-        elif line.startswith("data: "):
-            events.append((name, json.loads(line[len("data: "):])))
-    return events
 
 
 @pytest.fixture(scope="module")
@@ -191,6 +182,25 @@ def test_openai_client_streaming_sends_cards_first_and_the_same_text(plain):
                                                      "content": text}
 
 
+def test_streams_with_include_usage_follow_openai_and_stream_is_a_strict_bool(plain):
+    headers = bearer(plain.key())
+    url = f"{plain.base}/v1/chat/completions"
+    for message in ("I loved Heat", "### Task:\nGenerate a concise title for the chat"):
+        body = {"user": "usage", "stream": True, "stream_options": {"include_usage": True},
+                "messages": [{"role": "user", "content": message}]}
+        with httpx.stream("POST", url, json=body, headers=headers) as response:
+            chunks = list(data_lines(response.iter_lines()))
+        assert chunks[-1] == "[DONE]"
+        *streamed, last = chunks[:-1]
+        assert streamed and all("usage" in chunk and chunk["usage"] is None for chunk in streamed), message
+        assert last["choices"] == [] and last["usage"]["total_tokens"] == (last["usage"]["prompt_tokens"]
+                                                                            + last["usage"]["completion_tokens"])
+    for stream in ("yes", "true", 1):
+        refused = httpx.post(url, headers=headers, json={"stream": stream, "messages": [{"role": "user",
+                                                                                          "content": "hi"}]})
+        assert refused.status_code == 422 and refused.json()["error"]["message"].startswith("stream:")
+
+
 def test_whole_history_is_reconciled_not_double_counted(plain):
     key = plain.key()
     client = plain.client(key)
@@ -224,8 +234,8 @@ def test_whole_history_is_reconciled_not_double_counted(plain):
 def test_auth_failures_are_401_json(plain):
     url = f"{plain.base}/v1/chat/completions"
     body = {"model": "convrec", "messages": [{"role": "user", "content": "hi"}]}
-    revoked = plain.runtime.memory.create_api_key("gone")
-    plain.runtime.memory.revoke_api_key(revoked[0].key_id)
+    revoked = plain.keys.create("gone")
+    plain.keys.revoke(revoked[0].key_id)
     for headers in ({}, bearer("crk_00000000_wrong"), bearer("not-a-key"), {"Authorization": "Basic dXNlcjpwdw=="},
                     bearer(revoked[1]), bearer(revoked[1][:-1] + "x")):
         response = httpx.post(url, json=body, headers=headers)
@@ -234,6 +244,23 @@ def test_auth_failures_are_401_json(plain):
     assert httpx.get(f"{plain.base}/v1/models").status_code == 401
     with pytest.raises(openai.AuthenticationError):
         plain.client("crk_00000000_wrong").chat.completions.create(model="convrec", messages=body["messages"])
+
+
+def test_the_key_is_checked_before_the_body_and_guesses_cost_no_database_read(plain, monkeypatch):
+    url = f"{plain.base}/v1/chat/completions"
+    malformed = {"Content-Type": "application/json"}
+    for headers in ({}, bearer("crk_00000000_wrong")):
+        response = httpx.post(url, content=b'{"messages": [', headers={**malformed, **headers})
+        assert response.status_code == 401 and response.json()["error"]["type"] == "authentication_error"
+    verifier = plain.app.state.convrec.verifier
+    key = plain.key("before-guessing")
+    assert httpx.get(f"{plain.base}/v1/models", headers=bearer(key)).status_code == 200  # the keys are read now
+    reads = []
+    monkeypatch.setattr(verifier, "miss_refresh_s", float(WAIT_S))  # so that no re-read is due during the test
+    monkeypatch.setattr(verifier.store, "active", lambda: reads.append(1) or {})
+    for guess in ("crk_00000000_wrong", "crk_0badc0de_wrong", f"crk_{key.split('_')[1]}_wrong", "not-a-key"):
+        assert httpx.get(f"{plain.base}/v1/models", headers=bearer(guess)).status_code == 401
+    assert reads == []
 
 
 def test_bad_requests_are_4xx_json_without_tracebacks(plain):
@@ -314,6 +341,22 @@ def test_native_api_round_trip(plain):
     assert httpx.delete(f"{plain.base}/v1/users/ann", headers=headers).json() == {"deleted": True, "user": "ann"}
     assert httpx.get(f"{plain.base}/v1/users/ann", headers=headers).status_code == 404
     assert httpx.get(f"{plain.base}/v1/sessions/{session}", headers=headers).status_code == 404
+
+
+def test_feedback_is_saved_with_its_profile_or_not_at_all_and_a_like_takes_no_value(plain, monkeypatch):
+    headers = bearer(plain.key())
+    feedback, like = f"{plain.base}/v1/feedback", {"user": "oz", "item_id": "1", "action": "like"}
+    refused = httpx.post(feedback, json={**like, "value": 3}, headers=headers)
+    assert refused.status_code == 422 and refused.json()["error"]["message"].startswith("value: 'like' takes no value")
+
+    def disk_full(*args):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(plain.runtime.memory, "save_profile", disk_full)
+    assert httpx.post(feedback, json=like, headers=headers).status_code == 500
+    monkeypatch.undo()
+    assert httpx.get(f"{plain.base}/v1/users/oz", headers=headers).status_code == 404  # no feedback row either
+    assert httpx.post(feedback, json=like, headers=headers).json()["liked"] == ["1"]
 
 
 def test_unknown_sessions_and_users_are_404(plain):

@@ -4,6 +4,7 @@ LLM work, cancellation, API keys stored hashed, and a memory that survives a fai
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import sqlite3
 import threading
 import time
@@ -12,8 +13,10 @@ from contextlib import aclosing
 import pytest
 
 from convrec.agent.events import Cards, Done, Token
-from convrec.agent.memory import Memory
+from convrec.agent.memory import MIGRATIONS, Memory
 from convrec.agent.scheduler import LLMScheduler, QueueFull
+from convrec.server.keys import KeyStore
+from convrec.server.security import KeyVerifier, Principal
 
 WAIT_S = 30
 
@@ -213,22 +216,51 @@ def test_feedback_out_of_range_is_refused_before_anything_is_stored(make_agent):
     assert agent.memory.feedback("ann") == []
 
 
-# -- memory: keys and failed writes -----------------------------------------------------------------------------------
+# -- keys and failed writes ------------------------------------------------------------------------------------------
 def test_api_keys_are_stored_hashed_and_verified(tmp_path):
-    memory = Memory(tmp_path / "state.sqlite3")
-    record, token = memory.create_api_key("openwebui")
-    assert token.startswith(f"crk_{record.key_id}_") and memory.verify_api_key(token) == record
+    store = KeyStore(tmp_path / "state.sqlite3")
+    verifier = KeyVerifier(store)
+    record, token = store.create("openwebui")
+    assert token.startswith(f"crk_{record.key_id}_")
+    assert asyncio.run(verifier.verify(token)) == Principal(record.key_id, "openwebui")
     for wrong in ("", "crk", f"crk_{record.key_id}_", token[:-2] + "xx", token.replace("crk", "abc"), token + "x"):
-        assert memory.verify_api_key(wrong) is None
-    raw = sqlite3.connect(tmp_path / "state.sqlite3").execute("SELECT * FROM api_keys").fetchall()
+        assert asyncio.run(verifier.verify(wrong)) is None
+    raw = sqlite3.connect(tmp_path / "state.sqlite3").execute("SELECT * FROM http_api_keys").fetchall()
     secret = token.split("_", 2)[2]
     assert all(secret not in str(value) and secret.encode() not in (value if isinstance(value, bytes) else b"")
                for row in raw for value in row)
-    assert memory.revoke_api_key(record.key_id) and memory.verify_api_key(token) is None
-    assert not memory.revoke_api_key(record.key_id)
-    assert [key.key_id for key in memory.api_keys()] == [record.key_id] and memory.api_keys()[0].revoked_at
+    assert store.revoke(record.key_id) and asyncio.run(verifier.verify(token)) is None
+    assert not store.revoke(record.key_id)
+    assert [key.key_id for key in store.all()] == [record.key_id] and store.all()[0].revoked_at
     with pytest.raises(ValueError):
-        memory.create_api_key("  ")
+        store.create("  ")
+
+
+def test_keys_made_by_the_old_layout_are_carried_over(tmp_path):
+    """Before server/keys.py, keys lived in agent/memory.py's `api_keys` table (state schema version 2)."""
+    path = tmp_path / "state.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(MIGRATIONS[0] + """
+        CREATE TABLE api_keys (key_id TEXT PRIMARY KEY, name TEXT NOT NULL, salt BLOB NOT NULL, digest BLOB NOT NULL,
+                               created_at REAL NOT NULL, revoked_at REAL);
+        PRAGMA user_version = 2;
+    """)
+    salt = bytes(range(16))
+    old.executemany("INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, ?)", [
+        ("0a0b0c0d", "openwebui", salt, hashlib.sha256(salt + b"s3cret").digest(), 1.0, None),
+        ("0e0f1011", "gone", salt, hashlib.sha256(salt + b"other").digest(), 2.0, 3.0)])
+    old.commit()
+    old.close()
+
+    store = KeyStore(path)
+    assert [(key.key_id, key.name, key.revoked_at) for key in store.all()] == [("0a0b0c0d", "openwebui", None),
+                                                                              ("0e0f1011", "gone", 3.0)]
+    verifier = KeyVerifier(store)
+    assert asyncio.run(verifier.verify("crk_0a0b0c0d_s3cret")) == Principal("0a0b0c0d", "openwebui")
+    assert asyncio.run(verifier.verify("crk_0e0f1011_other")) is None  # still revoked
+    tables = {row[0] for row in sqlite3.connect(path).execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "api_keys" not in tables and "http_api_keys" in tables
+    assert Memory(path).session("ann") and len(KeyStore(path).all()) == 2  # both open it again, nothing lost
 
 
 def test_a_failed_write_does_not_poison_the_connection(tmp_path):
@@ -238,3 +270,25 @@ def test_a_failed_write_does_not_poison_the_connection(tmp_path):
         memory.add_message(session, "user", "bad \ud800")
     memory.add_message(session, "user", "fine")
     assert [m.content for m in memory.messages(session)] == ["fine"]
+
+
+# -- which session a chat platform's request continues ----------------------------------------------------------------
+def test_a_new_chat_never_continues_an_earlier_one_message_chat(tmp_path):
+    from convrec.server.conversation import plan_turn
+
+    memory = Memory(tmp_path / "state.sqlite3")
+    first = plan_turn(memory, "ann", ["I loved Heat"], None, "s1")
+    memory.session("ann", first.session)
+    memory.add_message(first.session, "user", "I loved Heat")
+    memory.add_message(first.session, "assistant", "Here are a few picks for you:")
+
+    retry = plan_turn(memory, "ann", ["I loved  Heat"], None, "s2")  # a regenerate: the same single message
+    assert (retry.session, retry.record) == ("s1", False)
+    new_chat = plan_turn(memory, "ann", ["I like comedies"], None, "s3")
+    assert (new_chat.session, new_chat.record, new_chat.absorb) == ("s3", True, [])
+    memory.session("ann", "empty")  # a session opened through the native API, nothing said in it yet
+    assert plan_turn(memory, "ann", ["something else"], None, "s4").session == "s4"
+    # Editing the last message of a longer chat still continues it.
+    memory.add_message(first.session, "user", "more recent please")
+    edited = plan_turn(memory, "ann", ["I loved Heat", "older ones please"], None, "s5")
+    assert (edited.session, edited.record) == ("s1", True)

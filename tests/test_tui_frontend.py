@@ -148,18 +148,20 @@ def test_convrec_with_no_command_opens_the_ui(launched):
 
     result = CliRunner().invoke(app, [])
     assert result.exit_code == 0, result.output
-    assert launched == [{"user": "me", "session": None, "llm": None, "catalog": None}]
+    assert launched == [{"user": "me", "session": None, "llm": None, "catalog": None, "policy": None}]
     result = CliRunner().invoke(app, ["--user", "bob", "--llm", "none", "--catalog", str(FIXTURE)])
     assert result.exit_code == 0 and launched[-1] == {"user": "bob", "session": None, "llm": "none",
-                                                      "catalog": str(FIXTURE)}
+                                                      "catalog": str(FIXTURE), "policy": None}
 
 
 def test_convrec_tui_takes_the_same_options(launched):
     from convrec.cli.main import app
 
-    result = CliRunner().invoke(app, ["tui", "--user", "ann", "--session", "s1", "--llm", "openai"])
+    result = CliRunner().invoke(app, ["tui", "--user", "ann", "--session", "s1", "--llm", "openai",
+                                      "--policy", "agent"])
     assert result.exit_code == 0, result.output
-    assert launched == [{"user": "ann", "session": "s1", "llm": "openai", "catalog": None}]
+    assert launched == [{"user": "ann", "session": "s1", "llm": "openai", "catalog": None, "policy": "agent"}]
     assert CliRunner().invoke(app, ["tui", "--llm", "gpt"]).exit_code == 2
+    assert CliRunner().invoke(app, ["tui", "--policy", "smart"]).exit_code == 2
     assert CliRunner().invoke(app, ["--user", "bob", "info"]).exit_code == 2  # UI options before another command
-    assert launched == [{"user": "ann", "session": "s1", "llm": "openai", "catalog": None}]
+    assert launched == [{"user": "ann", "session": "s1", "llm": "openai", "catalog": None, "policy": "agent"}]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -154,11 +155,15 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=120)
 
 
-def test_cli_ensure_reports_the_ready_model():
-    result = run_cli("model", "ensure", "qwen2.5-coder-0.5b")
+def test_cli_ensure_reports_the_ready_model_and_that_it_runs_on_this_cpu():
+    result = run_cli("model", "ensure", "qwen2.5-coder-0.5b", "--retest")
     assert result.returncode == 0, result.stderr
     path = Settings().models_dir / MODELS["qwen2.5-coder-0.5b"].filename
-    assert result.stdout.strip() == f"model: qwen2.5-coder-0.5b ready at {path} (0.5 GB, sha256 verified)"
+    ready, runs = result.stdout.strip().splitlines()[:2]
+    assert ready == f"model: qwen2.5-coder-0.5b ready at {path} (0.5 GB, sha256 verified)"
+    assert re.fullmatch(r"runs on this CPU: yes, prefill [\d.]+ tok/s, decode [\d.]+ tok/s \(.*threads.*\)", runs), runs
+    info = run_cli("info")
+    assert info.returncode == 0 and "runs on this CPU" in info.stdout
 
 
 def test_cli_unknown_model_is_one_line_exit_2():

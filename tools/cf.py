@@ -5,7 +5,7 @@ scale exactly as `algo.predict` clips them, and equal to `algo.predict(uid, iid)
 user the model was trained on. Like Surprise, a user the trainset does not know gets mu + bi, and a catalog item it
 does not know (no ratings) gets no item bias and no factors (SVD) or neighbours (KNN).
 
-- SVD (the default, `SVDScorer`): mu + bu + bi + qi·pu as one matrix product; `algo.predict` in a loop takes ≈40 ms
+- SVD (the default, `SVDScorer`; Spark ALS's `LatentFactors` too): mu + bu + bi + qi·pu as one matrix product; `algo.predict` in a loop takes ≈40 ms
   per user for the demo's 9.7k items. A new user is folded in: bu and pu solved in closed form by ridge regression
   of r − mu − bi on [1, qi] over the items they rated.
 - KNNBaseline, item-based as `catalog.cfmodel` trains it (`KNNBaselineScorer`): mu + bu + bi plus the
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from convrec.catalog.cfmodel import LatentFactors
 from convrec.catalog.models import Catalog, RatingScale
 from convrec.tools.errors import ToolError
 
@@ -55,17 +56,16 @@ def opinion_ratings(scale: RatingScale, liked: Mapping[str, float], disliked: Ma
 class _SurpriseScorer(ABC):
     """What both scorers share: catalog alignment, item biases, clipping, and the public scoring calls."""
 
-    def __init__(self, algo, catalog: Catalog) -> None:
-        trainset = algo.trainset
+    def __init__(self, catalog: Catalog, *, mu: float, scale: tuple[float, float], to_inner_iid,
+                 item_biases: np.ndarray) -> None:
         self.item_ids = catalog.items.index
         self._position = {item_id: position for position, item_id in enumerate(self.item_ids)}
-        self.mu = float(trainset.global_mean)
-        self.low, self.high = trainset.rating_scale
-        self.inner = _inner_ids(trainset.to_inner_iid, self.item_ids)  # -1: the trainset never saw the item
+        self.mu = float(mu)
+        self.low, self.high = scale
+        self.inner = _inner_ids(to_inner_iid, self.item_ids)  # -1: the model never saw the item
         known = self.inner >= 0
         self.bi = np.zeros(len(self.item_ids))
-        self.bi[known] = algo.bi[self.inner[known]]
-        self._algo = algo
+        self.bi[known] = item_biases[self.inner[known]]
 
     def score_all(self, user_id: str) -> pd.Series:
         """Predicted ratings of every catalog item for a trained user (mu + bi for an unknown one, as Surprise)."""
@@ -122,22 +122,30 @@ class LatentUser:
 
 
 class SVDScorer(_SurpriseScorer):
-    def __init__(self, algo, catalog: Catalog) -> None:
-        from surprise import SVD
+    """Any biased latent-factor model: a Surprise SVD, or `LatentFactors` from either engine (Spark ALS too)."""
 
-        if not isinstance(algo, SVD) or not algo.biased:
-            raise ToolError(f"{type(algo).__name__} is not a biased SVD; use scorer_for() to pick a scorer")
-        super().__init__(algo, catalog)
+    def __init__(self, model, catalog: Catalog) -> None:
+        if not isinstance(model, LatentFactors):
+            from surprise import SVD
+
+            if not isinstance(model, SVD) or not model.biased:
+                raise ToolError(f"{type(model).__name__} is not a biased SVD; use scorer_for() to pick a scorer")
+            model = LatentFactors.from_surprise(model)
+        self.factors = model
+        item_inner = {item_id: inner for inner, item_id in enumerate(model.item_ids)}
+        super().__init__(catalog, mu=model.mu, scale=(model.low, model.high), to_inner_iid=item_inner.__getitem__,
+                         item_biases=model.bi)
+        self._user_inner = {user_id: inner for inner, user_id in enumerate(model.user_ids)}
         known = self.inner >= 0
-        self.qi = np.zeros((len(self.item_ids), algo.qi.shape[1]))
-        self.qi[known] = algo.qi[self.inner[known]]
+        self.qi = np.zeros((len(self.item_ids), model.qi.shape[1]))
+        self.qi[known] = model.qi[self.inner[known]]
 
     def user(self, user_id: str) -> LatentUser:
-        """The trained user's bu and pu; zeros for a user the trainset does not know."""
-        inner = _inner_id(self._algo.trainset.to_inner_uid, user_id)
+        """The trained user's bu and pu; zeros for a user the model does not know."""
+        inner = self._user_inner.get(user_id, -1)
         if inner < 0:
             return self._neutral()
-        return LatentUser(float(self._algo.bu[inner]), self._algo.pu[inner])
+        return LatentUser(float(self.factors.bu[inner]), self.factors.pu[inner])
 
     def fold_in(self, ratings: Mapping[str, float]) -> LatentUser:
         """bu and pu for a new user from {item_id: rating}: ridge (FOLD_IN_REG) of r − mu − bi on [1, qi]."""
@@ -170,7 +178,10 @@ class KNNBaselineScorer(_SurpriseScorer):
 
         if not isinstance(algo, KNNBaseline) or algo.sim_options.get("user_based", True):
             raise ToolError(f"{type(algo).__name__} is not an item-based KNNBaseline; use scorer_for()")
-        super().__init__(algo, catalog)
+        trainset = algo.trainset
+        super().__init__(catalog, mu=trainset.global_mean, scale=trainset.rating_scale,
+                         to_inner_iid=trainset.to_inner_iid, item_biases=algo.bi)
+        self._algo = algo
         self.reg_u = float(algo.bsl_options.get("reg_u", 15))
 
     def user(self, user_id: str) -> NeighbourUser:
@@ -221,10 +232,10 @@ class KNNBaselineScorer(_SurpriseScorer):
 
 
 def scorer_for(algo, catalog: Catalog) -> SVDScorer | KNNBaselineScorer:
-    """The vectorized scorer for a model from `catalog.cfmodel.load_or_train`."""
+    """The vectorized scorer for a model from `catalog.cfmodel.load_or_train` or `load_or_train_factors`."""
     from surprise import SVD, KNNBaseline
 
-    if isinstance(algo, SVD):
+    if isinstance(algo, (SVD, LatentFactors)):
         return SVDScorer(algo, catalog)
     if isinstance(algo, KNNBaseline):
         return KNNBaselineScorer(algo, catalog)
@@ -238,5 +249,5 @@ def _inner_ids(lookup, raw_ids: pd.Index) -> np.ndarray:
 def _inner_id(lookup, raw_id: str) -> int:
     try:
         return lookup(raw_id)
-    except ValueError:
+    except (ValueError, KeyError):  # Surprise raises ValueError, a dict lookup KeyError
         return -1

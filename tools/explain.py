@@ -31,6 +31,26 @@ def popular_cold_start(ratings: int, mean_rating: float) -> Reason:
                    ratings=ratings, mean_rating=round(mean_rating, 1))
 
 
+def same_person(person: str, role: str, liked_item_id: str | None = None, liked_title: str | None = None,
+                liked_role: str | None = None) -> Reason:
+    """ "Stars Leonardo DiCaprio" (a person the user named), or "Directed by X, who also made Y" (shared with a
+    liked item)."""
+    verb = {"directed": "Directed by", "stars": "Stars"}.get(role, "With")
+    text = f"{verb} {person}"
+    if liked_item_id is None:
+        return _reason("same_person", text, person=person, role=role)
+    link = "who also made" if liked_role == "directed" else "who is also in"
+    return _reason("same_person", f"{text}, {link} {spoken_title(liked_title)}", person=person, role=role,
+                   liked_item_id=liked_item_id, liked_title=liked_title)
+
+
+def same_collection(collection: str, liked_item_id: str | None = None, liked_title: str | None = None) -> Reason:
+    if liked_item_id is None:
+        return _reason("same_collection", f"Part of {collection}", collection=collection)
+    return _reason("same_collection", f"Part of {collection}, like {spoken_title(liked_title)}",
+                   collection=collection, liked_item_id=liked_item_id, liked_title=liked_title)
+
+
 def explore(genre: str) -> Reason:
     return _reason("explore", f"Something to explore beyond your usual picks: {genre}", genre=genre)
 

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 ReasonKind = Literal[
     "similar_to_liked", "cf_predicted", "matches_query", "genre_match", "popular_cold_start", "explore",
+    "same_person", "same_collection",
 ]
 EvidenceValue = str | int | float
 
@@ -28,6 +29,14 @@ class Constraints(BaseModel):
         return self
 
 
+class Era(BaseModel):
+    """A soft year preference ("classics", "something recent", "not too old"): items inside rank higher, none is
+    ruled out, and the range stretches to the years of the films the user likes."""
+
+    year_min: int | None = None
+    year_max: int | None = None
+
+
 class Profile(BaseModel):
     """What we believe about one user. Item ids are catalog ids; strengths are in (0, 1]."""
 
@@ -36,7 +45,11 @@ class Profile(BaseModel):
     ratings: dict[str, float] = Field(default_factory=dict)  # explicit ratings on the catalog's scale
     genres_liked: set[str] = Field(default_factory=set)
     genres_disliked: set[str] = Field(default_factory=set)
+    # People and collections from the knowledge tool, keyed "person:Leonardo DiCaprio" / "collection:Harry Potter"
+    entities_liked: dict[str, float] = Field(default_factory=dict)
+    entities_disliked: dict[str, float] = Field(default_factory=dict)
     constraints: Constraints = Field(default_factory=Constraints)
+    era: Era | None = None
     query: str | None = None  # free text to match semantically ("mind-bending with a twist")
     seen: set[str] = Field(default_factory=set)  # mentioned, rated, liked or shown-and-dismissed: never recommended
 

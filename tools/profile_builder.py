@@ -24,14 +24,23 @@ def apply_reading(profile: Profile, reading: Reading) -> Profile:
         disliked[item] = strength
     genres_liked = (profile.genres_liked - reading.genres_disliked) | reading.genres_liked
     genres_disliked = (profile.genres_disliked - reading.genres_liked) | reading.genres_disliked
+    entities_liked = {key: s for key, s in profile.entities_liked.items() if key not in reading.entities_disliked}
+    entities_disliked = {key: s for key, s in profile.entities_disliked.items() if key not in reading.entities_liked}
     return profile.model_copy(update={
         "liked": liked,
         "disliked": disliked,
         "genres_liked": genres_liked,
         "genres_disliked": genres_disliked,
+        "entities_liked": {**entities_liked, **reading.entities_liked},
+        "entities_disliked": {**entities_disliked, **reading.entities_disliked},
         "constraints": merge_constraints(profile.constraints, reading.constraints, reading.genres_liked),
         "query": reading.query if reading.query is not None else profile.query,
+        "era": reading.era if reading.era is not None else (None if _has_years(reading.constraints) else profile.era),
     })
+
+
+def _has_years(constraints: Constraints) -> bool:
+    return constraints.year_min is not None or constraints.year_max is not None
 
 
 PROVISIONAL_STRENGTH = 0.5

@@ -23,8 +23,9 @@ from pydantic import BaseModel, Field
 
 from convrec.catalog.models import Catalog
 from convrec.tools.chinese import gloss, has_chinese
+from convrec.tools.knowledge import COLLECTION_CUES, EntityMention, find_entities, is_searchable, knowledge_index
 from convrec.tools.linking import LinkCandidate, TitleMention, find_titles
-from convrec.tools.models import Constraints
+from convrec.tools.models import Constraints, Era
 from convrec.tools.textnorm import FUNCTION_WORDS, Token, tokenize
 from convrec.tools.vocabulary import TermMatch, find_terms
 
@@ -63,14 +64,18 @@ class Reading(BaseModel):
     ambiguous: list[AmbiguousTitle] = Field(default_factory=list)
     genres_liked: set[str] = Field(default_factory=set)
     genres_disliked: set[str] = Field(default_factory=set)
+    entities_liked: dict[str, float] = Field(default_factory=dict, description="'person:Name' / 'collection:Name'")
+    entities_disliked: dict[str, float] = Field(default_factory=dict)
     constraints: Constraints = Field(default_factory=Constraints)
+    era: Era | None = None  # "something recent", "classics": soft
     query: str | None = None  # what is left to search semantically ("mind-bending twist ending")
     intent: Intent = "recommend"
 
     @property
     def has_preferences(self) -> bool:
         return bool(self.liked or self.disliked or self.ambiguous or self.genres_liked or self.genres_disliked
-                    or self.query or self.constraints != Constraints())
+                    or self.entities_liked or self.entities_disliked or self.query or self.era
+                    or self.constraints != Constraints())
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,7 @@ CUES: dict[str, Cue] = {
     **_cues("good, great, amazing, awesome, fantastic, excellent, brilliant, fun, cool, masterpiece, best, "
             "not bad, not too bad, pretty good, so good, liked it, enjoyed it", _PRAISE),
     **_cues("loved it, one of my favorites, one of my favourites, my favorite, my favourite, my favorites", _ADORED),
+    **_cues("fan, fans, big fan, huge fan, biggest fan", Cue("liked", 1.0, after=True, before=False)),
     **_cues("hate, hated, hates, hating, cant stand, cannot stand, despise, despised, no, nothing, none, without, "
             "except, anything but, everything but, anything other than, avoid, skip, dont want, do not want, "
             "not in the mood for, no more, not, never", _REFUSE),
@@ -178,6 +184,7 @@ class _Mention:
     end: int
     title: TitleMention | None = None
     term: TermMatch | None = None
+    entity: EntityMention | None = None
 
 
 @dataclass(frozen=True)
@@ -202,7 +209,11 @@ def read_message(text: str, catalog: Catalog) -> Reading:
     tokens = tokenize(text)
     years = _read_years(text, catalog)
     titles = [mention for mention in find_titles(text, catalog) if not _inside_any(mention, years.spans)]
+    knowledge = knowledge_index(catalog)
+    entities = [entity for entity in find_entities(tokens, knowledge, shouting=text.upper() == text)
+                if not _char_span_inside(tokens, entity.start, entity.end, years.spans)]
     mentions = _title_mentions(tokens, titles)
+    mentions = _entities_over_titles(mentions, entities, tokens)
     in_titles = {position for mention in mentions for position in range(mention.start, mention.end)}
     mentions += [_Mention(term.start, term.end, term=term) for term in find_terms(tokens, catalog, skip=in_titles)
                  if not _char_span_inside(tokens, term.start, term.end, years.spans)]
@@ -211,7 +222,8 @@ def read_message(text: str, catalog: Catalog) -> Reading:
     clauses = _clauses(text, tokens, cues, mentions)
     judgements = [_judge(mention, mentions, cues, clauses) for mention in mentions]
     reading = _assemble(mentions, judgements, years.constraints)
-    reading.query = _query(text, tokens, mentions, judgements, cues, clauses, years.spans)
+    reading.era = years.era
+    reading.query = _query(text, tokens, mentions, judgements, cues, clauses, years.spans, knowledge.searchable)
     reading.intent = _intent(tokens, text, reading)
     if reading.intent == "greeting":
         reading.query = None
@@ -224,6 +236,7 @@ def read_message(text: str, catalog: Catalog) -> Reading:
 class _Years:
     constraints: Constraints
     spans: list[tuple[int, int]]  # character spans of the year phrases
+    era: Era | None = None
 
 
 _DECADE_WORDS = {"twenties": 1920, "thirties": 1930, "forties": 1940, "fifties": 1950, "sixties": 1960,
@@ -273,12 +286,13 @@ def _read_years(text: str, catalog: Catalog) -> _Years:
             if not _overlaps(match.span(), spans):
                 _apply_year_phrase(kind, match, _NEGATED_BEFORE.search(text[:match.start()]) is not None, bounds)
                 spans.append(match.span())
+    era: dict[str, int] = {}
     if not bounds:
-        _apply_era_words(text, catalog, bounds, spans)
+        _apply_era_words(text, catalog, era, spans)
     if "year_min" in bounds and "year_max" in bounds and bounds["year_min"] > bounds["year_max"]:
         bounds.pop("year_max")
     _drop_bounds_outside(catalog, bounds)
-    return _Years(Constraints(**bounds), spans)
+    return _Years(Constraints(**bounds), spans, Era(**era) if era else None)
 
 
 def _drop_bounds_outside(catalog: Catalog, bounds: dict[str, int]) -> None:
@@ -325,7 +339,10 @@ def _decade_span(match: re.Match) -> tuple[int, int]:
 
 
 def _apply_era_words(text: str, catalog: Catalog, bounds: dict[str, int], spans: list[tuple[int, int]]) -> None:
-    """ "something recent" / "older movies": the first one said wins ("old movies more than the new ones")."""
+    """ "something recent" / "older movies": the first one said wins ("old movies more than the new ones").
+
+    An era is a soft preference (`Era`), not a limit: "classic" or "not too old" mean different years to different
+    people, and the films they name say which."""
     eras = [(match, "recent") for match in _RECENT.finditer(text)] + \
            [(match, "old") for match in _OLD.finditer(text) if not _DESCRIBES_A_TITLE.search(text[:match.start()])]
     if not eras:
@@ -371,6 +388,25 @@ def _title_mentions(tokens: list[Token], titles: list[TitleMention]) -> list[_Me
         if inside and not _names_a_person(tokens, inside):
             mentions.append(_Mention(inside[0], inside[-1] + 1, title=title))
     return mentions
+
+
+def _entities_over_titles(titles: list[_Mention], entities: list[EntityMention],
+                          tokens: list[Token]) -> list[_Mention]:
+    """A person or a cued collection takes the words from a title of the same or a shorter span ("Hitchcock never
+    disappoints" is the director, "the Harry Potter series" the series); an uncued collection name that is also a
+    linked title stays the title ("I loved Toy Story")."""
+    kept_entities = []
+    for entity in entities:
+        overlapping = [title for title in titles if title.start < entity.end and entity.start < title.end]
+        cued = entity.end < len(tokens) and tokens[entity.end].norm in COLLECTION_CUES
+        person = entity.entities[0].kind == "person"
+        if any(title.end - title.start > entity.end - entity.start for title in overlapping):
+            continue
+        if overlapping and not person and not cued and any(t.title.result.decision == "linked" for t in overlapping):
+            continue
+        kept_entities.append(entity)
+        titles = [title for title in titles if title not in overlapping]
+    return titles + [_Mention(entity.start, entity.end, entity=entity) for entity in kept_entities]
 
 
 def _names_a_person(tokens: list[Token], inside: list[int]) -> bool:
@@ -473,9 +509,24 @@ def _assemble(mentions: list[_Mention], judgements: list[_Judgement], constraint
     for mention, judgement in zip(mentions, judgements):
         if mention.title:
             _add_title(reading, mention.title, judgement)
+        elif mention.entity:
+            _add_entity(reading, mention.entity, judgement)
         else:
             _add_genres(reading, mention.term, judgement)
     return reading
+
+
+def _add_entity(reading: Reading, mention: EntityMention, judgement: _Judgement) -> None:
+    if judgement.polarity == "unseen":
+        return
+    for entity in mention.entities[:1]:
+        strength = round(max(judgement.strength, 0.8) if judgement.polarity != "disliked" else judgement.strength, 2)
+        if judgement.polarity == "disliked":
+            reading.entities_liked.pop(entity.key, None)
+            reading.entities_disliked[entity.key] = strength
+        else:
+            reading.entities_disliked.pop(entity.key, None)
+            reading.entities_liked[entity.key] = strength
 
 
 def _add_title(reading: Reading, mention: TitleMention, judgement: _Judgement) -> None:
@@ -510,21 +561,30 @@ def _add_genres(reading: Reading, term: TermMatch, judgement: _Judgement) -> Non
 
 
 def _query(text: str, tokens: list[Token], mentions: list[_Mention], judgements: list[_Judgement],
-           cues: list[_FoundCue], clauses: list[_Clause], year_spans: list[tuple[int, int]]) -> str | None:
-    """The descriptive words left once titles, plain genre words, years, opinions and chat are taken out."""
+           cues: list[_FoundCue], clauses: list[_Clause], year_spans: list[tuple[int, int]],
+           searchable: frozenset[str]) -> str | None:
+    """The descriptive words left once titles, plain genre words, years, opinions and chat are taken out, and only
+    words informative about the catalog (`knowledge.searchable_words`); None when nothing informative is left."""
     dropped = {p for cue in cues for p in range(cue.start, cue.end)}
     for mention, judgement in zip(mentions, judgements):
-        if mention.title or not mention.term.descriptive or judgement.polarity == "disliked":
-            dropped.update(range(mention.start, mention.end))
+        if mention.title or mention.entity or not mention.term.descriptive or judgement.polarity == "disliked":
+            cue_after = bool(mention.entity) and mention.end < len(tokens) and \
+                tokens[mention.end].norm in COLLECTION_CUES  # "Marvel movies", "the Harry Potter series"
+            dropped.update(range(mention.start, mention.end + cue_after))
     negated_clauses = {clauses[cue.start].index for cue in cues if cue.cue.polarity == "disliked" and cue.cue.before}
     kept = [position for position, token in enumerate(tokens)
             if position not in dropped and token.norm not in CHAT_WORDS and not token.norm.isdigit()
             and not _INTERJECTION.fullmatch(token.norm)
             and clauses[position].index not in negated_clauses
-            and not _overlaps((token.start, token.end), year_spans)]
+            and not _overlaps((token.start, token.end), year_spans)
+            and (is_searchable(token.norm, searchable) or _is_descriptive_term(position, mentions))]
     if not any(len(tokens[p].norm) >= 3 for p in kept):
         return None
     return " ".join(text[tokens[run[0]].start:tokens[run[-1]].end] for run in _runs(kept))
+
+
+def _is_descriptive_term(position: int, mentions: list[_Mention]) -> bool:
+    return any(m.term is not None and m.term.descriptive and m.start <= position < m.end for m in mentions)
 
 
 def _runs(positions: list[int]) -> list[list[int]]:
@@ -541,12 +601,13 @@ def _intent(tokens: list[Token], text: str, reading: Reading) -> Intent:
     """A coarse intent, in this order: greeting, question, refine, feedback, recommend."""
     found_words = {token.norm for token in tokens}
     opinions = bool(reading.titles or reading.ambiguous or reading.genres_liked or reading.genres_disliked
+                    or reading.entities_liked or reading.entities_disliked or reading.era
                     or reading.constraints != Constraints())
     asks_for_movies = bool(found_words & REQUEST_WORDS)
     if not opinions and not asks_for_movies and (found_words & GREETINGS or _SMALL_TALK.search(text)):
         return "greeting"
     firm_opinions = any(title.polarity != "neutral" for title in reading.titles) or reading.genres_liked or \
-        reading.genres_disliked
+        reading.genres_disliked or reading.entities_liked
     if _QUESTION.search(text) and not asks_for_movies and not firm_opinions:
         return "question"
     if _REFINE.search(text):

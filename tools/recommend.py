@@ -20,6 +20,7 @@ from convrec.catalog.models import Catalog
 from convrec.tools import explain, rank
 from convrec.tools.cf import opinion_ratings
 from convrec.tools.errors import ToolError
+from convrec.tools.knowledge import Entity, Knowledge
 from convrec.tools.models import Profile, Reason, Recommendation
 
 MIN_SIMILARITY_EVIDENCE = 0.05
@@ -47,12 +48,14 @@ class RecommendRequest(BaseModel):
     genre_feedback: dict[str, tuple[int, int]] = Field(default_factory=dict,
                                                        description="per genre (likes, dislikes) from card feedback")
     seed: int = 0
+    candidates: list[str] | None = Field(default=None, description="rank only these ids (the agent's candidate bus)")
 
 
 class Recommender:
     def __init__(self, catalog: Catalog, *, itemsim: ItemItem | None = None, cf: CollaborativeFiltering | None = None,
-                 query_search: QuerySearch | None = None) -> None:
+                 query_search: QuerySearch | None = None, knowledge: Knowledge | None = None) -> None:
         self.catalog = catalog
+        self.knowledge = knowledge
         self.itemsim = itemsim
         self.cf = cf
         self.query_search = query_search
@@ -73,10 +76,15 @@ class Recommender:
     def _recommend(self, request: RecommendRequest) -> list[Recommendation]:
         profile = request.profile
         mask = rank.allowed(self.catalog, profile)
+        if request.candidates is not None:
+            mask &= self.catalog.items.index.isin(request.candidates)
         if not mask.any():
             return []
         signals = self._signals(profile)
-        weights = rank.blend_weights(profile, has_query=signals["query"] is not None)
+        weights = rank.blend_weights(profile, has_query=signals["query"] is not None,
+                                     has_knowledge=signals["knowledge"] is not None,
+                                     has_era=signals["era"] is not None,
+                                     has_related=signals["related"] is not None)
         relevance = pd.Series(rank.blend(signals, weights, mask), index=self.catalog.items.index[mask])
         slots = request.k - 1 if request.explore and request.k > 1 else request.k
         chosen = rank.mmr(relevance, self._diversity_similarity, slots)
@@ -97,7 +105,37 @@ class Recommender:
             "query": self._query_signal(profile.query),
             "genre": rank.genre_affinity(self.catalog, profile),
             "popularity": self._popularity,
+            "knowledge": self._knowledge_signal(profile),
+            "era": rank.era_affinity(self.catalog, profile.era, liked) if profile.era is not None else None,
+            "related": self._related_signal(liked),
         }
+
+    def _related_signal(self, liked: dict[str, float]) -> np.ndarray | None:
+        """Items sharing a director, a star or a series with liked items; small collections and filmographies
+        count more (1 / log2(2 + size)), so a shared trilogy outweighs a shared prolific actor."""
+        if self.knowledge is None or not liked:
+            return None
+        aligned = np.zeros(len(self.catalog))
+        for item_id, strength in liked.items():
+            for entity in self.knowledge.entities_of(item_id):
+                members = self.knowledge.items(entity)
+                weight = strength / np.log2(2 + len(members))
+                for other in members:
+                    if other != item_id and other in self._position:
+                        aligned[self._position[other]] += weight
+        return aligned if aligned.any() else None
+
+    def _knowledge_signal(self, profile: Profile) -> np.ndarray | None:
+        """Σ strength of the liked people/collections an item belongs to, minus the disliked ones."""
+        if self.knowledge is None or not profile.entities_liked:
+            return None
+        aligned = np.zeros(len(self.catalog))
+        for opinions, sign in ((profile.entities_liked, 1.0), (profile.entities_disliked, -1.0)):
+            for key, strength in opinions.items():
+                for item_id in self.knowledge.items(Entity.from_key(key)):
+                    if item_id in self._position:
+                        aligned[self._position[item_id]] += sign * strength
+        return aligned if aligned.any() else None
 
     def _itemsim_signal(self, liked: dict[str, float], disliked: dict[str, float]) -> np.ndarray:
         aligned = np.full(len(self.catalog), np.nan)
@@ -132,7 +170,7 @@ class Recommender:
 
     def _reasons(self, item_id: str, profile: Profile, signals: dict[str, np.ndarray | None],
                  weights: dict[str, float]) -> list[Reason]:
-        reasons: list[Reason] = []
+        reasons: list[Reason] = self._knowledge_reasons(item_id, profile)
         position = self._position[item_id]
         liked = {**profile.liked, **{i: 1.0 for i, r in profile.ratings.items() if r >= 3.5}}
         if self.itemsim is not None and liked:
@@ -150,6 +188,28 @@ class Recommender:
             count = int(self._stats["count"].get(item_id, 0))
             reasons.append(explain.popular_cold_start(count, float(self._stats["mean"].get(item_id, 0.0))))
         return reasons
+
+    def _knowledge_reasons(self, item_id: str, profile: Profile) -> list[Reason]:
+        """A person or series the user named, else one the item shares with a liked item."""
+        if self.knowledge is None:
+            return []
+        for key in profile.entities_liked:
+            entity = Entity.from_key(key)
+            role = self.knowledge.items(entity).get(item_id)
+            if role is not None:
+                return [explain.same_person(entity.name, role) if entity.kind == "person"
+                        else explain.same_collection(entity.name)]
+        shared = {entity: liked for liked in reversed(list(profile.liked))
+                  for entity in self.knowledge.entities_of(liked)}
+        for entity in self.knowledge.entities_of(item_id):
+            liked = shared.get(entity)
+            if liked is not None and liked != item_id:
+                label = self.catalog.item(liked).label
+                role = self.knowledge.items(entity)[item_id]
+                liked_role = self.knowledge.items(entity).get(liked)
+                return [explain.same_person(entity.name, role, liked, label, liked_role) if entity.kind == "person"
+                        else explain.same_collection(entity.name, liked, label)]
+        return []
 
     def _similar_to_liked(self, item_id: str, liked: dict[str, float]) -> list[Reason]:
         contributions = self.itemsim.contributions(item_id, liked)

@@ -39,6 +39,9 @@ class QuestionsRequest(BaseModel):
     k: int = Field(default=5, ge=1, le=20)
 
 
+Registry = dict[str, tuple[type[BaseModel], Callable[[Any], Any]]]  # name → (argument schema, function)
+
+
 @dataclass
 class Toolbox:
     """The tools bound to one catalog's resources. `vector_index` is called only when a search runs."""
@@ -76,7 +79,7 @@ class Toolbox:
         return next_questions(self.catalog, request.profile, request.k)
 
 
-def registry(toolbox: Toolbox) -> dict[str, tuple[type[BaseModel], Callable[[Any], Any]]]:
+def registry(toolbox: Toolbox) -> Registry:
     """name → (argument schema, function): the single list every interface is built from."""
     return {
         "link_title": (LinkRequest, toolbox.link),
@@ -89,7 +92,11 @@ def registry(toolbox: Toolbox) -> dict[str, tuple[type[BaseModel], Callable[[Any
 
 def call_tool(toolbox: Toolbox, name: str, arguments: dict[str, Any]) -> str:
     """Run a tool by name with raw arguments; any failure is returned as an observation the model can read."""
-    tools = registry(toolbox)
+    return call_registered(registry(toolbox), name, arguments)
+
+
+def call_registered(tools: Registry, name: str, arguments: dict[str, Any]) -> str:
+    """`call_tool` over any registry of the same shape (the agent's session tools use it too)."""
     if name not in tools:
         return f"error: unknown tool '{name}'; tools are {sorted(tools)}"
     schema, function = tools[name]
@@ -100,21 +107,26 @@ def call_tool(toolbox: Toolbox, name: str, arguments: dict[str, Any]) -> str:
         return f"error: bad arguments for {name}: {problems}"
     except ToolError as error:
         return f"error: {error}"
-    return _as_json(result)
+    return result if isinstance(result, str) else _as_json(result)
 
 
 def langchain_tools(toolbox: Toolbox) -> list:
     """The registry as LangChain StructuredTools, for capable tool-calling models."""
+    return as_langchain(registry(toolbox))
+
+
+def as_langchain(tools: Registry) -> list:
+    """Any registry as LangChain StructuredTools whose failures come back as observations."""
     from langchain_core.tools import StructuredTool
 
-    return [StructuredTool.from_function(func=_bound(toolbox, name), name=name, description=function.__doc__,
+    return [StructuredTool.from_function(func=_bound(tools, name), name=name, description=function.__doc__,
                                          args_schema=schema)
-            for name, (schema, function) in registry(toolbox).items()]
+            for name, (schema, function) in tools.items()]
 
 
-def _bound(toolbox: Toolbox, name: str) -> Callable[..., str]:
+def _bound(tools: Registry, name: str) -> Callable[..., str]:
     def run(**arguments: Any) -> str:
-        return call_tool(toolbox, name, arguments)
+        return call_registered(tools, name, arguments)
 
     return run
 

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
 
 _TOKEN = re.compile(r"(?:[^\W_]\.){2,}|[^\W_]+(?:['’][^\W_]+)*|&")
 _NOT_WORD = re.compile(r"[\W_]+")
@@ -119,3 +123,18 @@ def tokenize(text: str) -> list[Token]:
 def words(text: str) -> list[str]:
     """The normalized words of `text`."""
     return [token.norm for token in tokenize(text)]
+
+
+def longest_matches(size: int, match_at: Callable[[int], T | None]) -> list[T]:
+    """Scan positions 0..size-1 left to right: `match_at(position)` gives the longest match starting there (with an
+    `end`) or None; a match skips the scan past its end, so matches never overlap."""
+    found: list[T] = []
+    position = 0
+    while position < size:
+        match = match_at(position)
+        if match is not None:
+            found.append(match)
+            position = match.end
+        else:
+            position += 1
+    return found

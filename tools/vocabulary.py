@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from convrec.catalog.models import Catalog
-from convrec.tools.textnorm import Token, tokenize, words
+from convrec.tools.textnorm import Token, longest_matches, tokenize, words
 
 MAX_PHRASE_WORDS = 4
 
@@ -100,15 +100,7 @@ def find_terms(tokens: list[Token], catalog: Catalog, *, skip: set[int] = frozen
     """Genre terms in `tokens`, longest first, never using a token position in `skip` (e.g. inside a title)."""
     table = term_table(catalog)
     folded = [singular(token.norm) for token in tokens]
-    found, position = [], 0
-    while position < len(tokens):
-        match = _longest_term_at(tokens, folded, position, table, skip)
-        if match:
-            found.append(match)
-            position = match.end
-        else:
-            position += 1
-    return found
+    return longest_matches(len(tokens), lambda position: _longest_term_at(tokens, folded, position, table, skip))
 
 
 def genres_for(text: str, catalog: Catalog) -> list[str]:

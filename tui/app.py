@@ -589,7 +589,7 @@ class ConvrecApp(App):
 
 
 def run_tui(*, user: str = "me", session: str | None = None, llm: str | None = None,
-            catalog: str | None = None) -> int:
+            catalog: str | None = None, policy: str | None = None) -> int:
     """`convrec` / `convrec tui`. Returns the exit code."""
     import os
     import sys
@@ -599,6 +599,8 @@ def run_tui(*, user: str = "me", session: str | None = None, llm: str | None = N
         settings["llm"] = llm
     if catalog:
         settings["catalog"] = catalog
+    if policy:
+        settings["policy"] = policy
     app = ConvrecApp(user=user, session=session, settings=settings)
     # Our own loop: `asyncio.run` would join the worker threads on the way out, and one may be in the middle of a
     # 5-19 s load (the catalog, the model, the search model). Everything the user said is already committed

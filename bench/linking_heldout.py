@@ -1,0 +1,58 @@
+"""Title linking in chat on a held-out set of messages written for it (never tuned on), against the demo catalog.
+
+Run: .venv/bin/python bench/linking_heldout.py [CSV]   (default tests/data/linking_heldout.csv)
+Each row is a message and the catalog titles it names ("Label (year)" joined by "|", empty when it names none).
+A title counts as found when the reader links it or offers it first in an ambiguity question. Prints precision and
+recall over all titles, the same for one-word titles that are frequent English (Zipf ≥ 4: Heat, Up, Big, Her), and how
+many messages that name no title link nothing. Compare commits by running it on each.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+from wordfreq import zipf_frequency
+
+from convrec.catalog.loaders import load_demo_catalog
+from convrec.tools.linking import ARTICLES
+from convrec.tools.reader import read_message
+from convrec.tools.textnorm import words
+
+DEFAULT = Path(__file__).resolve().parents[1] / "tests" / "data" / "linking_heldout.csv"
+
+
+def main(path: Path = DEFAULT) -> None:
+    catalog = load_demo_catalog()
+    by_label: dict[str, str] = {}
+    for item_id in catalog.items.index:
+        by_label.setdefault(catalog.item(item_id).label, item_id)
+
+    def everyday_word_title(item_id: str) -> bool:
+        content = [word for word in words(catalog.items.at[item_id, "title"]) if word not in ARTICLES]
+        return len(content) == 1 and zipf_frequency(content[0], "en") >= 4.0
+
+    counts = {"all": [0, 0, 0], "everyday": [0, 0, 0]}  # true positives, false positives, false negatives
+    quiet = chat_only = 0
+    with open(path, encoding="utf-8") as rows:
+        for row in csv.DictReader(rows):
+            expected = {by_label[label] for label in row["expected"].split("|") if label}
+            reading = read_message(row["message"], catalog)
+            found = {title.item_id for title in reading.titles} | \
+                {mention.candidates[0].item_id for mention in reading.ambiguous if mention.candidates}
+            for name, keep in (("all", lambda item: True), ("everyday", everyday_word_title)):
+                counts[name][0] += sum(map(keep, found & expected))
+                counts[name][1] += sum(map(keep, found - expected))
+                counts[name][2] += sum(map(keep, expected - found))
+            if not expected:
+                chat_only += 1
+                quiet += not found
+    for name, (tp, fp, fn) in counts.items():
+        print(f"{name:9} precision {tp / max(1, tp + fp):.3f}  recall {tp / max(1, tp + fn):.3f}  "
+              f"(tp {tp}, fp {fp}, fn {fn})")
+    print(f"messages naming no title that link nothing: {quiet}/{chat_only}")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT)

@@ -1,0 +1,320 @@
+"""Knowledge from the catalog's own text: who is in or made each item, and which series it belongs to.
+
+Extracted at index time, no LLM, and saved under the catalog fingerprint (like EASE's weights):
+- people from each description ("directed by X", "starring X, Y and Z", "It stars X", "X, Y also star") and from
+  a `people` metadata column (a user catalog's manifest lists it under `metadata`; names separated by `|` or `;`);
+- collections from descriptions ("the first installment in the Toy Story franchise", "in the Marvel Cinematic
+  Universe", "the Harry Potter film series"), from a `collection` metadata column, and from title stems shared by
+  two or more titles ("Harry Potter and the …", "Star Wars: Episode …", "Toy Story 2").
+
+`find_entities(tokens, knowledge)` finds them in chat: a full name anywhere ("anything with Elizabeth Taylor"),
+a surname alone only when it is capitalised or cued and names one well-known person ("Hitchcock never
+disappoints"), a collection name with a cue ("Marvel movies", "the Harry Potter series") or in capitals.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+from rapidfuzz import fuzz, process
+
+from convrec.catalog.models import Catalog
+from convrec.tools.textnorm import COMMON_WORDS, FUNCTION_WORDS, Token, longest_matches, words
+from convrec.tools.vocabulary import singular
+
+EntityKind = Literal["person", "collection"]
+Role = Literal["directed", "stars", "in"]
+
+FORMAT_VERSION = 2
+# Which words reach the semantic query is measured, not listed: a word people used to tag this many items, or a word
+# that the item descriptions use far more than everyday English does (`informativeness`: log10 of the ratio of its
+# share of descriptions to its English frequency from wordfreq) without being boilerplate ("directed", "released").
+# The words chat leaves over ("work", "day", "example", "huge", "crazier") score low; "heist", "twist", "dark" high.
+MIN_TAGGED_ITEMS = 3
+MIN_DOCUMENTS = 2
+MAX_DOCUMENT_SHARE = 0.03
+MIN_INFORMATIVENESS = 1.8
+MIN_COLLECTION_ITEMS = 2
+SURNAME_MIN_ITEMS = 3  # "Hitchcock" alone names someone only with this many items...
+SURNAME_DOMINANCE = 3  # ...and this many times more items than anyone else of that surname
+MAX_NAME_TOKENS = 5
+FUZZY_MIN_RATIO = 90  # "Leonardo DiCaprio" typed "leonardo dicapri"
+FUZZY_MIN_CHARS = 10
+
+_CAPITALISED = r"(?:[A-ZÀ-ÖØ-Þ][a-z]?\.|[A-ZÀ-ÖØ-Þ][\w'’\-]*)"  # "Samuel", "L.", "St.", "Mary-Ann"
+_NAME_WORD = rf"(?:{_CAPITALISED}|de|da|di|del|della|van|von|der|den|le|la|du)"
+_NAME = rf"{_CAPITALISED}(?: {_NAME_WORD})* [A-ZÀ-ÖØ-Þ][\w'’\-]+(?: Jr\.?| Sr\.?| III| II)?"
+_NAME_LIST = rf"{_NAME}(?:(?:,? and |, ){_NAME})*"
+_DIRECTED = re.compile(rf"\b(?:directed|co-directed|written and directed)\s+by\s+(?P<names>{_NAME_LIST})")
+_STARRING = re.compile(rf"\b(?:starring|co-starring|(?:It|The film|The movie|and|which|also) stars?|stars)\s+"
+                       rf"(?P<names>{_NAME_LIST})")
+_ALSO_STAR = re.compile(rf"(?P<names>{_NAME_LIST}),? (?:also |co-)star\b")
+_COLLECTION = re.compile(
+    r"\b(?:in|of|to|from) [Tt]he (?P<name>[A-Z][\w'’&\-]*(?: (?:[A-Z0-9][\w'’&\-]*|of|the|and))*?)"
+    r" (?:film |movie |media |animated )?(?:franchise|series|trilogy|saga|Cinematic Universe|Extended Universe)\b")
+_NAME_SPLIT = re.compile(r",? and |, ")
+_STEM = re.compile(r"^(?P<stem>.+?)(?::\s| - | and the | (?:\d+|II|III|IV|V|VI|Part \w+)$)")
+_TRAILING_ARTICLE = re.compile(r"^(?P<body>.+), (?P<article>The|A|An)$")
+_YEAR = re.compile(r"\s*\(\d{4}\)\s*$")
+_ALTERNATE = re.compile(r"\s*\([^()]*\)\s*$")
+
+NOT_PEOPLE = frozenset({"The", "It", "In", "Academy", "Award", "Walt Disney", "Disney", "Pixar", "Warner",
+                        "Universal", "Paramount", "Columbia", "Pictures", "Studios", "Films", "Entertainment"})
+
+
+@dataclass(frozen=True)
+class Entity:
+    kind: EntityKind
+    name: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+    @classmethod
+    def from_key(cls, key: str) -> Entity:
+        kind, _, name = key.partition(":")
+        return cls(kind, name)  # type: ignore[arg-type]
+
+
+@dataclass
+class Knowledge:
+    """people[name] = {item id: role}; collections[name] = [item ids]; aliases[normalized words] = entity keys;
+    searchable: the words informative enough to search item documents by."""
+
+    people: dict[str, dict[str, Role]]
+    collections: dict[str, list[str]]
+    searchable: frozenset[str]
+    aliases: dict[str, list[str]]
+    alias_list: list[str]
+    max_tokens: int
+    by_item: dict[str, list[Entity]]
+
+    @classmethod
+    def of(cls, people: dict[str, dict[str, Role]], collections: dict[str, list[str]],
+           searchable: frozenset[str] | list[str] = frozenset()) -> Knowledge:
+        aliases = _aliases(people, collections)
+        by_item: dict[str, list[Entity]] = defaultdict(list)
+        for name, roles in people.items():
+            for item_id in roles:
+                by_item[item_id].append(Entity("person", name))
+        for name, members in collections.items():
+            for item_id in members:
+                by_item[item_id].append(Entity("collection", name))
+        return cls(people, collections, frozenset(searchable), aliases, list(aliases),
+                   max((len(alias.split()) for alias in aliases), default=1), dict(by_item))
+
+    def entities_of(self, item_id: str) -> list[Entity]:
+        """The people and collections an item belongs to."""
+        return self.by_item.get(item_id, [])
+
+    def items(self, entity: Entity) -> dict[str, Role]:
+        if entity.kind == "person":
+            return self.people.get(entity.name, {})
+        return dict.fromkeys(self.collections.get(entity.name, []), "in")
+
+    def lookup(self, key: str, *, fuzzy: bool = False) -> list[Entity]:
+        found = self.aliases.get(key)
+        if found is None and fuzzy and len(key) >= FUZZY_MIN_CHARS:
+            best = process.extractOne(key, self.alias_list, scorer=fuzz.ratio, score_cutoff=FUZZY_MIN_RATIO)
+            found = self.aliases[best[0]] if best else None
+        return [Entity.from_key(entity) for entity in found or []]
+
+    def to_json(self) -> dict:
+        return {"version": FORMAT_VERSION, "people": self.people, "collections": self.collections,
+                "searchable": sorted(self.searchable)}
+
+
+def knowledge_index(catalog: Catalog, index_dir: Path | None = None) -> Knowledge:
+    """The catalog's knowledge, kept with the catalog; read from `index_dir` when saved there, else extracted
+    (and saved there when given)."""
+    if "knowledge" not in catalog._cache:
+        catalog._cache["knowledge"] = load_or_build(catalog, index_dir) if index_dir else build(catalog)
+    return catalog._cache["knowledge"]
+
+
+def knowledge_path(index_dir: Path, catalog: Catalog) -> Path:
+    return Path(index_dir) / "knowledge" / f"knowledge-{catalog.fingerprint[:16]}-v{FORMAT_VERSION}.json"
+
+
+def load_or_build(catalog: Catalog, index_dir: Path) -> Knowledge:
+    path = knowledge_path(index_dir, catalog)
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        if saved.get("version") == FORMAT_VERSION:
+            return Knowledge.of(saved["people"], saved["collections"], saved["searchable"])
+    except (OSError, ValueError, KeyError):
+        pass
+    knowledge = build(catalog)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(knowledge.to_json()), encoding="utf-8")
+    temporary.replace(path)
+    return knowledge
+
+
+def build(catalog: Catalog) -> Knowledge:
+    people: dict[str, dict[str, Role]] = defaultdict(dict)
+    collections: dict[str, set[str]] = defaultdict(set)
+    items = catalog.items
+    for item_id, description, metadata in zip(items.index, items["description"], items["metadata"]):
+        text = description if isinstance(description, str) else ""
+        for name, role in people_in(text):
+            if role == "directed" or name not in people or item_id not in people[name]:
+                people[name][item_id] = role
+        for name in collections_in(text):
+            collections[name].add(item_id)
+        for name, role in _metadata_people(metadata):
+            people[name].setdefault(item_id, role)
+        if isinstance(metadata, dict) and str(metadata.get("collection") or "").strip():
+            collections[str(metadata["collection"]).strip()].add(item_id)
+    for stem, members in _title_stems(items["title"]).items():
+        collections[stem] |= members
+    kept = {name: sorted(members) for name, members in collections.items() if len(members) >= MIN_COLLECTION_ITEMS}
+    return Knowledge.of({name: dict(roles) for name, roles in people.items()}, kept, searchable_words(catalog))
+
+
+def searchable_words(catalog: Catalog) -> frozenset[str]:
+    """Words informative enough to search item documents by (normalized; see `is_searchable`)."""
+    from wordfreq import zipf_frequency
+
+    tagged = Counter(word for item_tags in catalog.items["tags"]
+                     for word in {w for tag in item_tags for w in words(tag)})
+    descriptions = [text for text in catalog.items["description"] if isinstance(text, str)]
+    described = Counter(word for text in descriptions for word in set(words(text)))
+    total = max(1, len(descriptions))
+    kept = {word for word, count in tagged.items() if count >= MIN_TAGGED_ITEMS}
+    kept |= {word for word, count in described.items()
+             if MIN_DOCUMENTS <= count <= MAX_DOCUMENT_SHARE * total
+             and informativeness(count / total, zipf_frequency(word, "en")) >= MIN_INFORMATIVENESS}
+    return frozenset(word for word in kept if not word.isdigit())
+
+
+def is_searchable(word: str, searchable: frozenset[str]) -> bool:
+    return word in searchable or singular(word) in searchable
+
+
+def informativeness(document_share: float, zipf: float) -> float:
+    """log10(share of documents using a word / its frequency in English); a word unknown to English counts as rare."""
+    return math.log10(document_share) - (max(zipf, 1.0) - 9)
+
+
+def people_in(description: str) -> list[tuple[str, Role]]:
+    """(name, role) for every director and star a description names."""
+    found: list[tuple[str, Role]] = []
+    for pattern, role in ((_DIRECTED, "directed"), (_STARRING, "stars"), (_ALSO_STAR, "stars")):
+        for match in pattern.finditer(description):
+            found += [(name, role) for name in _names(match["names"])]
+    return found
+
+
+def collections_in(description: str) -> list[str]:
+    return [match["name"] for match in _COLLECTION.finditer(description)
+            if match["name"] not in NOT_PEOPLE and match["name"].lower() not in FUNCTION_WORDS]
+
+
+def _names(listed: str) -> list[str]:
+    names = [name.strip().rstrip(".") for name in _NAME_SPLIT.split(listed)]
+    return [name for name in names if len(name.split()) >= 2 and not NOT_PEOPLE.intersection(name.split())]
+
+
+def _metadata_people(metadata: object) -> list[tuple[str, Role]]:
+    if not isinstance(metadata, dict):
+        return []
+    listed = str(metadata.get("people") or "")
+    return [(name.strip(), "in") for name in re.split(r"[|;]", listed) if name.strip()]
+
+
+def _title_stems(titles: pd.Series) -> dict[str, set[str]]:
+    """Leading parts shared by two or more titles: "Harry Potter", "Star Wars", "Toy Story"."""
+    stems: dict[str, set[str]] = defaultdict(set)
+    for item_id, title in titles.items():
+        name = _ALTERNATE.sub("", _YEAR.sub("", str(title)))
+        moved = _TRAILING_ARTICLE.match(name)
+        if moved:
+            name = f"{moved['article']} {moved['body']}"
+        match = _STEM.match(name)
+        stem = (match["stem"] if match else name).strip()
+        if stem.lower().startswith("the "):
+            stem = stem[4:]
+        content = [word for word in words(stem) if word not in FUNCTION_WORDS]
+        if content and not all(word in COMMON_WORDS for word in content):
+            stems[stem].add(item_id)
+    return {stem: members for stem, members in stems.items() if len(members) >= MIN_COLLECTION_ITEMS}
+
+
+def _aliases(people: dict[str, dict[str, Role]], collections: dict[str, list[str]]) -> dict[str, list[str]]:
+    aliases: dict[str, list[str]] = defaultdict(list)
+    for name in people:
+        aliases[" ".join(words(name))].append(Entity("person", name).key)
+    for name in collections:
+        alias = " ".join(words(name))
+        aliases[alias].append(Entity("collection", name).key)
+    by_surname: dict[str, list[str]] = defaultdict(list)
+    for name, roles in people.items():
+        surname = words(name)[-1] if words(name) else ""
+        if len(surname) >= 4 and surname not in COMMON_WORDS and len(roles) >= SURNAME_MIN_ITEMS:
+            by_surname[surname].append(name)
+    for surname, names in by_surname.items():
+        ranked = sorted(names, key=lambda name: -len(people[name]))
+        runner_up = len(people[ranked[1]]) if len(ranked) > 1 else 0
+        if len(people[ranked[0]]) >= SURNAME_DOMINANCE * runner_up and surname not in aliases:
+            aliases[surname].append(Entity("person", ranked[0]).key)
+    return dict(aliases)
+
+
+# --- in chat ---------------------------------------------------------------------------------------------------------
+
+COLLECTION_CUES = frozenset({"movies", "movie", "films", "film", "series", "franchise", "saga", "trilogy",
+                             "universe", "fan", "fans", "sequels", "ones", "collection"})
+PERSON_BEFORE = frozenset({"with", "starring", "by", "featuring", "actor", "actress", "director", "directed"})
+
+
+@dataclass(frozen=True)
+class EntityMention:
+    start: int  # token positions [start, end)
+    end: int
+    span: str
+    entities: tuple[Entity, ...]  # more than one: ambiguous
+
+
+def find_entities(tokens: list[Token], knowledge: Knowledge, *, skip: set[int] = frozenset(),
+                  shouting: bool = False) -> list[EntityMention]:
+    """People and collections named in `tokens`, longest first, not overlapping `skip`."""
+    return longest_matches(len(tokens), lambda position: _longest_at(tokens, position, knowledge, skip, shouting))
+
+
+def _longest_at(tokens: list[Token], position: int, knowledge: Knowledge, skip: set[int],
+                shouting: bool) -> EntityMention | None:
+    for length in range(min(knowledge.max_tokens, MAX_NAME_TOKENS, len(tokens) - position), 0, -1):
+        end = position + length
+        if skip.intersection(range(position, end)):
+            continue
+        span = tokens[position:end]
+        key = " ".join(token.norm for token in span)
+        if span[0].norm in FUNCTION_WORDS or span[-1].norm in FUNCTION_WORDS:
+            continue
+        entities = knowledge.lookup(key, fuzzy=length >= 2)
+        entities = [entity for entity in entities if _meant(entity, tokens, position, end, shouting)]
+        if entities:
+            text = " ".join(token.text for token in span)
+            return EntityMention(position, end, text, tuple(entities))
+    return None
+
+
+def _meant(entity: Entity, tokens: list[Token], start: int, end: int, shouting: bool) -> bool:
+    """A full name needs nothing; one word needs a capital letter or a cue; a collection needs a cue or capitals."""
+    capitalised = not shouting and all(token.text[:1].isupper() for token in tokens[start:end])
+    after = tokens[end].norm if end < len(tokens) else ""
+    before = tokens[start - 1].norm if start > 0 else ""
+    if entity.kind == "person":
+        return end - start >= 2 or capitalised or before in PERSON_BEFORE or after in COLLECTION_CUES
+    cued = after in COLLECTION_CUES or (before == "the" and after in COLLECTION_CUES)
+    return cued or (capitalised and end - start >= 2)
