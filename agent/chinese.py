@@ -1,11 +1,18 @@
 """The LLM's part in a Chinese turn: it proposes titles, the catalog decides; and its Chinese sentences are checked.
 
 Reading. The catalog has English titles; people name films by their Chinese titles, and only some are in the
-catalog's alias table. The model proposes, for each Chinese title span in the message, the original English
-title; a proposal counts only if the span is in the message and the English title links to one catalog item
-(`link_title`). The message is then read again deterministically with those titles (tools/chinese.py), so
-polarity, genres and hard exclusions come from the user's own words, as in English. The model never adds an item:
-an unlinked proposal is dropped. Its English `query` feeds semantic search, whose embedding model is English-only.
+catalog's alias table. The model proposes, for each Chinese title span in the message, the English title the film
+was released under. A wrong link is worse than none (it puts a film the user never named into their profile), so a
+proposal counts only if it passes every check (`confirmed_titles`, then `round_trip`):
+- the span is in the message, is not (inside) a title the alias table knows (the table wins), and is not made of
+  glossary words only ("冒险片" is a genre, not a title);
+- the English title links to one catalog item (`link_title`) with an almost exact match: a word-by-word
+  translation that only resembles some title ("Crazy Animal City") is dropped;
+- asked the other way ("the Chinese title of Zootopia (2016)?"), the model gives back the user's span: a
+  translation that links to another film ("无间道" → "The Departed", whose Chinese title is "无间道风云") is dropped.
+The message is then read again deterministically with the confirmed titles (tools/chinese.py), so polarity, genres
+and hard exclusions come from the user's own words, as in English. The model never adds an item. Its English
+`query` feeds semantic search, whose embedding model is English-only.
 
 Sentences. `faithful_chinese` is `agent.prose.faithful` for a Chinese sentence: it names the card's title (its
 Chinese alias or the catalog form), no other catalog title, no number outside the evidence, and every word (jieba)
@@ -25,7 +32,7 @@ from convrec.agent.locale import genre_name, local_title
 from convrec.agent.prompts import render
 from convrec.agent.prose import MAX_SENTENCE_CHARS, allowed_numbers, cited_items, unsupported_words
 from convrec.catalog.models import Catalog
-from convrec.tools.chinese import gloss, has_chinese, segment, title_matches
+from convrec.tools.chinese import gloss, has_chinese, only_glossary, segment, title_matches
 from convrec.tools.linking import find_titles, link_title
 from convrec.tools.models import Recommendation
 from convrec.tools.reader import Reading, read_message
@@ -33,6 +40,9 @@ from convrec.tools.textnorm import fold, spoken_title
 
 MAX_TITLES = 3
 READ_MAX_TOKENS = 128
+BACK_MAX_TOKENS = 32
+PROPOSAL_MIN_MATCH = 0.9  # of link_title's best candidate: near-exact; a looser match is another film as often as not
+_NOT_A_TITLE_CHAR = re.compile(r"[\s\W_]+")
 _HAN_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff，。！？、；：“”《》（）]+")
 _NUMBER_OR_MARK = re.compile(r"[\d.\s/，。！？、；：,.!?;:“”\"'《》（）()~\-—]+")
 
@@ -65,19 +75,49 @@ def reading_messages(message: str, context: str) -> list[Message]:
 def chinese_llm_reading(llm: LLM, message: str, context: str, catalog: Catalog) -> Reading:
     schema = proposals_schema(("recommend", "refine", "feedback", "question", "greeting"))
     answer = llm.structured(reading_messages(message, context), schema, max_tokens=READ_MAX_TOKENS)
-    return reading_with_titles(message, catalog, confirmed_titles(answer.titles, message, catalog), answer.query)
+    titles = {span: item_id for span, item_id in confirmed_titles(answer.titles, message, catalog).items()
+              if round_trip(llm, span, item_id, catalog)}
+    return reading_with_titles(message, catalog, titles, answer.query)
 
 
 def confirmed_titles(proposals: list, message: str, catalog: Catalog) -> dict[str, str]:
-    """Chinese span → item_id, for proposals whose span the user wrote and whose English title the catalog has."""
+    """Chinese span → item_id, for proposals that pass the checks that need no model (see the module's doc)."""
+    known = [(match.start(), match.end()) for match in title_matches(message, catalog.aliases)]
     confirmed = {}
     for proposal in proposals:
         span, english = proposal.zh.strip(), proposal.en.strip()
-        if len(span) < 2 or not has_chinese(span) or span not in message or not english:
+        if len(span) < 2 or not has_chinese(span) or span not in message or not english or only_glossary(span):
             continue
-        if (item_id := link_title(english, catalog).item_id) is not None:
-            confirmed[span] = item_id
+        start = message.index(span)
+        if any(begin <= start and start + len(span) <= end for begin, end in known):
+            continue  # the alias table's title (a longer span, "蝙蝠侠：侠影之谜" beside "蝙蝠侠", may still be proposed)
+        result = link_title(english, catalog)
+        if result.item_id is not None and result.candidates[0].confidence >= PROPOSAL_MIN_MATCH:
+            confirmed[span] = result.item_id
     return confirmed
+
+
+def round_trip(llm: LLM, span: str, item_id: str, catalog: Catalog) -> bool:
+    """Does the model, asked for the Chinese title of the linked item, give back the user's span?"""
+    item = catalog.item(item_id)
+    asked = f"{spoken_title(item.title)} ({item.year})" if item.year else spoken_title(item.title)
+    answer = llm.structured(back_messages(asked), back_schema(), max_tokens=BACK_MAX_TOKENS)
+    return _bare(answer.zh) == _bare(span)
+
+
+def back_messages(title: str) -> list[Message]:
+    return [{"role": "system", "content": render("zh/title_system")},
+            {"role": "user", "content": render("zh/title_user", title=title)}]
+
+
+@lru_cache(maxsize=1)
+def back_schema() -> type[BaseModel]:
+    return create_model("ChineseTitle", zh=(str, Field(max_length=40)))
+
+
+def _bare(title: str) -> str:
+    """A title without its punctuation and spaces: "蝙蝠侠：黑暗骑士" and "《蝙蝠侠 黑暗骑士》" are the same."""
+    return _NOT_A_TITLE_CHAR.sub("", title)
 
 
 def reading_with_titles(message: str, catalog: Catalog, titles: dict[str, str], query: str = "") -> Reading:

@@ -275,10 +275,10 @@ def _read_version(version: Path) -> Catalog:
 
 
 def _read_aliases(version: Path, meta: dict, item_ids: pd.Index) -> dict[str, str]:
-    """The stored aliases; a demo stored before aliases were kept gets the demo's."""
-    if (version / _ALIASES).is_file():
-        return json.loads((version / _ALIASES).read_text())
-    return read_aliases(demo_aliases_path(), item_ids) if meta["source"] == "demo" else {}
+    """The stored aliases; the demo's come from the package, whose table may be newer than the stored demo."""
+    if meta["source"] == "demo":
+        return read_aliases(demo_aliases_path(), item_ids)
+    return json.loads((version / _ALIASES).read_text()) if (version / _ALIASES).is_file() else {}
 
 
 def _fsync(path: Path) -> None:

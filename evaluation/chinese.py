@@ -3,9 +3,14 @@
 Each case (tests/data/chinese_messages.jsonl, written before the Chinese vocabulary and never tuned on) is one
 message from a new user with the profile it should leave:
 `{"category": "title", "text": "我喜欢黑客帝国，不要恐怖片", "expected": {"liked": ["2571"], "exclude_genres": ["Horror"]}}`
-(optional keys: liked, disliked, genres_liked, exclude_genres, year_min, year_max).
+(optional keys: liked, disliked, genres_liked, exclude_genres, year_min, year_max; a year is read when it is a hard
+limit or a soft era).
 `--no-aliases` drops the catalog's alias table, so titles can come only from the LLM: the two title sources are
 measured apart.
+
+Halves: the odd lines of the file are the `tune` half, the even lines the `check` half (each category is split
+evenly). Work on the Chinese reading may look at the tune half's misses; the check half is reported in aggregate
+only. Every run reports both halves; `--split` runs one.
 """
 
 from __future__ import annotations
@@ -30,10 +35,15 @@ from convrec.tools.models import Profile
 CASES_PATH = Path(__file__).resolve().parents[1] / "tests" / "data" / "chinese_messages.jsonl"
 
 
+HALVES = ("tune", "check")
+
+
 def load_cases(path: Path) -> list[dict]:
+    """The cases, each with its half (`tune`: odd lines, `check`: even lines)."""
     if not path.is_file():
         raise InputError("Chinese test messages not found", where=str(path), fix="pass --cases PATH")
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [{**json.loads(line), "half": HALVES[number % 2]} for number, line in enumerate(lines)]
 
 
 def score_case(case: dict, profile: Profile, cards: list, reply: str, catalog: Catalog) -> dict:
@@ -44,7 +54,9 @@ def score_case(case: dict, profile: Profile, cards: list, reply: str, catalog: C
     linked = set(profile.liked) | set(profile.disliked)
     shown_excluded = [card.item_id for card in cards if excluded & set(card.genres)]
     years = {key: expected[key] for key in ("year_min", "year_max") if key in expected}
-    got_years = {key: getattr(profile.constraints, key) for key in ("year_min", "year_max")}
+    # A decade is a hard limit, "old movies" or "not too old" a soft era (tools/models.py): either counts.
+    got_years = {key: getattr(profile.constraints, key) if getattr(profile.constraints, key) is not None
+                 else getattr(profile.era, key, None) for key in ("year_min", "year_max")}
     return {
         "titles": len(liked | disliked),
         "titles_linked": len(liked & set(profile.liked)) + len(disliked & set(profile.disliked)),
@@ -86,16 +98,19 @@ async def run_case(agent: Agent, case: dict, user: str, *, prose: bool) -> dict:
 def run_chinese(agent: Agent, cases: list[dict], *, prose: bool) -> dict:
     totals: Counter = Counter()
     by_category: dict[str, Counter] = {}
+    by_half: dict[str, Counter] = {}
     misses = []
     for number, case in enumerate(cases):
         scores = asyncio.run(run_case(agent, case, f"zh-{number}", prose=prose))
         totals.update(scores)
         by_category.setdefault(case["category"], Counter()).update(scores)
-        if scores["titles_linked"] < scores["titles"] or scores["exclusions_kept"] < scores["exclusions"] or \
-                scores["titles_wrong"] or scores["genres_read"] < scores["genres"] or \
-                scores["years_read"] < scores["years"]:
+        by_half.setdefault(case.get("half", "all"), Counter()).update(scores)
+        missed = scores["titles_linked"] < scores["titles"] or scores["exclusions_kept"] < scores["exclusions"] or \
+            scores["titles_wrong"] or scores["genres_read"] < scores["genres"] or scores["years_read"] < scores["years"]
+        if missed and case.get("half") != "check":  # the check half is only reported in aggregate
             misses.append({"text": case["text"], **{k: v for k, v in scores.items() if v}})
     return {"cases": len(cases), "totals": dict(totals), "rates": rates(totals),
+            "by_half": {name: {"counts": dict(counts), "rates": rates(counts)} for name, counts in by_half.items()},
             "by_category": {name: rates(counts) for name, counts in by_category.items()}, "misses": misses}
 
 
@@ -111,12 +126,12 @@ def rates(counts: Counter) -> dict[str, float | int]:
 
 
 def main(report: Path | None, *, llm: str = "none", model: str | None = None, aliases: bool = True,
-         prose: bool = True, cases_path: Path = CASES_PATH) -> dict:
+         prose: bool = True, cases_path: Path = CASES_PATH, split: str = "all") -> dict:
     from rich.console import Console
 
     from convrec.evaluation.dialogues import build_eval_agent
 
-    cases = load_cases(cases_path)
+    cases = [case for case in load_cases(cases_path) if split in ("all", case["half"])]
     console = Console(soft_wrap=True)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="convrec-eval-zh-") as state_dir:
@@ -125,12 +140,18 @@ def main(report: Path | None, *, llm: str = "none", model: str | None = None, al
             agent.catalog = replace(agent.catalog, aliases={})
         result = run_chinese(agent, cases, prose=prose)
         agent.memory.close()
-    result["config"] = {"llm": llm, "model": model, "aliases": aliases, "prose": prose, "cases": str(cases_path)}
+    result["config"] = {"llm": llm, "model": model, "aliases": aliases, "prose": prose, "cases": str(cases_path),
+                        "split": split}
     result["seconds"] = round(time.perf_counter() - started, 1)
     console.print(f"Chinese messages: {len(cases)} cases, --llm {llm}{'' if aliases else ', no aliases'}",
                   highlight=False)
     for name, value in result["rates"].items():
         console.print(f"  {name:24} {value}", highlight=False)
+    for name, half in result["by_half"].items():
+        counts = half["counts"]
+        console.print(f"  {name} half: titles {counts.get('titles_linked', 0)}/{counts.get('titles', 0)} linked, "
+                      f"{counts.get('titles_wrong', 0)} wrong; exclusions {counts.get('exclusions_kept', 0)}/"
+                      f"{counts.get('exclusions', 0)} kept", highlight=False)
     for name, values in result["by_category"].items():
         console.print(f"  {name:9} " + "  ".join(f"{k}={v}" for k, v in values.items() if v is not None),
                       highlight=False)

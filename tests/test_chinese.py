@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import json
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from convrec.agent.chinese import confirmed_titles, faithful_chinese, proposals_schema, reading_with_titles
+from convrec.agent.chinese import (back_schema, chinese_llm_reading, confirmed_titles, faithful_chinese, proposals_schema,
+                                   reading_with_titles)
 from convrec.agent.llm import ScriptedLLM
 from convrec.agent.locale import language_of, localized_reason
 from convrec.catalog.aliases import read_aliases
 from convrec.core.errors import CatalogError
-from convrec.evaluation.chinese import CASES_PATH, score_case
+from convrec.evaluation.chinese import CASES_PATH, load_cases, score_case
 from convrec.tools.explain import genre_match, same_collection, same_person, similar_to_liked
 from convrec.tools.models import Recommendation
 from convrec.tools.reader import read_message
@@ -87,10 +88,27 @@ def test_the_llm_proposes_titles_and_the_catalog_decides(catalog):
     proposals = schema(intent="recommend", titles=[{"zh": "千与千寻", "en": "Spirited Away"},
                                                    {"zh": "不存在的电影", "en": "A Film Nobody Made 3000"},
                                                    {"zh": "阿凡达", "en": "Avatar"}]).titles
-    titles = confirmed_titles(proposals, "我喜欢千与千寻，讨厌不存在的电影", catalog)
+    titles = confirmed_titles(proposals, "我喜欢千与千寻，讨厌不存在的电影", dataclasses.replace(catalog, aliases={}))
     assert titles == {"千与千寻": "5618"}  # "阿凡达" is not in the message; the invented film links to nothing
     reading = reading_with_titles("我喜欢千与千寻，不要恐怖片", catalog, titles)
     assert set(reading.liked) == {"5618"} and reading.constraints.exclude_genres == {"Horror"}
+
+
+@pytest.mark.parametrize("zh, en, why", [
+    ("疯狂动物城", "Crazy Animal", "a word-by-word translation only resembles titles"),
+    ("冒险片", "Adventure", "a genre word is not a title"),
+    ("黑客帝国", "Blade Runner", "the alias table knows this span"),
+])
+def test_proposals_that_fail_a_check_are_dropped(catalog, zh, en, why):
+    proposals = proposals_schema(("recommend",))(intent="recommend", titles=[{"zh": zh, "en": en}]).titles
+    assert confirmed_titles(proposals, f"我喜欢{zh}", catalog) == {}, why
+
+
+def test_an_alias_that_goes_on_as_a_longer_title_links_nothing(catalog):
+    assert read_message("我喜欢终结者2", catalog).liked.keys() == {"589"}
+    assert not read_message("我喜欢终结者3", catalog).liked  # not The Terminator: a film the table lacks
+    assert not read_message("星球大战：原力觉醒很好看", catalog).liked
+    assert read_message("看完教父之后想看别的", catalog).liked.keys() == {"858"}
 
 
 def test_a_chinese_turn_answers_in_chinese_with_catalog_cards(make_agent):
@@ -105,12 +123,23 @@ def test_a_chinese_turn_answers_in_chinese_with_catalog_cards(make_agent):
 def test_the_llm_path_in_a_turn_links_a_title_missing_from_the_aliases(make_agent):
     llm = ScriptedLLM().enqueue(
         proposals_schema(("recommend", "refine", "feedback", "question", "greeting"))(
-            intent="recommend", titles=[{"zh": "千与千寻", "en": "Spirited Away"}], query=""))
+            intent="recommend", titles=[{"zh": "天空之城", "en": "Castle in the Sky"}], query=""),
+        back_schema()(zh="《天空之城》"))
     llm.enqueue(*["不行"] * 10)  # every card's sentence fails the check: the templates stay
     agent = make_agent(llm)
-    result = asyncio.run(agent.run_turn("zh-llm", "最近看了千与千寻，很好看"))
-    assert "5618" in result.profile.liked
-    assert "Earlier" in llm.prompts[0][1]["content"] and "千与千寻" in llm.prompts[0][1]["content"]
+    result = asyncio.run(agent.run_turn("zh-llm", "最近看了天空之城，很好看"))
+    assert "6350" in result.profile.liked
+    assert "Earlier" in llm.prompts[0][1]["content"] and "天空之城" in llm.prompts[0][1]["content"]
+    assert "Laputa: Castle in the Sky" in llm.prompts[1][1]["content"]  # asked the other way round
+
+
+def test_a_proposal_the_model_cannot_translate_back_is_dropped(catalog):
+    # "无间道" proposed as The Departed (its remake): the model calls The Departed "无间道风云", not the user's words.
+    llm = ScriptedLLM().enqueue(
+        proposals_schema(("recommend",))(intent="recommend", titles=[{"zh": "无间道", "en": "The Departed"}]),
+        back_schema()(zh="无间道风云"))
+    reading = chinese_llm_reading(llm, "我喜欢无间道", "", catalog)
+    assert not reading.liked and len(llm.prompts) == 2
 
 
 def test_chinese_reasons_cite_the_same_evidence(catalog):
@@ -147,8 +176,11 @@ def test_the_faithfulness_check_reads_chinese(catalog, sentence, ok):
 
 
 def test_the_test_set_is_large_enough_and_scores_itself(catalog):
-    cases = [json.loads(line) for line in CASES_PATH.read_text(encoding="utf-8").splitlines()]
+    cases = load_cases(CASES_PATH)
     assert len(cases) >= 40 and {case["category"] for case in cases} >= {"title", "genre", "negation", "era", "mixed"}
+    for category in {case["category"] for case in cases}:  # each category split evenly between the halves
+        halves = [case["half"] for case in cases if case["category"] == category]
+        assert abs(halves.count("tune") - halves.count("check")) <= 1, category
     case = cases[0]
     reading = read_message(case["text"], catalog)
     from convrec.tools.models import Profile

@@ -185,13 +185,19 @@ def _catalog_title(catalog: Catalog, item_id: str) -> str:
 
 
 def title_matches(text: str, titles: dict[str, str]) -> list[re.Match]:
-    """Where `titles` (name → item_id) occur in `text`, the longest name at each place ("终结者2", not "终结者")."""
+    """Where `titles` (name → item_id) occur in `text`, the longest name at each place ("终结者2", not "终结者").
+    A name that goes on as a longer title ("终结者3", "星球大战：原力觉醒", "指环王之王者归来") is another film, one the
+    table lacks: no match there, rather than the wrong film."""
     return list(_title_pattern(tuple(sorted(titles, key=len, reverse=True))).finditer(text)) if titles else []
+
+
+# What continues a title into a sequel's or an episode's: a number, a colon, "之" (but not 之后, 之前, 之类, 之一…).
+_TITLE_GOES_ON = r"(?![\d０-９:：·]|之(?![后前类一外间中]))"
 
 
 @lru_cache(maxsize=8)
 def _title_pattern(titles: tuple[str, ...]) -> re.Pattern:
-    return re.compile("|".join(map(re.escape, titles)))
+    return re.compile("(?:" + "|".join(map(re.escape, titles)) + ")" + _TITLE_GOES_ON)
 
 
 def _gloss_words(text: str) -> str:
@@ -225,6 +231,12 @@ def _decade(match: re.Match) -> str:
     decade = match.group(1) + "s" if match.group(1) else _CHINESE_DECADES[match.group(2)]
     part = _DECADE_PART.get(match.group(3) or "", "")
     return f" {part} the {decade} " if part else f" the {decade} "
+
+
+def only_glossary(text: str) -> bool:
+    """Made of glossary words only ("冒险片", "喜剧电影"): taste words, never a title."""
+    words = [word for word in segment(text) if word.strip()]
+    return bool(words) and all(word in GLOSSARY for word in words)
 
 
 def segment(text: str) -> list[str]:
