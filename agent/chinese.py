@@ -2,14 +2,15 @@
 
 Reading. The catalog has English titles; people name films by their Chinese titles, and only some are in the
 catalog's alias table. The model proposes, for each Chinese title span in the message, the English title the film
-was released under. A wrong link is worse than none (it puts a film the user never named into their profile), so a
-proposal counts only if it passes every check (`confirmed_titles`, then `round_trip`):
-- the span is in the message, is not (inside) a title the alias table knows (the table wins), and is not made of
-  glossary words only ("冒险片" is a genre, not a title);
-- the English title links to one catalog item (`link_title`) with an almost exact match: a word-by-word
-  translation that only resembles some title ("Crazy Animal City") is dropped;
-- asked the other way ("the Chinese title of Zootopia (2016)?"), the model gives back the user's span: a
-  translation that links to another film ("无间道" → "The Departed", whose Chinese title is "无间道风云") is dropped.
+was released under. A wrong link is worse than none (it puts a film the user never named into their profile), and a
+small model's translations are often wrong ("霸王别姬" → "The Great Escape", a real film), so the catalog and the
+model check each other:
+- the span must be in the message, not inside a title the alias table knows (the table wins), and not glossary
+  words only ("冒险片" is a genre, not a title) (`title_candidates`);
+- the English title gives at most three catalog candidates (`link_title`, close matches only);
+- asked the other way ("the Chinese title of Frozen (2013)?"), the model must give back exactly the user's span
+  for a candidate (`round_trip`); the first that does is the title, else nothing is linked. A wrong translation
+  rarely survives: asked for The Great Escape, the model does not say "霸王别姬".
 The message is then read again deterministically with the confirmed titles (tools/chinese.py), so polarity, genres
 and hard exclusions come from the user's own words, as in English. The model never adds an item. Its English
 `query` feeds semantic search, whose embedding model is English-only.
@@ -41,7 +42,7 @@ from convrec.tools.textnorm import fold, spoken_title
 MAX_TITLES = 3
 READ_MAX_TOKENS = 128
 BACK_MAX_TOKENS = 32
-PROPOSAL_MIN_MATCH = 0.9  # of link_title's best candidate: near-exact; a looser match is another film as often as not
+ROUND_TRIP_CANDIDATES = 3  # catalog items tried per proposed title: a model call each
 _NOT_A_TITLE_CHAR = re.compile(r"[\s\W_]+")
 _HAN_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff，。！？、；：“”《》（）]+")
 _NUMBER_OR_MARK = re.compile(r"[\d.\s/，。！？、；：,.!?;:“”\"'《》（）()~\-—]+")
@@ -75,15 +76,18 @@ def reading_messages(message: str, context: str) -> list[Message]:
 def chinese_llm_reading(llm: LLM, message: str, context: str, catalog: Catalog) -> Reading:
     schema = proposals_schema(("recommend", "refine", "feedback", "question", "greeting"))
     answer = llm.structured(reading_messages(message, context), schema, max_tokens=READ_MAX_TOKENS)
-    titles = {span: item_id for span, item_id in confirmed_titles(answer.titles, message, catalog).items()
-              if round_trip(llm, span, item_id, catalog)}
+    titles = {}
+    for span, candidates in title_candidates(answer.titles, message, catalog).items():
+        if (item_id := next((c for c in candidates if round_trip(llm, span, c, catalog)), None)) is not None:
+            titles[span] = item_id
     return reading_with_titles(message, catalog, titles, answer.query)
 
 
-def confirmed_titles(proposals: list, message: str, catalog: Catalog) -> dict[str, str]:
-    """Chinese span → item_id, for proposals that pass the checks that need no model (see the module's doc)."""
+def title_candidates(proposals: list, message: str, catalog: Catalog) -> dict[str, list[str]]:
+    """Chinese span → the catalog items its English title may be, for spans that pass the checks that need no
+    model (see the module's doc)."""
     known = [(match.start(), match.end()) for match in title_matches(message, catalog.aliases)]
-    confirmed = {}
+    found: dict[str, list[str]] = {}
     for proposal in proposals:
         span, english = proposal.zh.strip(), proposal.en.strip()
         if len(span) < 2 or not has_chinese(span) or span not in message or not english or only_glossary(span):
@@ -91,14 +95,13 @@ def confirmed_titles(proposals: list, message: str, catalog: Catalog) -> dict[st
         start = message.index(span)
         if any(begin <= start and start + len(span) <= end for begin, end in known):
             continue  # the alias table's title (a longer span, "蝙蝠侠：侠影之谜" beside "蝙蝠侠", may still be proposed)
-        result = link_title(english, catalog)
-        if result.item_id is not None and result.candidates[0].confidence >= PROPOSAL_MIN_MATCH:
-            confirmed[span] = result.item_id
-    return confirmed
+        if candidates := [c.item_id for c in link_title(english, catalog).candidates[:ROUND_TRIP_CANDIDATES]]:
+            found[span] = candidates
+    return found
 
 
 def round_trip(llm: LLM, span: str, item_id: str, catalog: Catalog) -> bool:
-    """Does the model, asked for the Chinese title of the linked item, give back the user's span?"""
+    """Does the model, asked for the Chinese title of the item, give back the user's span?"""
     item = catalog.item(item_id)
     asked = f"{spoken_title(item.title)} ({item.year})" if item.year else spoken_title(item.title)
     answer = llm.structured(back_messages(asked), back_schema(), max_tokens=BACK_MAX_TOKENS)

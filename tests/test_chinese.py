@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from convrec.agent.chinese import (back_schema, chinese_llm_reading, confirmed_titles, faithful_chinese, proposals_schema,
-                                   reading_with_titles)
+from convrec.agent.chinese import (back_schema, chinese_llm_reading, faithful_chinese, proposals_schema, reading_with_titles,
+                                   title_candidates)
 from convrec.agent.llm import ScriptedLLM
 from convrec.agent.locale import language_of, localized_reason
 from convrec.catalog.aliases import read_aliases
@@ -88,20 +88,31 @@ def test_the_llm_proposes_titles_and_the_catalog_decides(catalog):
     proposals = schema(intent="recommend", titles=[{"zh": "千与千寻", "en": "Spirited Away"},
                                                    {"zh": "不存在的电影", "en": "A Film Nobody Made 3000"},
                                                    {"zh": "阿凡达", "en": "Avatar"}]).titles
-    titles = confirmed_titles(proposals, "我喜欢千与千寻，讨厌不存在的电影", dataclasses.replace(catalog, aliases={}))
-    assert titles == {"千与千寻": "5618"}  # "阿凡达" is not in the message; the invented film links to nothing
-    reading = reading_with_titles("我喜欢千与千寻，不要恐怖片", catalog, titles)
+    found = title_candidates(proposals, "我喜欢千与千寻，讨厌不存在的电影", dataclasses.replace(catalog, aliases={}))
+    assert list(found) == ["千与千寻"] and found["千与千寻"][0] == "5618"  # 阿凡达 is not in the message
+    reading = reading_with_titles("我喜欢千与千寻，不要恐怖片", catalog, {"千与千寻": "5618"})
     assert set(reading.liked) == {"5618"} and reading.constraints.exclude_genres == {"Horror"}
 
 
 @pytest.mark.parametrize("zh, en, why", [
-    ("疯狂动物城", "Crazy Animal", "a word-by-word translation only resembles titles"),
     ("冒险片", "Adventure", "a genre word is not a title"),
     ("黑客帝国", "Blade Runner", "the alias table knows this span"),
+    ("星球大战", "Star Wars", "inside an alias the table knows (星球大战：新希望)"),
 ])
 def test_proposals_that_fail_a_check_are_dropped(catalog, zh, en, why):
     proposals = proposals_schema(("recommend",))(intent="recommend", titles=[{"zh": zh, "en": en}]).titles
-    assert confirmed_titles(proposals, f"我喜欢{zh}", catalog) == {}, why
+    assert title_candidates(proposals, "我喜欢星球大战：新希望" if zh == "星球大战" else f"我喜欢{zh}", catalog) == {}, why
+
+
+def test_the_round_trip_picks_the_candidate_the_model_names_back(catalog):
+    # "Terminator" gives several candidates; the model's Chinese title for the second is the user's span.
+    candidates = title_candidates(proposals_schema(("recommend",))(intent="recommend", titles=[
+        {"zh": "未来战士", "en": "Terminator"}]).titles, "我喜欢未来战士", catalog)["未来战士"]
+    assert len(candidates) >= 2
+    llm = ScriptedLLM().enqueue(proposals_schema(("recommend",))(intent="recommend", titles=[
+        {"zh": "未来战士", "en": "Terminator"}]), back_schema()(zh="终结者"), back_schema()(zh="未来战士"))
+    reading = chinese_llm_reading(llm, "我喜欢未来战士", "", catalog)
+    assert set(reading.liked) == {candidates[1]} and len(llm.prompts) == 3
 
 
 def test_an_alias_that_goes_on_as_a_longer_title_links_nothing(catalog):
