@@ -15,6 +15,7 @@ from convrec.agent.locale import language_of, localized_reason
 from convrec.catalog.aliases import read_aliases
 from convrec.core.errors import CatalogError
 from convrec.evaluation.chinese import CASES_PATH, load_cases, score_case
+from convrec.tools.chinese import pinyin_titles
 from convrec.tools.explain import genre_match, same_collection, same_person, similar_to_liked
 from convrec.tools.models import Recommendation
 from convrec.tools.reader import read_message
@@ -113,6 +114,14 @@ def test_the_round_trip_picks_the_candidate_the_model_names_back(catalog):
         {"zh": "未来战士", "en": "Terminator"}]), back_schema()(zh="终结者"), back_schema()(zh="未来战士"))
     reading = chinese_llm_reading(llm, "我喜欢未来战士", "", catalog)
     assert set(reading.liked) == {candidates[1]} and len(llm.prompts) == 3
+
+
+def test_chinese_films_link_by_the_pinyin_in_their_catalog_title(catalog):
+    # "Farewell My Concubine (Ba wang bie ji)", "Raise the Red Lantern (Da hong deng long gao gao gua)": no alias.
+    assert not {"446", "1280"} & set(catalog.aliases.values())
+    reading = read_message("我喜欢霸王别姬，讨厌大红灯笼高高挂", catalog)
+    assert set(reading.liked) == {"446"} and set(reading.disliked) == {"1280"}
+    assert pinyin_titles("我喜欢英雄，想看喜剧", catalog) == {}  # two characters: an everyday word as often as a film
 
 
 def test_an_alias_that_goes_on_as_a_longer_title_links_nothing(catalog):

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from convrec.catalog.models import Catalog
 from convrec.tools.linking import link_title
-from convrec.tools.textnorm import spoken_title
+from convrec.tools.textnorm import fold, longest_matches, spoken_title
 
 if TYPE_CHECKING:
     import jieba
@@ -157,8 +157,8 @@ class Gloss:
 
 def gloss(text: str, catalog: Catalog, titles: dict[str, str] | None = None) -> Gloss:
     """The English gloss of a message with Chinese in it. `titles`: more Chinese title → item_id (e.g. the LLM's,
-    confirmed against the catalog) on top of the catalog's aliases."""
-    known = {**catalog.aliases, **(titles or {})}
+    confirmed against the catalog) on top of the catalog's aliases and the titles found by pinyin."""
+    known = {**pinyin_titles(text, catalog), **catalog.aliases, **(titles or {})}
     spans: dict[str, str] = {}
     inserted: dict[str, str] = {}
     pieces: list[str] = []
@@ -182,6 +182,63 @@ def _catalog_title(catalog: Catalog, item_id: str) -> str:
     if item.year is None or link_title(name, catalog).item_id == item_id:
         return name
     return f"{name} ({item.year})"
+
+
+# -- titles by sound: a Chinese film's catalog title often carries its pinyin, "Hero (Ying xiong)" --------------------
+PINYIN_MIN_CHARS = 3  # two-character spans are everyday words too often (英雄 "hero", 功夫 "kung fu", 活着 "alive")
+PINYIN_MAX_CHARS = 12
+_HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_PARENTHESIZED = re.compile(r"\(([^()]*)\)")
+
+
+@dataclass(frozen=True)
+class _Sounded:
+    span: str
+    item_id: str
+    end: int
+
+
+def pinyin_titles(text: str, catalog: Catalog) -> dict[str, str]:
+    """Chinese spans of `text` whose toneless pinyin is a catalog title or alternate title, letters only:
+    "卧虎藏龙" = "Wo hu cang long", "霸王别姬" = "Ba wang bie ji". Only spans of 3+ characters; a sound shared by two
+    catalog titles links neither. Cantonese romanizations ("Mou gaan dou") and Japanese ones do not match: those
+    films need aliases or the LLM."""
+    index = _pinyin_index(catalog)
+    found: dict[str, str] = {}
+    for run in _HAN_RUN.finditer(text):
+        chars = run.group(0)
+        sounds = [_letters(sound) for sound in _pinyin(chars)]
+
+        def sounded_at(start: int) -> _Sounded | None:
+            for end in range(min(len(chars), start + PINYIN_MAX_CHARS), start + PINYIN_MIN_CHARS - 1, -1):
+                if (item_id := index.get("".join(sounds[start:end]))) is not None:
+                    return _Sounded(chars[start:end], item_id, end)
+            return None
+
+        found.update({match.span: match.item_id for match in longest_matches(len(chars), sounded_at)})
+    return found
+
+
+def _pinyin_index(catalog: Catalog) -> dict[str, str]:
+    """Letters-only title → item_id, for every title and parenthesized alternate (unique sounds only)."""
+    if "pinyin_index" not in catalog._cache:
+        owners: dict[str, set[str]] = {}
+        for item_id, title in catalog.items["title"].items():
+            for name in [title, *_PARENTHESIZED.findall(title)]:
+                if len(key := _letters(name.removeprefix("a.k.a. "))) >= 2 * PINYIN_MIN_CHARS:
+                    owners.setdefault(key, set()).add(str(item_id))
+        catalog._cache["pinyin_index"] = {key: ids.pop() for key, ids in owners.items() if len(ids) == 1}
+    return catalog._cache["pinyin_index"]
+
+
+def _letters(text: str) -> str:
+    return re.sub(r"[^a-z]", "", fold(text).replace("ü", "u"))
+
+
+def _pinyin(chars: str) -> list[str]:
+    from pypinyin import lazy_pinyin  # its dictionaries load (~0.3 s) only when Chinese is first read
+
+    return lazy_pinyin(chars, v_to_u=True)
 
 
 def title_matches(text: str, titles: dict[str, str]) -> list[re.Match]:
