@@ -32,6 +32,7 @@ from convrec.agent.llm import LLM, Message
 from convrec.agent.locale import genre_name, local_title
 from convrec.agent.prompts import render
 from convrec.agent.prose import MAX_SENTENCE_CHARS, allowed_numbers, cited_items, unsupported_words
+from convrec.agent.reading import READ_MAX_TOKENS, reading_messages
 from convrec.catalog.models import Catalog
 from convrec.tools.chinese import gloss, has_chinese, only_glossary, segment, title_matches
 from convrec.tools.linking import find_titles, link_title
@@ -40,7 +41,6 @@ from convrec.tools.reader import Reading, read_message
 from convrec.tools.textnorm import fold, spoken_title
 
 MAX_TITLES = 3
-READ_MAX_TOKENS = 128
 BACK_MAX_TOKENS = 32
 ROUND_TRIP_CANDIDATES = 3  # catalog items tried per proposed title: a model call each
 _NOT_A_TITLE_CHAR = re.compile(r"[\s\W_]+")
@@ -68,14 +68,9 @@ def proposals_schema(intents: tuple[str, ...]) -> type[BaseModel]:
     )
 
 
-def reading_messages(message: str, context: str) -> list[Message]:
-    return [{"role": "system", "content": render("zh/read_system")},
-            {"role": "user", "content": render("zh/read_user", context=context or "nothing yet", message=message)}]
-
-
 def chinese_llm_reading(llm: LLM, message: str, context: str, catalog: Catalog) -> Reading:
     schema = proposals_schema(("recommend", "refine", "feedback", "question", "greeting"))
-    answer = llm.structured(reading_messages(message, context), schema, max_tokens=READ_MAX_TOKENS)
+    answer = llm.structured(reading_messages(message, context, "zh"), schema, max_tokens=READ_MAX_TOKENS)
     titles = {}
     for span, candidates in title_candidates(answer.titles, message, catalog).items():
         if (item_id := next((c for c in candidates if round_trip(llm, span, c, catalog)), None)) is not None:
