@@ -7,7 +7,7 @@ small model's translations are often wrong ("霸王别姬" → "The Great Escape
 model check each other:
 - the span must be in the message, not inside a title the alias table knows (the table wins), and not glossary
   words only ("冒险片" is a genre, not a title) (`title_candidates`);
-- the English title gives at most three catalog candidates (`link_title`, close matches only);
+- the English title gives at most three catalog candidates (`link_title`'s best matches);
 - asked the other way ("the Chinese title of Frozen (2013)?"), the model must give back exactly the user's span
   for a candidate (`round_trip`); the first that does is the title, else nothing is linked. A wrong translation
   rarely survives: asked for The Great Escape, the model does not say "霸王别姬".
@@ -28,7 +28,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, create_model
 
-from convrec.agent.llm import LLM, Message
+from convrec.agent.llm import LLM, LLMOutputError, Message
 from convrec.agent.locale import genre_name, local_title
 from convrec.agent.prompts import render
 from convrec.agent.prose import MAX_SENTENCE_CHARS, allowed_numbers, cited_items, unsupported_words
@@ -96,10 +96,14 @@ def title_candidates(proposals: list, message: str, catalog: Catalog) -> dict[st
 
 
 def round_trip(llm: LLM, span: str, item_id: str, catalog: Catalog) -> bool:
-    """Does the model, asked for the Chinese title of the item, give back the user's span?"""
+    """Does the model, asked for the Chinese title of the item, give back the user's span? (An answer that is not
+    the JSON asked for is a no; a model that is down stops the reading, LLMUnavailable.)"""
     item = catalog.item(item_id)
     asked = f"{spoken_title(item.title)} ({item.year})" if item.year else spoken_title(item.title)
-    answer = llm.structured(back_messages(asked), back_schema(), max_tokens=BACK_MAX_TOKENS)
+    try:
+        answer = llm.structured(back_messages(asked), back_schema(), max_tokens=BACK_MAX_TOKENS)
+    except LLMOutputError:
+        return False
     return _bare(answer.zh) == _bare(span)
 
 

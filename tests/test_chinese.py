@@ -162,6 +162,13 @@ def test_a_proposal_the_model_cannot_translate_back_is_dropped(catalog):
     assert not reading.liked and len(llm.prompts) == 2
 
 
+def test_a_round_trip_answer_that_is_not_json_is_a_no_and_the_reading_goes_on(catalog):
+    llm = ScriptedLLM().enqueue(proposals_schema(("recommend",))(intent="recommend", titles=[
+        {"zh": "天空之城", "en": "Castle in the Sky"}]), "not json")
+    reading = chinese_llm_reading(llm, "我喜欢天空之城，不要恐怖片", "", catalog)
+    assert not reading.liked and reading.constraints.exclude_genres == {"Horror"}
+
+
 def test_chinese_reasons_cite_the_same_evidence(catalog):
     reason = localized_reason(similar_to_liked("2571", "Matrix, The", 0.8234), catalog, "zh")
     assert reason.text == "因为你喜欢《黑客帝国》（相似度 0.82）" and reason.evidence["liked_item_id"] == "2571"
