@@ -35,8 +35,10 @@ class Choice(BaseModel):
 
 class Question(BaseModel):
     type: Literal["question"] = "question"
+    kind: Literal["ambiguous", "elicit"]  # which title did you mean | tell us what you like (onboarding)
     text: str
     choices: list[Choice] = Field(default_factory=list)
+    span: str | None = None  # ambiguous: the user's words that named more than one title
 
 
 class Token(BaseModel):

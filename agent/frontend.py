@@ -18,18 +18,17 @@ from typing import Protocol
 
 from convrec.agent.events import Choice, Question
 from convrec.agent.llm import LLMError
-from convrec.agent.memory import FeedbackAction, Memory
-from convrec.agent.policy import Agent
+from convrec.agent.memory import Memory
+from convrec.agent.policy import Agent, elicitation
 from convrec.agent.runtime import Runtime, Status, build_llm, build_runtime
 from convrec.core.errors import ModelError
 from convrec.core.progress import Progress, no_progress
 from convrec.core.settings import Settings
-from convrec.tools.elicitation import genre_choices, next_questions
-from convrec.tools.models import Constraints, Profile, Recommendation
+from convrec.tools.models import Profile, Recommendation
+from convrec.tools.profile import ITEM_SECTIONS, FeedbackAction, remove_entry
 
 ONBOARDING_TEXT = ("Which of these have you seen and liked? Pick one, or name a movie or a genre you love "
                    "(or hate).")
-_AMBIGUOUS = re.compile(r"^(?:Which |你说的)\u201c(?P<span>.+?)\u201d")  # the disambiguation question (prompts/)
 _LLM_LOAD_ERRORS = (LLMError, ModelError, ImportError, OSError, ValueError, RuntimeError)
 
 
@@ -106,9 +105,7 @@ def onboarding_question(agent: Agent, user: str) -> Question | None:
     profile = agent.memory.profile(user)
     if profile.signal_count or profile.query:
         return None
-    items = [Choice(label=agent.catalog.item(i).label, item_id=i) for i in next_questions(agent.catalog, profile, 5)]
-    genres = [Choice(label=g, genre=g) for g in genre_choices(agent.catalog, profile, 6)]
-    return Question(text=ONBOARDING_TEXT, choices=items + genres)
+    return elicitation(agent.catalog, profile, ONBOARDING_TEXT)
 
 
 def choice_message(question: Question, choice: Choice, previous: str | None = None) -> str:
@@ -116,9 +113,8 @@ def choice_message(question: Question, choice: Choice, previous: str | None = No
 
     For "Which “psycho” do you mean?" it is the user's previous message with the ambiguous words replaced by the
     chosen title (so "hated psycho" stays a dislike); for onboarding, "I liked <title>" / "I like <genre> movies"."""
-    ambiguous = _AMBIGUOUS.match(question.text)
-    if ambiguous and choice.item_id is not None:
-        span = ambiguous.group("span")
+    if question.kind == "ambiguous" and question.span and choice.item_id is not None:
+        span = question.span
         if previous and re.search(re.escape(span), previous, flags=re.IGNORECASE):
             return re.sub(re.escape(span), lambda _: choice.label, previous, count=1, flags=re.IGNORECASE)
         return choice.label
@@ -166,39 +162,11 @@ def profile_entries(agent: Agent, user: str) -> list[ProfileEntry]:
 def remove_profile_entry(agent: Agent, user: str, entry: ProfileEntry) -> Profile:
     """Remove one belief from the stored profile (and the feedback it came from), so the next ranking no longer
     uses it. A removed item stays out of the recommendations: the user has seen it."""
-    profile = agent.memory.profile(user)
-    liked, disliked, ratings = dict(profile.liked), dict(profile.disliked), dict(profile.ratings)
-    genres_liked, genres_disliked = set(profile.genres_liked), set(profile.genres_disliked)
-    seen, limits, query = set(profile.seen), profile.constraints.model_copy(deep=True), profile.query
-    if entry.section in ("liked", "disliked", "rated"):
-        {"liked": liked, "disliked": disliked, "rated": ratings}[entry.section].pop(entry.key, None)
-        seen.add(entry.key)
+    updated = remove_entry(agent.memory.profile(user), entry.section, entry.key)
+    if entry.section in ITEM_SECTIONS:
         agent.memory.delete_feedback(user, entry.key)
-    elif entry.section == "genres_liked":
-        genres_liked.discard(entry.key)
-    elif entry.section == "genres_disliked":
-        genres_disliked.discard(entry.key)
-    elif entry.section == "query":
-        query = None
-    elif entry.section == "constraint":
-        limits = _without_constraint(limits, entry.key)
-    else:
-        raise ValueError(f"unknown profile section {entry.section!r}")
-    updated = profile.model_copy(update={"liked": liked, "disliked": disliked, "ratings": ratings,
-                                         "genres_liked": genres_liked, "genres_disliked": genres_disliked,
-                                         "seen": seen, "constraints": limits, "query": query})
     agent.memory.save_profile(user, updated)
     return updated
-
-
-def _without_constraint(limits: Constraints, key: str) -> Constraints:
-    kind, _, value = key.partition(":")
-    if kind in ("year_min", "year_max"):
-        return limits.model_copy(update={kind: None})
-    field = {"exclude_genre": "exclude_genres", "require_genre": "require_genres", "exclude_item": "exclude_items"}
-    if kind not in field:
-        raise ValueError(f"unknown constraint {key!r}")
-    return limits.model_copy(update={field[kind]: getattr(limits, field[kind]) - {value}})
 
 
 def _item_label(agent: Agent, item_id: str) -> str:

@@ -10,12 +10,11 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from convrec.core.sqlite import PrivateDatabase
 from convrec.tools.models import Profile
+from convrec.tools.profile import FeedbackAction
 
-FeedbackAction = Literal["like", "dislike", "rate", "not_interested", "more_like_this"]
 VALUED_ACTIONS = frozenset({"rate"})  # the only feedback that carries a value: the rating
 
 

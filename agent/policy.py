@@ -25,7 +25,7 @@ from convrec.agent.guard import strip_instructions
 from convrec.agent.llm import LLM, LLMError, LLMUnavailable
 from convrec.agent.locale import (Language, ambiguity_question, elicitation_question, language_of, local_title,
                                   localized_cards, localized_choices, reply_head_in, template_name)
-from convrec.agent.memory import FeedbackAction, Memory
+from convrec.agent.memory import Memory
 from convrec.agent.prose import faithful
 from convrec.agent.prompts import render
 from convrec.agent.reading import llm_reading
@@ -33,7 +33,8 @@ from convrec.agent.scheduler import LLMScheduler, Ticket
 from convrec.catalog.models import Catalog
 from convrec.tools.elicitation import genre_choices, next_questions
 from convrec.tools.models import Profile, Recommendation
-from convrec.tools.profile_builder import apply_reading, with_guesses
+from convrec.tools.profile import (FeedbackAction, apply_feedback, apply_reading, is_positive_feedback, only_additions,
+                                   with_guesses)
 from convrec.tools.reader import Reading, read_message
 from convrec.tools.recommend import Recommender, RecommendRequest
 from convrec.tools.textnorm import spoken_title
@@ -184,7 +185,8 @@ class Agent:
         if item_id not in self.catalog:
             raise KeyError(f"unknown item {item_id}")
         with self.memory.transaction():  # the feedback row and the profile it changes: saved together, every front end
-            profile = _apply_feedback(self.memory.profile(user), item_id, action, value, self.catalog)  # checks first
+            profile = apply_feedback(self.memory.profile(user), item_id, action, value,
+                                     self.catalog.scale)  # checks before anything is written
             self.memory.add_feedback(user, item_id, action, value, session)
             self.memory.save_profile(user, profile)
         return profile
@@ -207,7 +209,8 @@ class Agent:
         cards = self._recommend(user, with_guesses(profile, reading), session, language)
         question = self._question(reading, profile, session, language)
         if question is not None:
-            self.memory.add_message(session, "question" if reading.ambiguous else "elicit", question.text)
+            role = "question" if question.kind == "ambiguous" else "elicit"
+            self.memory.add_message(session, role, question.text)
         return _Start(session, context, text, set_aside, profile, cards, question, language)
 
     def _recommend(self, user: str, profile: Profile, session: str | None,
@@ -224,15 +227,13 @@ class Agent:
         if reading.ambiguous:
             mention = reading.ambiguous[0]
             choices = [Choice(label=c.title, item_id=c.item_id) for c in mention.candidates[:4]]
-            return Question(text=ambiguity_question(mention.span, language),
-                            choices=localized_choices(choices, self.catalog, language))
+            return Question(kind="ambiguous", text=ambiguity_question(mention.span, language),
+                            choices=localized_choices(choices, self.catalog, language), span=mention.span)
         if profile.signal_count >= COLD_START_SIGNALS or profile.query or \
                 self._elicitations_asked(session) >= MAX_ELICITATIONS:
             return None
-        items = [Choice(label=self.catalog.item(i).label, item_id=i) for i in next_questions(self.catalog, profile, 5)]
-        genres = [Choice(label=g, genre=g) for g in genre_choices(self.catalog, profile, 6)]
-        return Question(text=elicitation_question(language),
-                        choices=localized_choices(items + genres, self.catalog, language))
+        question = elicitation(self.catalog, profile, elicitation_question(language))
+        return question.model_copy(update={"choices": localized_choices(question.choices, self.catalog, language)})
 
     async def _llm_call(self, ticket: Ticket | None, fn: Callable[..., T], *args) -> T:
         if ticket is not None:
@@ -242,7 +243,7 @@ class Agent:
     def _revise(self, user: str, session: str, reading: Reading, profile: Profile,
                 language: Language = "en") -> tuple[Profile, list[Recommendation], str] | None:
         """Apply the LLM's (validated) reading; new cards if it changed the profile."""
-        revised = apply_reading(profile, _only_additions(reading, profile))
+        revised = apply_reading(profile, only_additions(reading, profile))
         if revised == profile:
             return None
         self.memory.save_profile(user, revised)
@@ -311,7 +312,7 @@ class Agent:
         for item_id, action, value in self.memory.feedback(user):
             if item_id not in self.catalog:
                 continue
-            positive = action in ("like", "more_like_this") or (action == "rate" and (value or 0) >= 3.5)
+            positive = is_positive_feedback(action, value, self.catalog.scale)
             for genre in self.catalog.items.at[item_id, "genres"]:
                 counts.setdefault(genre, [0, 0])[0 if positive else 1] += 1
         return {genre: (likes, dislikes) for genre, (likes, dislikes) in counts.items()}
@@ -336,17 +337,12 @@ def card_line(card: Recommendation, sentence: str) -> str:
     return f"- **{spoken_title(card.title)}**{f' ({card.year})' if card.year else ''}: {sentence}"
 
 
-def _only_additions(reading: Reading, profile: Profile) -> Reading:
-    """The LLM may add what the deterministic pass missed; it may not overturn what the user's words said
-    (measured: the 0.5B model read "No horror please" as wanting horror)."""
-    against = profile.genres_disliked | profile.constraints.exclude_genres
-    return reading.model_copy(update={
-        "liked": {i: s for i, s in reading.liked.items() if i not in profile.disliked},
-        "disliked": {i: s for i, s in reading.disliked.items() if i not in profile.liked},
-        "genres_liked": reading.genres_liked - against,
-        "genres_disliked": reading.genres_disliked - profile.genres_liked,
-        "query": reading.query if not profile.query else None,
-    })
+def elicitation(catalog: Catalog, profile: Profile, text: str) -> Question:
+    """Quick picks that teach us most about someone we know little about: well-known, informative movies and
+    genres (tools.elicitation)."""
+    items = [Choice(label=catalog.item(i).label, item_id=i) for i in next_questions(catalog, profile, 5)]
+    genres = [Choice(label=g, genre=g) for g in genre_choices(catalog, profile, 6)]
+    return Question(kind="elicit", text=text, choices=items + genres)
 
 
 def _describe_change(before: Profile, after: Profile, catalog: Catalog) -> str:
@@ -363,23 +359,3 @@ def _describe_change(before: Profile, after: Profile, catalog: Catalog) -> str:
         changes.append(f"matching \u201c{after.query}\u201d")
     return "; ".join(changes) or "refined your profile"
 
-
-def _apply_feedback(profile: Profile, item_id: str, action: FeedbackAction, value: float | None,
-                    catalog: Catalog) -> Profile:
-    liked, disliked, ratings = dict(profile.liked), dict(profile.disliked), dict(profile.ratings)
-    seen = set(profile.seen)
-    if action in ("like", "more_like_this"):
-        liked.pop(item_id, None)  # newest last: ranking weighs recent opinions more (rank.by_recency)
-        liked[item_id] = 1.0
-        disliked.pop(item_id, None)
-    elif action == "dislike":
-        disliked[item_id] = 1.0
-        liked.pop(item_id, None)
-    elif action == "rate":
-        if value is None or not catalog.scale.low <= value <= catalog.scale.high:
-            raise ValueError(f"rating must be within {catalog.scale.low:g}–{catalog.scale.high:g}")
-        ratings.pop(item_id, None)
-        ratings[item_id] = value
-    elif action == "not_interested":
-        seen.add(item_id)
-    return profile.model_copy(update={"liked": liked, "disliked": disliked, "ratings": ratings, "seen": seen})

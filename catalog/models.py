@@ -54,6 +54,14 @@ class RatingScale(BaseModel):
     def clip(self, value: float) -> float:
         return min(self.high, max(self.low, value))
 
+    @property
+    def like_from(self) -> float:
+        """The lowest rating that counts as a like: two thirds of the way up (3.5 on 0.5–5, 7 on 1–10)."""
+        return self.low + (self.high - self.low) * 2 / 3
+
+    def is_like(self, value: float) -> bool:
+        return value >= self.like_from
+
 
 @dataclass(frozen=True, eq=False)
 class Catalog:

@@ -34,6 +34,7 @@ from convrec.catalog.fingerprint import fingerprint
 from convrec.catalog.loaders import CatalogSource, demo_aliases_path, load_catalog, load_demo_catalog, open_catalog
 from convrec.catalog.models import Catalog, RatingScale
 from convrec.core.errors import CatalogError
+from convrec.core.files import atomic_write, fsync
 from convrec.core.settings import Settings
 
 try:
@@ -72,8 +73,7 @@ class CatalogStore:
         self.override = override
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None) -> CatalogStore:
-        settings = settings or Settings()
+    def from_settings(cls, settings: Settings) -> CatalogStore:
         return cls(settings.catalog_store_dir, override=settings.catalog)
 
     # -- reading ---------------------------------------------------------------------------------------------------
@@ -164,14 +164,14 @@ class CatalogStore:
             except OSError:
                 if not (target / _META).is_file():  # else a concurrent import published the same content first
                     raise
-            _fsync(self._versions)
+            fsync(self._versions)
         else:
             _update_aliases(target, json.loads((staging / _ALIASES).read_text()))
         self._activate(fingerprint)
 
     def _activate(self, fingerprint: str) -> None:
         previous = self._pointer()
-        _atomic_write_text(self.root / _CURRENT, fingerprint)
+        atomic_write(self.root / _CURRENT, fingerprint)
         self._collect_garbage(keep={fingerprint, previous})
 
     def _collect_garbage(self, keep: set[str | None]) -> None:
@@ -248,7 +248,7 @@ def _update_aliases(version: Path, aliases: dict[str, str]) -> None:
     stored before aliases were kept) get the new ones."""
     path = version / _ALIASES
     if not path.is_file() or json.loads(path.read_text()) != aliases:
-        _atomic_write_text(path, json.dumps(aliases))
+        atomic_write(path, json.dumps(aliases))
 
 
 def _write_meta(folder: Path, *, name: str, fingerprint: str, scale: RatingScale, items: int, ratings: int,
@@ -259,7 +259,7 @@ def _write_meta(folder: Path, *, name: str, fingerprint: str, scale: RatingScale
             "imported_at": datetime.now(UTC).isoformat(timespec="seconds")}
     (folder / _META).write_text(json.dumps(meta, indent=2))
     for written in [*folder.iterdir(), folder]:
-        _fsync(written)
+        fsync(written)
 
 
 def _read_version(version: Path) -> Catalog:
@@ -280,26 +280,3 @@ def _read_aliases(version: Path, meta: dict, item_ids: pd.Index) -> dict[str, st
         return read_aliases(demo_aliases_path(), item_ids)
     return json.loads((version / _ALIASES).read_text()) if (version / _ALIASES).is_file() else {}
 
-
-def _fsync(path: Path) -> None:
-    """Flush a file, or a folder's entries, to disk."""
-    flags = os.O_RDONLY
-    if path.is_dir():
-        if not hasattr(os, "O_DIRECTORY"):  # Windows cannot open a folder
-            return
-        flags |= os.O_DIRECTORY
-    descriptor = os.open(path, flags)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-    _fsync(path.parent)

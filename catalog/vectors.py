@@ -76,12 +76,11 @@ class VectorIndex:
         self.collection = self._open_collection(collection_name(catalog_name))
 
     @classmethod
-    def from_settings(cls, catalog_name: str, settings: Settings | None = None) -> VectorIndex:
+    def from_settings(cls, catalog_name: str, settings: Settings) -> VectorIndex:
         """The configured store (embedded or server) and embedding model; the model loads when first needed
         (`index.embedding_function.load()` to load it now), so a sync with nothing to embed stays fast."""
         from convrec.catalog.embeddings import embedding_function
 
-        settings = settings or Settings()
         return cls(open_client(settings.index_dir, settings.chroma_url), catalog_name,
                    embedding_function(settings.embedding_model, load=False))
 

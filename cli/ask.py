@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 
-from convrec.agent.memory import FeedbackAction
 from convrec.agent.policy import TurnResult
 from convrec.agent.runtime import Runtime, build_runtime
 from convrec.cli.progress import console
 from convrec.core.errors import InputError
 from convrec.core.settings import Settings
+from convrec.tools.profile import FeedbackAction
 
 DEFAULT_USER = "me"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,13 +12,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
-from convrec.catalog.cfmodel import configured_factors
-from convrec.catalog.sparkals import require_pyspark
 from convrec.catalog.store import CatalogStore
 from convrec.catalog.vectors import VectorIndex
 from convrec.cli.progress import console
+from convrec.core.files import atomic_write
 from convrec.core.progress import Progress as ProgressFn
 from convrec.core.settings import Settings
+from convrec.tools.cfmodel import configured_factors
+from convrec.tools.sparkals import require_pyspark
 
 
 def build_indexes(settings: Settings | None = None) -> None:
@@ -68,8 +68,4 @@ def embedding_bar() -> Iterator[ProgressFn]:
 
 
 def _write_freshness(index_dir: Path, state: dict) -> None:
-    path = freshness_file(index_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(state))
-    os.replace(temporary, path)
+    atomic_write(freshness_file(index_dir), json.dumps(state))

@@ -6,7 +6,7 @@ their latest like, and the revealed items: `recent` = the k likes just before it
 Only users with at least max(k) + 1 likes are evaluated, so every k and protocol has the same users and targets.
 
 The revealed items reach our recommender the way a person would give them: as titles in one sentence ("I loved The
-Matrix, Toy Story and Heat"), read by `tools.reader.read_message` and merged by `tools.profile_builder.apply_reading`.
+Matrix, Toy Story and Heat"), read by `tools.reader.read_message` and merged by `tools.profile.apply_reading`.
 Popularity and EASE get the revealed ids directly; the linking accuracy says how much typing them costs.
 """
 
@@ -17,15 +17,15 @@ import time
 import numpy as np
 import pandas as pd
 
-from convrec.catalog.cfmodel import train as train_cf
 from convrec.catalog.models import Catalog
 from convrec.evaluation import metrics
 from convrec.evaluation.common import Config, ItemSpace, liked_sentence, training_catalog, typed_title
 from convrec.evaluation.splits import PROTOCOLS, liked_in_time_order, reveal, user_groups
 from convrec.tools.cf import SVDScorer
+from convrec.tools.cfmodel import train as train_cf
 from convrec.tools.itemsim import EASE
 from convrec.tools.models import Profile
-from convrec.tools.profile_builder import apply_reading
+from convrec.tools.profile import apply_reading
 from convrec.tools.reader import read_message
 from convrec.tools.recommend import Recommender, RecommendRequest
 

@@ -8,12 +8,12 @@ report's `_plain` (numpy scalars to Python, NaN to null).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
+from convrec.core.files import atomic_write
 from convrec.evaluation.report import _number, _plain
 
 MODEL_LABELS = {"ours": "ours (convrec agent)", "popularity": "popularity", "genre": "genre of liked items"}
@@ -31,14 +31,8 @@ def _paths(folder: Path, kind: str) -> dict[str, Path]:
             "reasons": folder / f"{kind}-reasons.png"}
 
 
-def _write_text(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
-
-
 def _write_json(report: dict, path: Path) -> None:
-    _write_text(path, json.dumps(_plain(report), indent=2, ensure_ascii=False) + "\n")
+    atomic_write(path, json.dumps(_plain(report), indent=2, ensure_ascii=False) + "\n")
 
 
 def write_dialogues(report: dict, folder: Path) -> dict[str, Path]:
@@ -54,7 +48,7 @@ def write_dialogues(report: dict, folder: Path) -> dict[str, Path]:
                  title=f"Per-turn latency, {report['turns']} turns (LLM: {report['config']['llm'] or 'none'})")
     plot_reasons(report["reason_kinds"], paths["reasons"],
                  title=f"Reason kinds of the {report['reason_kinds']['cards']:,} cards shown (all turns)")
-    _write_text(paths["markdown"], dialogues_markdown(report, paths))
+    atomic_write(paths["markdown"], dialogues_markdown(report, paths))
     return paths
 
 
@@ -71,7 +65,7 @@ def write_simulation(report: dict, folder: Path) -> dict[str, Path]:
     plot_latency(report["latency_samples"], paths["latency"],
                  title=f"Per-turn latency (agent LLM: {report['config']['agent_llm'] or 'none'})")
     plot_reasons(report["reason_kinds"], paths["reasons"], title=f"Reason kinds of the top-{k} cards shown")
-    _write_text(paths["markdown"], simulation_markdown(report, paths))
+    atomic_write(paths["markdown"], simulation_markdown(report, paths))
     return paths
 
 

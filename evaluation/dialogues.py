@@ -188,8 +188,7 @@ class TurnOutcome:
     def question_kind(self) -> str | None:
         if self.question is None:
             return None
-        # The policy's only two questions: "Which “X” do you mean?" (an ambiguous title) or onboarding.
-        return "ambiguity" if self.question.text.startswith("Which \u201c") else "elicitation"
+        return {"ambiguous": "ambiguity", "elicit": "elicitation"}[self.question.kind]
 
 
 async def play_turn(agent: Agent, user: str, session: str, message: str, *, prose: bool = True) -> TurnOutcome:

@@ -1,6 +1,6 @@
 """Rating prediction, k-fold: RMSE and MAE for Surprise SVD, KNNBaseline, BaselineOnly and our CF, same folds.
 
-"ours" is the production path: `catalog.cfmodel.train` on the fold's training ratings (the SVD configuration we
+"ours" is the production path: `tools.cfmodel.train` on the fold's training ratings (the SVD configuration we
 persist) and predictions from `tools.cf.SVDScorer` (vectorized mu + bu + bi + qi·pu, clipped).
 Surprise's own `algo.test` loops in Python; for KNNBaseline that is ~4 ms a rating, minutes per fold, so its
 predictions are computed vectorized from the fitted model (same baselines, similarities, k neighbours with sim > 0)
@@ -14,11 +14,11 @@ import time
 import numpy as np
 import pandas as pd
 
-from convrec.catalog.cfmodel import train as train_ours
 from convrec.catalog.models import Catalog
 from convrec.evaluation.common import Config, training_catalog
 from convrec.evaluation.splits import kfold_indices
 from convrec.tools.cf import SVDScorer
+from convrec.tools.cfmodel import train as train_ours
 
 CHECK_SAMPLE = 300  # test ratings per fold whose vectorized prediction is checked against algo.predict
 
@@ -75,7 +75,7 @@ def ours_predictions(scorer: SVDScorer, testset: list[tuple[str, str, float]]) -
     frame = pd.DataFrame(testset, columns=["user_id", "item_id", "rating"])
     estimates = np.empty(len(frame))
     for user_id, rows in frame.groupby("user_id", sort=False).indices.items():
-        scores = scorer.score_user(user_id)
+        scores = scorer.score_all(user_id)
         estimates[rows] = scores.reindex(frame["item_id"].to_numpy()[rows]).fillna(
             scorer.mu).to_numpy()  # an item outside the catalog cannot occur: the folds come from its ratings
     return estimates

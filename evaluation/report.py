@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
+from convrec.core.files import atomic_write
 from convrec.evaluation.splits import PROTOCOLS
 
 JSON_NAME = "offline.json"
@@ -24,9 +24,7 @@ COLD_LABELS = {"popularity": "popularity", "ease": "EASE (given ids)", "ours": "
 def write_report(report: dict, folder: Path) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = {"json": folder / JSON_NAME, "png": folder / PNG_NAME}
-    temporary = paths["json"].with_name(f".{JSON_NAME}.tmp")
-    temporary.write_text(json.dumps(_plain(report), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(temporary, paths["json"])
+    atomic_write(paths["json"], json.dumps(_plain(report), indent=2, ensure_ascii=False) + "\n")
     plot(report, paths["png"])
     return paths
 

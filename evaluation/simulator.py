@@ -480,7 +480,7 @@ def held_out_agent(runtime, personas: list[Persona], llm: LLM | None, state_dir:
                    seed: int) -> tuple[Agent, Catalog]:
     """An Agent whose CF, EASE and popularity are refit without the simulated users' ratings."""
     from convrec.agent.memory import Memory
-    from convrec.catalog.cfmodel import train as train_cf
+    from convrec.tools.cfmodel import train as train_cf
     from convrec.evaluation.common import training_catalog
     from convrec.tools.cf import SVDScorer
     from convrec.tools.itemsim import EASE

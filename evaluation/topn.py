@@ -2,7 +2,7 @@
 
 Every model sees the same training ratings and excludes the same known items (the user's training items):
 - popularity: number of training ratings;
-- svd: the CF model we persist (`catalog.cfmodel.train`), ranked by predicted rating (`tools.cf` scorer, vectorized);
+- svd: the CF model we persist (`tools.cfmodel.train`), ranked by predicted rating (`tools.cf` scorer, vectorized);
 - itemknn: cosine between items' binary co-rating vectors, summed over the user's liked (≥ 4) training items;
 - ease: `tools.itemsim.EASE.fit` on the training ratings, the user's row = all their training items (binary);
 - hybrid: our `Recommender` (EASE + folded-in SVD + genre + popularity, MMR), profile = the training ratings in
@@ -17,24 +17,18 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sparse
 
-from convrec.catalog.cfmodel import train as train_cf
 from convrec.catalog.models import Catalog
 from convrec.evaluation import metrics
 from convrec.evaluation.common import Config, ItemSpace, training_catalog, user_item_matrix
 from convrec.evaluation.splits import leave_latest_liked_out, time_ordered
 from convrec.tools.cf import SVDScorer
+from convrec.tools.cfmodel import train as train_cf
 from convrec.tools.itemsim import EASE
 from convrec.tools.models import Profile
 from convrec.tools.recommend import Recommender, RecommendRequest
 
 BASELINES = ("popularity", "svd", "itemknn", "ease")
 MODELS = (*BASELINES, "hybrid")
-
-
-def trained_user_scores(scorer: SVDScorer, user_id: str) -> pd.Series:
-    """All-items predicted ratings of a user the model was trained on (`score_all`; `score_user` in older tools)."""
-    score = getattr(scorer, "score_all", None) or scorer.score_user
-    return score(user_id)
 
 
 def item_knn_scores(train: pd.DataFrame, users: pd.Index, space: ItemSpace, liked: float) -> np.ndarray:
@@ -82,7 +76,7 @@ def warm_topn(catalog: Catalog, config: Config) -> dict:
         seen = known[user]
         ranked = {
             "popularity": space.top(popularity, seen, config.k),
-            "svd": space.top(trained_user_scores(scorer, user).to_numpy(), seen, config.k),
+            "svd": space.top(scorer.score_all(user).to_numpy(), seen, config.k),
             "itemknn": space.top(knn[train_users.get_loc(user)], seen, config.k),
             "ease": space.top(space.expand(ease.scores_from_items(dict.fromkeys(seen, 1.0), {})), seen, config.k),
         }

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse, Response
 
-from convrec.agent.memory import FeedbackAction, check_feedback_value
+from convrec.agent.memory import check_feedback_value
 from convrec.agent.policy import Agent
 
 from convrec.server.deps import ERROR_RESPONSES, authenticated, error_response, state_of
@@ -33,6 +33,7 @@ from convrec.server.schemas import (
 from convrec.server.security import Principal
 from convrec.server.streaming import HEARTBEAT, EventStream, TurnPlan, TurnTask, sse
 from convrec.tools.models import Profile
+from convrec.tools.profile import FeedbackAction
 
 router = APIRouter(tags=["native"], responses=ERROR_RESPONSES)
 

@@ -34,7 +34,7 @@ def tiny_ml_dir() -> Path:
 @pytest.fixture(scope="session")
 def demo_tools(tmp_path_factory):
     """The demo catalog with its CF model and EASE, built once per test session (about 10 s)."""
-    from convrec.catalog.cfmodel import load_or_train
+    from convrec.tools.cfmodel import load_or_train
     from convrec.catalog.loaders import load_demo_catalog
     from convrec.tools.cf import SVDScorer
     from convrec.tools.itemsim import EASE

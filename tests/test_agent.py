@@ -26,7 +26,7 @@ def cards_of(events, revision=None):
 
 def reading(catalog, **fields):
     schema = preferences_schema(tuple(g for g in catalog.genres if g != "IMAX"))
-    return schema(**{"intent": "recommend", **fields})
+    return schema(**fields)
 
 
 def test_cards_come_before_any_prose_token(make_agent, demo_tools):
@@ -41,6 +41,7 @@ def test_cards_come_before_any_prose_token(make_agent, demo_tools):
 def test_cold_start_asks_with_quick_picks_and_still_shows_cards(make_agent):
     events = run(make_agent(None), "hi")
     question = next(e for e in events if isinstance(e, Question))
+    assert question.kind == "elicit" and question.span is None
     assert len([c for c in question.choices if c.item_id]) >= 3 and any(c.genre for c in question.choices)
     assert len(cards_of(events)) == 5
     assert all(r.reasons[0].kind == "popular_cold_start" for r in cards_of(events))
@@ -55,6 +56,7 @@ def test_no_more_than_two_onboarding_questions(make_agent):
 def test_ambiguous_title_is_asked_not_guessed(make_agent):
     events = run(make_agent(None), "I want to watch psycho")
     question = next(e for e in events if isinstance(e, Question))
+    assert question.kind == "ambiguous" and question.span == "psycho"
     assert {"2389", "1219"} <= {c.item_id for c in question.choices}  # Psycho (1998) and (1960)
 
 

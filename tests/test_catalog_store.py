@@ -140,11 +140,11 @@ def test_meta_json_describes_the_version(tmp_path, tiny_ml_dir):
 
 
 def test_demo_is_imported_on_first_use_then_read_from_parquet():
-    store = CatalogStore.from_settings()
+    store = CatalogStore.from_settings(Settings())
     assert store.root == Settings().catalog_store_dir and store.describe() is None
     first = store.active()
     assert first.fingerprint == load_demo_catalog().fingerprint
-    again = CatalogStore.from_settings().active()
+    again = CatalogStore.from_settings(Settings()).active()
     assert again.fingerprint == first.fingerprint and len(again) == 9742
     assert again.item("2571") == first.item("2571")
     assert store.describe().source == "demo" and store.describe().bytes_on_disk > 0
@@ -152,4 +152,4 @@ def test_demo_is_imported_on_first_use_then_read_from_parquet():
 
 def test_convrec_catalog_setting_overrides_the_store(tiny_ml_dir, monkeypatch):
     monkeypatch.setenv("CONVREC_CATALOG", str(tiny_ml_dir))
-    assert CatalogStore.from_settings().active().name == "tiny_ml"
+    assert CatalogStore.from_settings(Settings()).active().name == "tiny_ml"

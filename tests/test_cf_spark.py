@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from convrec.catalog.cfmodel import LatentFactors, factors_path, load_or_train_factors, train
 from convrec.catalog.loaders import load_catalog
 from convrec.core.errors import InputError
 from convrec.tools.cf import SVDScorer
+from convrec.tools.cfmodel import LatentFactors, factors_path, load_or_train_factors, train
 
 
 MAX_MEAN_GAP = 0.4

@@ -222,5 +222,6 @@ def test_a_pick_for_a_chinese_disambiguation_question_keeps_the_opinion():
     from convrec.agent.frontend import choice_message
     from convrec.agent.locale import ambiguity_question
 
-    question = Question(text=ambiguity_question("泰坦", "zh"), choices=[Choice(label="Titanic (1997)", item_id="1721")])
+    question = Question(kind="ambiguous", text=ambiguity_question("泰坦", "zh"), span="泰坦",
+                        choices=[Choice(label="Titanic (1997)", item_id="1721")])
     assert choice_message(question, question.choices[0], "我讨厌泰坦") == "我讨厌Titanic (1997)"

@@ -131,7 +131,7 @@ class FakeAgent:
 
     async def turn(self, user, message, session=None):
         yield Cards(recommendations=[card("1"), card("2")])
-        yield Question(text="Which \u201cHeat\u201d do you mean?")
+        yield Question(kind="ambiguous", text="Which \u201cHeat\u201d do you mean?", span="Heat")
         yield Status(text="reading your message\u2026")
         yield Cards(recommendations=[card("3")], revision=1, changed="noted you like Heat (1995)")
         yield Status(text="writing one sentence per card\u2026")

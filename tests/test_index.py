@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from conftest import free_port
 
-from convrec.catalog.cfmodel import load_or_train, model_path
 from convrec.catalog.documents import documents
 from convrec.catalog.embeddings import embedding_function
 from convrec.catalog.loaders import load_catalog
 from convrec.catalog.models import Catalog
 from convrec.catalog.vectors import VectorIndex, genre_key, open_client
 from convrec.core.errors import ConvrecError
+from convrec.tools.cfmodel import load_or_train, model_path
 
 pytestmark = pytest.mark.slow  # loads the real sentence-transformers model (~8 s once per session)
 

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from convrec.catalog.cfmodel import load_or_train, model_path, train
 from convrec.catalog.fingerprint import fingerprint
 from convrec.catalog.models import ITEM_COLUMNS, Catalog, RatingScale
 from convrec.core.errors import InputError
+from convrec.tools.cfmodel import load_or_train, model_path, train
 
 
 def rated_catalog(extra_ratings: int = 0, scale: RatingScale = RatingScale()) -> Catalog:
@@ -43,14 +43,6 @@ def test_trains_once_then_loads_the_same_model(tmp_path):
 def test_training_is_seeded():
     first, second = train(rated_catalog()), train(rated_catalog())
     assert first.predict("u1", "105").est == second.predict("u1", "105").est
-
-
-def test_defaults_to_the_settings_index_dir(isolated_settings):
-    from convrec.core.settings import Settings
-
-    catalog = rated_catalog()
-    assert load_or_train(catalog)[1] is True
-    assert model_path(Settings().index_dir, catalog).is_file()
 
 
 def test_a_changed_catalog_retrains_and_replaces_the_stale_model(tmp_path):

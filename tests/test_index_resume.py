@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from convrec.catalog.vectors import VectorIndex
+from convrec.core.settings import Settings
 from test_index_vectors import chroma_server, embedder, encoded, make_catalog  # noqa: F401 - fixtures
 
 CHUNK = 5
@@ -19,10 +20,11 @@ KILLED_RUN = f"""
 import os, signal
 from test_index_vectors import make_catalog
 from convrec.catalog import vectors
+from convrec.core.settings import Settings
 
 vectors.EMBED_CHUNK = {CHUNK}
 catalog = make_catalog()
-index = vectors.VectorIndex.from_settings(catalog.name)
+index = vectors.VectorIndex.from_settings(catalog.name, Settings())
 real = type(index.embedding_function).__call__
 calls = []
 
@@ -44,7 +46,7 @@ def test_a_killed_run_resumes_where_it_stopped(chroma_server, embedder, encoded,
                          text=True, timeout=300, env={**os.environ, "CONVREC_CHROMA_URL": chroma_server})
     assert run.returncode == -9, run.stderr[-2000:]
     catalog = make_catalog()
-    index = VectorIndex.from_settings(catalog.name)
+    index = VectorIndex.from_settings(catalog.name, Settings())
     done = CHUNK * CHUNKS_BEFORE_KILL
     assert index.count() == done
 

@@ -17,6 +17,7 @@ from convrec.catalog.fingerprint import fingerprint
 from convrec.catalog.models import ITEM_COLUMNS, RATING_COLUMNS, Catalog, RatingScale
 from convrec.catalog.vectors import VectorIndex, collection_name, genre_key, open_client, similarity
 from convrec.core.errors import ConvrecError, InputError
+from convrec.core.settings import Settings
 
 MOVIES = [  # id, title, year, genres, tags (most frequent first), description
     ("1", "Toy Story", 1995, ["Animation", "Children", "Comedy"], ["pixar", "toys"],
@@ -216,20 +217,19 @@ def test_another_embedding_model_starts_the_collection_over(tmp_path, embedder):
 
 @pytest.mark.slow
 def test_from_settings_uses_the_data_dir(isolated_settings):
-    from convrec.core.settings import Settings
-
     catalog = make_catalog(MOVIES[:3])
-    assert VectorIndex.from_settings(catalog.name).sync(catalog).embedded == 3
+    assert VectorIndex.from_settings(catalog.name, Settings()).sync(catalog).embedded == 3
     assert (Settings().index_dir / "chroma").is_dir()
 
 
 @pytest.mark.slow
 def test_nothing_to_embed_never_loads_the_model(isolated_settings, embedder):
     catalog = make_catalog(MOVIES[:3])
-    VectorIndex.from_settings(catalog.name).sync(catalog)
+    VectorIndex.from_settings(catalog.name, Settings()).sync(catalog)
     script = ("import sys; from test_index_vectors import MOVIES, make_catalog; "
-              "from convrec.catalog.vectors import VectorIndex; catalog = make_catalog(MOVIES[:3]); "
-              "report = VectorIndex.from_settings(catalog.name).sync(catalog); "
+              "from convrec.catalog.vectors import VectorIndex; from convrec.core.settings import Settings; "
+              "catalog = make_catalog(MOVIES[:3]); "
+              "report = VectorIndex.from_settings(catalog.name, Settings()).sync(catalog); "
               "print(report.embedded, 'torch' in sys.modules, 'sentence_transformers' in sys.modules)")
     run = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).parent, capture_output=True, text=True,
                          timeout=120)
@@ -269,18 +269,16 @@ def chroma_server(tmp_path):
 
 @pytest.mark.slow
 def test_server_mode_syncs_and_queries(chroma_server, embedder, encoded, monkeypatch):
-    from convrec.core.settings import Settings
-
     monkeypatch.setenv("CONVREC_CHROMA_URL", chroma_server)
     catalog = make_catalog()
-    index = VectorIndex.from_settings(catalog.name)
+    index = VectorIndex.from_settings(catalog.name, Settings())
     assert index.sync(catalog).embedded == 24
     assert not (Settings().index_dir / "chroma").exists()  # stored by the server, not embedded
     assert index.query("toys that come to life when nobody is watching", 1)[0][0] == "1"
     comedies = index.query("war in outer space", 3, where={genre_key("Comedy"): True})
     assert all("Comedy" in catalog.item(item_id).genres for item_id, _ in comedies)
     encoded.clear()
-    assert VectorIndex.from_settings(catalog.name).sync(catalog).embedded == 0 and encoded == []
+    assert VectorIndex.from_settings(catalog.name, Settings()).sync(catalog).embedded == 0 and encoded == []
 
 
 def test_unreachable_server_is_a_clear_error(tmp_path):

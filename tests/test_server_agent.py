@@ -116,7 +116,7 @@ class GatedLLM:
     def structured(self, messages, schema, *, max_tokens):
         self.busy.set()
         self.gate.wait(WAIT_S)
-        return schema(intent="recommend")
+        return schema()
 
     def stream_chat(self, messages, *, max_tokens, temperature=0.3, stop=None):
         self.busy.set()

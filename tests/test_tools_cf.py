@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from convrec.catalog.cfmodel import load_or_train, train
 from convrec.catalog.fingerprint import fingerprint
 from convrec.catalog.loaders import load_catalog, load_demo_catalog
 from convrec.catalog.models import ITEM_COLUMNS, Catalog, RatingScale
 from convrec.tools.cf import (FOLD_IN_REG, KNNBaselineScorer, SVDScorer, opinion_ratings, scorer_for)
+from convrec.tools.cfmodel import load_or_train, train
 from convrec.tools.errors import ToolError
 
 STAR_WARS, EMPIRE, MATRIX = "260", "1196", "2571"

@@ -147,12 +147,12 @@ def test_weights_are_saved_by_fingerprint_and_reloaded_without_refitting(monkeyp
     fits = []
     original = itemsim.ease_weights
     monkeypatch.setattr(itemsim, "ease_weights", lambda *args: fits.append(args) or original(*args))
-    first = EASE.load_or_fit(catalog, lam=1.0, min_ratings=2)
+    first = EASE.load_or_fit(catalog, Settings().index_dir, lam=1.0, min_ratings=2)
     path = weights_path(Settings().index_dir, catalog, 1.0, 2)
     assert path.is_file() and path.name == f"ease-{catalog.fingerprint[:16]}-l1-m2.npy"
     saved_at = path.stat().st_mtime_ns
     time.sleep(0.01)
-    again = EASE.load_or_fit(catalog, lam=1.0, min_ratings=2)
+    again = EASE.load_or_fit(catalog, Settings().index_dir, lam=1.0, min_ratings=2)
     assert len(fits) == 1 and path.stat().st_mtime_ns == saved_at
     np.testing.assert_array_equal(again.weights, first.weights)
     assert list(path.parent.iterdir()) == [path]  # no temporary left behind

@@ -66,7 +66,8 @@ def test_genre_affinity_and_popularity(tiny):
     assert affinity[tiny.items.index.get_loc("2571")] == 1.0  # Matrix: Sci-Fi
     prior = popularity_prior(tiny)
     assert len(prior) == len(tiny) and prior.min() >= 0
-    assert tiny.items.index[prior.argmax()] in {"356", "318", "296"}  # the most-rated, well-liked
+    # Inception: rated by fewer people than Forrest Gump, but in a far shorter time in the log
+    assert tiny.items.index[prior.argmax()] == "79132"
 
 
 def test_mmr_prefers_a_different_item_over_a_near_duplicate():
@@ -97,3 +98,27 @@ def test_by_recency_halves_an_opinion_per_half_life_of_newer_ones():
     assert list(decayed) == list(opinions)
     assert by_recency({"a": 0.4, "b": 0.8}, half_life=1) == {"a": 0.2, "b": 0.8}
     assert by_recency({}) == {}
+
+
+def test_popularity_counts_ratings_per_year_in_the_log():
+    from convrec.catalog.models import ITEM_COLUMNS, Catalog, RatingScale
+
+    ids = ["old", "new"]
+    items = pd.DataFrame({"title": ["Old", "New"], "year": pd.array([1994, 2017], dtype="Int64"),
+                          "genres": [["Drama"], ["Drama"]], "tags": [[], []], "description": None,
+                          "metadata": [{}, {}]}, index=pd.Index(ids, dtype="str", name="item_id"))[ITEM_COLUMNS]
+    year = 365.25 * 86400
+    rows = ([(f"u{i}", "old", int(i * year / 10)) for i in range(200)]  # 200 ratings over 20 years
+            + [(f"v{i}", "new", int(20 * year - i * 1000)) for i in range(40)])  # 40 in its first months
+
+    def catalog(stamps: list[int | None]) -> Catalog:
+        ratings = pd.DataFrame({"user_id": [u for u, _, _ in rows], "item_id": [i for _, i, _ in rows],
+                                "rating": 4.0, "timestamp": pd.array(stamps, dtype="Int64")})
+        return Catalog(name="t", items=items, ratings=ratings, scale=RatingScale(), fingerprint="t")
+
+    dated = catalog([t for _, _, t in rows])
+    prior = popularity_prior(dated)
+    assert prior[dated.items.index.get_loc("new")] > prior[dated.items.index.get_loc("old")]
+    undated = catalog([None] * len(rows))
+    prior = popularity_prior(undated)  # no timestamps: the count decides
+    assert prior[undated.items.index.get_loc("old")] > prior[undated.items.index.get_loc("new")]

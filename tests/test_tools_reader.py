@@ -7,7 +7,7 @@ import pytest
 
 from convrec.catalog.loaders import load_catalog, load_demo_catalog
 from convrec.tools.models import Constraints, Profile
-from convrec.tools.profile_builder import apply_reading
+from convrec.tools.profile import apply_reading
 from convrec.tools.reader import Reading, read_message
 from convrec.tools.vocabulary import genres_for
 

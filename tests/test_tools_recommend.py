@@ -7,9 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from convrec.catalog.cfmodel import load_or_train
 from convrec.catalog.loaders import load_catalog
 from convrec.tools.cf import SVDScorer
+from convrec.tools.cfmodel import load_or_train
 from convrec.tools.errors import ToolError
 from convrec.tools.itemsim import EASE
 from convrec.tools.models import Constraints, Profile

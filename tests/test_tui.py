@@ -114,7 +114,7 @@ class GatedLLM:
         self.calls = 0
 
     def structured(self, messages, schema, *, max_tokens):
-        return schema(intent="recommend")
+        return schema()
 
     def stream_chat(self, messages, *, max_tokens, temperature=0.3, stop=None):
         self.calls += 1
@@ -242,11 +242,13 @@ async def test_which_one_did_you_mean_keeps_the_users_words(make_runtime):
     from convrec.agent.events import Choice, Question
     from convrec.agent.frontend import choice_message
 
-    question = Question(text="Which \u201cpsycho\u201d do you mean?", choices=[])
+    question = Question(kind="ambiguous", text="Which \u201cpsycho\u201d do you mean?", span="psycho")
     choice = Choice(label="Psycho (1960)", item_id="1219")
     assert choice_message(question, choice, "I hated psycho, honestly") == "I hated Psycho (1960), honestly"
     assert choice_message(question, choice, None) == "Psycho (1960)"
-    onboarding = Question(text="Which of these have you seen?", choices=[])
+    onboarding = Question(kind="elicit", text="Which of these have you seen?")
+    reworded = Question(kind="ambiguous", text="Did you mean one of these?", span="psycho")  # no sentence parsed
+    assert choice_message(reworded, choice, "loved psycho") == "loved Psycho (1960)"
     assert choice_message(onboarding, choice, "hi") == "I liked Psycho (1960)"
     assert choice_message(onboarding, Choice(label="Comedy", genre="Comedy")) == "I like Comedy movies"
 

@@ -83,7 +83,7 @@ def test_profile_entries_cover_every_kind_and_each_can_be_removed(make_runtime):
 def test_onboarding_only_for_someone_we_know_nothing_about(make_runtime):  # noqa: F811
     runtime = make_runtime()
     question = frontend.onboarding_question(runtime.agent, "new")
-    assert question is not None and [c for c in question.choices if c.item_id] and \
+    assert question is not None and question.kind == "elicit" and [c for c in question.choices if c.item_id] and \
         [c for c in question.choices if c.genre]
     runtime.agent.feedback("new", "1", "like")
     assert frontend.onboarding_question(runtime.agent, "new") is None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from convrec.tools.models import Profile
-from convrec.tools.profile_builder import apply_reading
+from convrec.tools.profile import apply_reading
 from convrec.tools.reader import read_message
 from convrec.tools.recommend import RecommendRequest
 

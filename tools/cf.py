@@ -8,7 +8,7 @@ does not know (no ratings) gets no item bias and no factors (SVD) or neighbours 
 - SVD (the default, `SVDScorer`; Spark ALS's `LatentFactors` too): mu + bu + bi + qi·pu as one matrix product; `algo.predict` in a loop takes ≈40 ms
   per user for the demo's 9.7k items. A new user is folded in: bu and pu solved in closed form by ridge regression
   of r − mu − bi on [1, qi] over the items they rated.
-- KNNBaseline, item-based as `catalog.cfmodel` trains it (`KNNBaselineScorer`): mu + bu + bi plus the
+- KNNBaseline, item-based as `tools.cfmodel` trains it (`KNNBaselineScorer`): mu + bu + bi plus the
   similarity-weighted mean residual r_j − (mu + bu + b_j) over the k rated items j most similar to i (sim > 0),
   from `algo.sim`. A new user needs no fitting beyond bu: the ALS step Σ(r − mu − bi) / (reg_u + n). Note that
   `algo.sim` is items × items float64: 760 MB for the demo's 9.7k items.
@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from convrec.catalog.cfmodel import LatentFactors
 from convrec.catalog.models import Catalog, RatingScale
+from convrec.tools.cfmodel import LatentFactors
 from convrec.tools.errors import ToolError
 
 # Ridge strength of the SVD fold-in, on bu and pu alike. Measured on the demo with 20% of users held out of training
@@ -70,8 +70,6 @@ class _SurpriseScorer(ABC):
     def score_all(self, user_id: str) -> pd.Series:
         """Predicted ratings of every catalog item for a trained user (mu + bi for an unknown one, as Surprise)."""
         return self.scores(self.user(user_id))
-
-    score_user = score_all  # the earlier name, still called by evaluation/rating.py
 
     def score_profile(self, ratings: Mapping[str, float]) -> pd.Series:
         """Predicted ratings of every catalog item for a user known only by `ratings` (none: mu + bi)."""
@@ -232,7 +230,7 @@ class KNNBaselineScorer(_SurpriseScorer):
 
 
 def scorer_for(algo, catalog: Catalog) -> SVDScorer | KNNBaselineScorer:
-    """The vectorized scorer for a model from `catalog.cfmodel.load_or_train` or `load_or_train_factors`."""
+    """The vectorized scorer for a model from `tools.cfmodel.load_or_train` or `load_or_train_factors`."""
     from surprise import SVD, KNNBaseline
 
     if isinstance(algo, (SVD, LatentFactors)):

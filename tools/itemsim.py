@@ -23,7 +23,6 @@ EASE's inverse is dense items²: 15 GB at ml-25m's 62k items. Above `Settings.ea
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -32,6 +31,7 @@ import pandas as pd
 import scipy.sparse as sparse
 
 from convrec.catalog.models import Catalog
+from convrec.core.files import atomic_write
 from convrec.core.settings import Settings
 from convrec.tools.errors import ToolError
 
@@ -141,13 +141,13 @@ class EASE(ItemItemModel):
         return cls(catalog, item_ids, ease_weights(co_counts, lam), co_counts)
 
     @classmethod
-    def load_or_fit(cls, catalog: Catalog, index_dir: Path | None = None, lam: float = LAMBDA,
+    def load_or_fit(cls, catalog: Catalog, index_dir: Path, lam: float = LAMBDA,
                     min_ratings: int = MIN_RATINGS) -> EASE:
         """The weights saved for this exact catalog (by fingerprint), λ and `min_ratings`; fitted and saved if absent.
 
         Only B is saved: the item list and co-rating counts are recomputed from the catalog (under a second).
         """
-        path = weights_path(index_dir or Settings().index_dir, catalog, lam, min_ratings)
+        path = weights_path(index_dir, catalog, lam, min_ratings)
         item_ids, co_counts = co_rating_counts(catalog, min_ratings)
         weights = _load_weights(path, len(item_ids))
         if weights is None:
@@ -243,17 +243,15 @@ class SparseItemKNN(_ModelledItems):
         return float(self.neighbours.data[found]) if found < stop and self.neighbours.indices[found] == column else 0.0
 
 
-def item_item_model(catalog: Catalog, settings: Settings | None = None,
-                    index_dir: Path | None = None) -> EASE | SparseItemKNN:
+def item_item_model(catalog: Catalog, settings: Settings) -> EASE | SparseItemKNN:
     """The configured item–item model: `itemsim` "ease" or "item-knn", or "auto": EASE while the modelled items
     (≥ MIN_RATINGS ratings) are at most `ease_max_items`, the sparse top-k kNN above (EASE's inverse is items²)."""
-    settings = settings or Settings()
     choice = settings.itemsim
     if choice == "auto":
         counts = catalog.ratings.groupby("item_id").size()
         choice = "ease" if int((counts >= MIN_RATINGS).sum()) <= settings.ease_max_items else "item-knn"
     if choice == "ease":
-        return EASE.load_or_fit(catalog, index_dir or settings.index_dir)
+        return EASE.load_or_fit(catalog, settings.index_dir)
     return SparseItemKNN.fit(catalog)
 
 
@@ -308,13 +306,7 @@ def _load_weights(path: Path, size: int) -> np.ndarray | None:
 
 def _save_weights(weights: np.ndarray, path: Path) -> None:
     """Atomically (write, fsync, rename). One EASE per index dir, as for the CF models: older files are removed."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(temporary, "wb") as handle:
-        np.save(handle, weights, allow_pickle=False)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    atomic_write(path, lambda handle: np.save(handle, weights, allow_pickle=False))
     for stale in path.parent.glob("ease-*"):
         if stale != path:
             stale.unlink(missing_ok=True)

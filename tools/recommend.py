@@ -95,7 +95,7 @@ class Recommender:
 
     # -- signals: numpy arrays in catalog order, NaN where a signal says nothing ----------------------------------------
     def _signals(self, profile: Profile) -> dict[str, np.ndarray | None]:
-        rated_up = {i: (r - 2.5) / 2.5 for i, r in profile.ratings.items() if r >= 3.5}
+        rated_up = {i: (r - 2.5) / 2.5 for i, r in profile.ratings.items() if self.catalog.scale.is_like(r)}
         liked = rank.by_recency({**profile.liked, **rated_up})
         disliked = {**profile.disliked, **{i: (3.0 - r) / 2.5 for i, r in profile.ratings.items() if r <= 2.5}}
         return {
@@ -172,7 +172,7 @@ class Recommender:
                  weights: dict[str, float]) -> list[Reason]:
         reasons: list[Reason] = self._knowledge_reasons(item_id, profile)
         position = self._position[item_id]
-        liked = {**profile.liked, **{i: 1.0 for i, r in profile.ratings.items() if r >= 3.5}}
+        liked = {**profile.liked, **{i: 1.0 for i, r in profile.ratings.items() if self.catalog.scale.is_like(r)}}
         if self.itemsim is not None and liked:
             reasons += self._similar_to_liked(item_id, liked)
         query = signals.get("query")

@@ -14,7 +14,7 @@ import asyncio
 import threading
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from textual import work
@@ -36,7 +36,7 @@ from convrec.tui.user_message import UserMessage
 if TYPE_CHECKING:
     from textual.worker import Worker
 
-    from convrec.agent.events import Question
+    from convrec.agent.events import Cards, Done, Error, Question, Status, Token
     from convrec.agent.frontend import RuntimeFactory
     from convrec.agent.runtime import Runtime
     from convrec.tools.models import Recommendation
@@ -66,6 +66,15 @@ class Loaded:
     cards: list[Recommendation]
     known_user: bool
     backend: str
+
+
+@dataclass
+class Reply:
+    """One turn's reply while it streams: the message it is written into, and the cards its sentences explain."""
+
+    view: AgentMessage
+    shown: dict[str, Recommendation] = field(default_factory=dict)
+    language: str = "en"  # the user's message's, so the reply's (agent.locale.language_of)
 
 
 def error_text(error: BaseException) -> str:
@@ -329,49 +338,17 @@ class ConvrecApp(App):
     async def _turn(self, text: str) -> None:
         from contextlib import aclosing
 
-        from convrec.agent.events import Cards, Done, Error, Question, Status, Token
         from convrec.agent.locale import language_of
-        from convrec.agent.policy import card_line, reply_head
 
         view: AgentMessage | None = None
         self.status_bar.set_state("finding picks…")
         try:
             view = await self.chat.add_agent()
             view.set_status("finding picks…")
-            shown: dict[str, Recommendation] = {}
+            reply = Reply(view, language=language_of(text))
             async with aclosing(self.runtime.agent.turn(self.user, text, self.session)) as events:
                 async for event in events:
-                    if isinstance(event, Cards):
-                        shown = {card.item_id: card for card in event.recommendations}
-                        if event.revision == 0:
-                            self.cards.show(event.recommendations, title="Picks for you")
-                            await view.write(reply_head(event.recommendations, language_of(text)))
-                            view.set_status(WRITING if self.runtime.agent.llm is not None else None)
-                        else:
-                            self.cards.show(event.recommendations, note=event.changed, highlight=True)
-                            await view.write(f"\n\n*↻ Updated the picks: {event.changed}.*\n")
-                    elif isinstance(event, Question):
-                        view.set_question(event.text)
-                        if event.choices:
-                            await self.picks.show(event)
-                    elif isinstance(event, Status):
-                        view.set_status(f"{event.text}  ·  esc stops")
-                        self.status_bar.set_state(event.text)
-                    elif isinstance(event, Token):
-                        card = shown.get(event.item_id) if event.item_id else None
-                        await view.write("\n" + (card_line(card, event.text) if card else event.text))
-                        if card is not None:
-                            self.cards.set_prose(card.item_id, event.text)
-                        if self.runtime.agent.llm is not None:
-                            view.set_status(WRITING)
-                            self.status_bar.set_state("writing…")
-                    elif isinstance(event, Done):
-                        latency = f"cards {event.cards_ms:.0f} ms · total {event.total_s:.1f} s"
-                        self.status_bar.set_fields(latency=latency)
-                        failed = event.degraded if self.runtime.agent.llm is not None else None
-                        view.set_status(failed or latency, "warning" if failed else None)
-                    elif isinstance(event, Error):
-                        view.set_status(event.message, "error")
+                    await getattr(self, f"_stream_{event.type}")(reply, event)  # one handler per event type
         except asyncio.CancelledError:
             if view is not None:
                 view.set_status("stopped · your message is saved; the reply was not finished", "warning")
@@ -390,8 +367,49 @@ class ConvrecApp(App):
             self._turn_worker = None
             self.status_bar.set_state("ready", "ready")
             if self.profile_panel.shown:
-                self._refresh_profile()
+                self.profile_panel.load(self.runtime.agent, self.user)
             self._pump()
+
+    async def _stream_cards(self, reply: Reply, event: Cards) -> None:
+        from convrec.agent.policy import reply_head
+
+        reply.shown = {card.item_id: card for card in event.recommendations}
+        if event.revision == 0:
+            self.cards.show(event.recommendations, title="Picks for you")
+            await reply.view.write(reply_head(event.recommendations, reply.language))
+            reply.view.set_status(WRITING if self.runtime.agent.llm is not None else None)
+        else:
+            self.cards.show(event.recommendations, note=event.changed, highlight=True)
+            await reply.view.write(f"\n\n*↻ Updated the picks: {event.changed}.*\n")
+
+    async def _stream_question(self, reply: Reply, event: Question) -> None:
+        reply.view.set_question(event.text)
+        if event.choices:
+            await self.picks.show(event)
+
+    async def _stream_status(self, reply: Reply, event: Status) -> None:
+        reply.view.set_status(f"{event.text}  ·  esc stops")
+        self.status_bar.set_state(event.text)
+
+    async def _stream_token(self, reply: Reply, event: Token) -> None:
+        from convrec.agent.policy import card_line
+
+        card = reply.shown.get(event.item_id) if event.item_id else None
+        await reply.view.write("\n" + (card_line(card, event.text) if card else event.text))
+        if card is not None:
+            self.cards.set_prose(card.item_id, event.text)
+        if self.runtime.agent.llm is not None:
+            reply.view.set_status(WRITING)
+            self.status_bar.set_state("writing…")
+
+    async def _stream_done(self, reply: Reply, event: Done) -> None:
+        latency = f"cards {event.cards_ms:.0f} ms · total {event.total_s:.1f} s"
+        self.status_bar.set_fields(latency=latency)
+        failed = event.degraded if self.runtime.agent.llm is not None else None
+        reply.view.set_status(failed or latency, "warning" if failed else None)
+
+    async def _stream_error(self, reply: Reply, event: Error) -> None:
+        reply.view.set_status(event.message, "error")
 
     def action_cancel(self) -> None:
         """escape: stop the reply being written (and anything queued); otherwise back to the message box."""
@@ -445,28 +463,16 @@ class ConvrecApp(App):
         self.cards.show(cards, title="Picks for you", note=short, highlight=True)
         self.chat.add_note(note, "feedback")
         if self.profile_panel.shown:
-            self._refresh_profile()
+            self.profile_panel.load(self.runtime.agent, self.user)
 
     # -- profile panel -----------------------------------------------------------------------------------------------
     def action_toggle_profile(self) -> None:
         if not self._need_ready():
             return
         if self.profile_panel.toggle():
-            self._refresh_profile(focus=True)
+            self.profile_panel.load(self.runtime.agent, self.user, focus=True)
         else:
             self.prompt.focus()
-
-    @work(thread=True, group="profile", exit_on_error=False)
-    def _refresh_profile(self, focus: bool = False) -> None:
-        from convrec.agent.frontend import SECTION_TITLES, profile_entries
-
-        entries = profile_entries(self.runtime.agent, self.user)
-        self._from_thread(self._show_profile, entries, SECTION_TITLES, focus)
-
-    async def _show_profile(self, entries, titles, focus: bool) -> None:
-        await self.profile_panel.show_entries(entries, titles)
-        if focus:
-            self.profile_panel.focus_first()
 
     def on_profile_entry_row_remove(self, message: ProfileEntryRow.Remove) -> None:
         message.stop()
@@ -474,7 +480,7 @@ class ConvrecApp(App):
 
     @work(thread=True, group="profile-edit", exit_on_error=False)
     def _remove_entry(self, entry, before: list[Recommendation]) -> None:
-        from convrec.agent.frontend import SECTION_TITLES, profile_entries, remove_profile_entry, rerank_note
+        from convrec.agent.frontend import profile_entries, remove_profile_entry, rerank_note
 
         agent = self.runtime.agent
         try:
@@ -485,7 +491,7 @@ class ConvrecApp(App):
         except Exception as error:  # noqa: BLE001
             self._from_thread(self.chat.add_note, f"Could not remove that: {error_text(error)}", "error")
             return
-        self._from_thread(self._show_profile, entries, SECTION_TITLES, False)
+        self._from_thread(self.profile_panel.show_entries, entries)
         self._from_thread(self._reranked, after, f"✕ Removed {entry.label}: {rerank_note(before, after, short=True)}",
                           f"✕ Removed {entry.label} from your profile: {rerank_note(before, after)}")
 

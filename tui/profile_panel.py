@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from textual import work
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
@@ -12,6 +13,7 @@ from convrec.tui.profile_entry_row import ProfileEntryRow
 
 if TYPE_CHECKING:
     from convrec.agent.frontend import ProfileEntry
+    from convrec.agent.policy import Agent
 
 EMPTY = "Nothing yet. Tell me a movie or a genre you like (or not), and it shows up here."
 
@@ -46,7 +48,20 @@ class ProfilePanel(VerticalScroll, can_focus=False):
         self.toggle_class("-visible")
         return self.shown
 
-    async def show_entries(self, entries: list[ProfileEntry], titles: dict[str, str]) -> None:
+    @work(thread=True, group="profile", exit_on_error=False)
+    def load(self, agent: Agent, user: str, focus: bool = False) -> None:
+        """Read `user`'s profile on a worker thread, then show it (`focus`: and focus its first entry)."""
+        from convrec.agent.frontend import profile_entries
+
+        entries = profile_entries(agent, user)
+        try:
+            self.app.call_from_thread(self.show_entries, entries, focus=focus)
+        except RuntimeError:  # the app is closing
+            pass
+
+    async def show_entries(self, entries: list[ProfileEntry], *, focus: bool = False) -> None:
+        from convrec.agent.frontend import SECTION_TITLES
+
         focused = self.app.focused
         position = None
         if isinstance(focused, ProfileEntryRow) and focused in self.query(ProfileEntryRow):
@@ -58,7 +73,7 @@ class ProfilePanel(VerticalScroll, can_focus=False):
         for entry in entries:
             if entry.section != section:
                 section = entry.section
-                widgets.append(Static(titles.get(section, section), classes="section"))
+                widgets.append(Static(SECTION_TITLES.get(section, section), classes="section"))
             widgets.append(ProfileEntryRow(entry))
         if not entries:
             widgets.append(Static(EMPTY, classes="empty"))
@@ -67,6 +82,8 @@ class ProfilePanel(VerticalScroll, can_focus=False):
         rows = list(self.query(ProfileEntryRow))
         if position is not None and rows:
             rows[min(position, len(rows) - 1)].focus()
+        if focus:
+            self.focus_first()
 
     def focus_first(self) -> bool:
         rows = list(self.query(ProfileEntryRow))

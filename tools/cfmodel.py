@@ -5,14 +5,12 @@ Only the newest model per algorithm is kept on disk.
 
 Two engines give the same thing to the scorer (`tools.cf.SVDScorer`): `LatentFactors`, i.e. mu, user and item
 biases and factors. "svd" is Surprise SVD (single-threaded, the default); "spark-als" is Spark ALS
-(`catalog.sparkals`, optional extra `convrec[spark]`) for catalogs that outgrow one core or one machine.
+(`tools.sparkals`, optional extra `convrec[spark]`) for catalogs that outgrow one core or one machine.
 """
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +18,7 @@ import numpy as np
 
 from convrec.catalog.models import Catalog
 from convrec.core.errors import InputError
+from convrec.core.files import atomic_write
 from convrec.core.progress import Progress, no_progress
 from convrec.core.settings import Settings
 
@@ -52,13 +51,10 @@ def train(catalog: Catalog, algo: str = "svd"):
     return model
 
 
-def load_or_train(catalog: Catalog, index_dir: Path | None = None, algo: str = "svd",
+def load_or_train(catalog: Catalog, index_dir: Path, algo: str = "svd",
                   progress: Progress = no_progress) -> tuple[object, bool]:
-    """(model, trained): `trained` is False when the persisted model for this exact catalog was loaded.
-
-    `index_dir` defaults to `Settings().index_dir`.
-    """
-    path = model_path(index_dir or Settings().index_dir, catalog, algo)
+    """(model, trained): `trained` is False when the persisted model for this exact catalog was loaded."""
+    path = model_path(index_dir, catalog, algo)
     model = _load(path)
     if model is not None:
         return model, False
@@ -83,17 +79,7 @@ def _load(path: Path):
 
 
 def _save(model: object, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            pickle.dump(model, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda handle: pickle.dump(model, handle, protocol=pickle.HIGHEST_PROTOCOL))
     algo = path.name.split("-")[0]
     for stale in path.parent.glob(f"{algo}-*.pkl"):
         if stale != path:
@@ -128,14 +114,9 @@ class LatentFactors:
 
     def save(self, path: Path) -> None:
         """Atomically, as .npz without pickles; older factor files of the same engine are removed."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with open(temporary, "wb") as handle:
-            np.savez(handle, scalars=np.array([self.mu, self.low, self.high]), user_ids=self.user_ids,
-                     item_ids=self.item_ids, bu=self.bu, bi=self.bi, pu=self.pu, qi=self.qi)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
+        atomic_write(path, lambda handle: np.savez(
+            handle, scalars=np.array([self.mu, self.low, self.high]), user_ids=self.user_ids, item_ids=self.item_ids,
+            bu=self.bu, bi=self.bi, pu=self.pu, qi=self.qi))
         engine = path.name.rsplit("-", 1)[0]
         for stale in path.parent.glob(f"{engine}-*.npz"):
             if stale != path:
@@ -162,18 +143,17 @@ def factors_path(index_dir: Path, catalog: Catalog, engine: str) -> Path:
     return Path(index_dir) / "cf" / f"{engine}-{catalog.fingerprint[:16]}.npz"
 
 
-def load_or_train_factors(catalog: Catalog, index_dir: Path | None = None, engine: str = "svd",
+def load_or_train_factors(catalog: Catalog, index_dir: Path, engine: str = "svd",
                           spark_master: str = "local[2]", spark_driver_memory: str = "4g",
                           progress: Progress = no_progress) -> tuple[LatentFactors, bool]:
     """(factors, trained) from the configured engine: Surprise SVD (persisted as its pickle, as `load_or_train`)
     or Spark ALS (persisted as .npz under the catalog fingerprint)."""
-    index_dir = index_dir or Settings().index_dir
     if engine == "svd":
         algo, trained = load_or_train(catalog, index_dir, "svd", progress)
         return LatentFactors.from_surprise(algo), trained
     if engine != "spark-als":
         raise InputError(f"unknown CF engine '{engine}'", fix=f"use one of: {', '.join(ENGINES)}")
-    from convrec.catalog.sparkals import train_als
+    from convrec.tools.sparkals import train_als
 
     path = factors_path(index_dir, catalog, engine)
     factors = LatentFactors.load(path)

@@ -15,9 +15,9 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from convrec.catalog.cfmodel import SEED, LatentFactors
 from convrec.catalog.models import Catalog
 from convrec.core.errors import ConvrecError, InputError
+from convrec.tools.cfmodel import SEED, LatentFactors
 
 RANK = 32
 MAX_ITER = 10
