@@ -30,3 +30,29 @@ def strip_instructions(text: str) -> tuple[str, list[str]]:
     clauses = _CLAUSES.findall(text)
     first = next((i for i, clause in enumerate(clauses) if _INSTRUCTION.search(clause)), len(clauses))
     return "".join(clauses[:first]).strip(), [clause.strip() for clause in clauses[first:]]
+
+
+# Item text (a description, a tag) describes a film in the third person; a clause that speaks to someone
+# (you, the user, the assistant), gives an order, links somewhere or carries markup is not describing the film.
+_ADDRESSING = re.compile(
+    r"""(
+      \b(you|your|yours|user|users|assistant|chatbot|please|reply|respond)\b
+    | https?:// | \bwww\. | \b\w+\.(com|org|net|io)\b
+    | [<>{}\[\]]
+    | ^\W*(say|print|output|tell|write|recommend|rank|visit|include|mention|repeat|answer|ignore|always|never)\b
+    )""",
+    re.IGNORECASE | re.VERBOSE,
+)
+
+
+def strip_item_instructions(text: str, title: str = "") -> str:
+    """Item text up to its first clause that is instruction-like or addresses someone (the film's own title
+    may say "you": "You've Got Mail is a 1998 …")."""
+    clauses = _CLAUSES.findall(text)
+    kept = []
+    for clause in clauses:
+        judged = re.sub(re.escape(title), " ", clause, flags=re.IGNORECASE) if title else clause
+        if _INSTRUCTION.search(judged) or _ADDRESSING.search(judged):
+            break
+        kept.append(clause)
+    return "".join(kept).strip()

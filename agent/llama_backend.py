@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,28 @@ def bounded_ram_cache(capacity_bytes: int):
                        for state in self.cache_state.values())
 
     return BoundedRAMCache(capacity_bytes=capacity_bytes)
+
+
+def lean_save_state(llama: Any) -> Any:
+    """`Llama.save_state` without the logits of every prompt token: only the last row is kept.
+
+    llama-cpp-python saves a state after every completed generation, copying `n_tokens × vocabulary` floats (145 MB
+    for a 240-token prompt with Qwen's 152k vocabulary: 0.05-0.6 s per card sentence on a busy 2-core machine), and
+    a 512 MB cache then holds two or three states, so the reading and phrasing prefixes evict each other. A restored
+    state is re-evaluated from its last token before sampling (`load_state` sets `_requires_eval`), so the saved
+    logits are never read; one row broadcasts into `load_state`'s copy."""
+    import ctypes
+
+    import llama_cpp.llama_cpp as native
+    from llama_cpp import LlamaState
+
+    size = native.llama_state_get_size(llama._ctx.ctx)
+    buffer = (ctypes.c_uint8 * int(size))()
+    written = int(native.llama_state_get_data(llama._ctx.ctx, buffer, size))
+    if written > int(size):
+        raise RuntimeError("Failed to copy llama state data")
+    return LlamaState(scores=llama._scores[-1:].copy(), input_ids=llama.input_ids.copy(), n_tokens=llama.n_tokens,
+                      llama_state=ctypes.string_at(buffer, written), llama_state_size=written, seed=llama._seed)
 
 
 @contextmanager
@@ -102,6 +125,7 @@ class LlamaCppLLM:
             # Reading and phrasing alternate between two system prompts; the live KV cache keeps only the last
             # prompt, so a RAM cache of saved states restores the other one's prefix instead of prefilling it.
             self._llama.set_cache(bounded_ram_cache(RAM_CACHE_BYTES))
+            self._llama.save_state = partial(lean_save_state, self._llama)
         except (ValueError, OSError, RuntimeError) as error:
             raise LLMError(f"could not load the local model: {error}", where=str(self.model_path),
                            fix="run `convrec model ensure`, or set CONVREC_LLM=none to run without an LLM") from error
@@ -116,6 +140,15 @@ class LlamaCppLLM:
                 piece = chunk["choices"][0]["delta"].get("content")
                 if piece:
                     yield piece
+
+    def tokens_evaluated(self) -> tuple[int, int]:
+        """Tokens llama.cpp has prefilled (prompt batches) and decoded (one at a time) since the model loaded: the
+        cost of a call, independent of the machine's load (bench/prose_quality.py diffs them)."""
+        import llama_cpp.llama_cpp as native
+
+        self.load()
+        perf = native.llama_perf_context(self._llama._ctx.ctx)
+        return int(perf.n_p_eval), int(perf.n_eval)
 
     def structured(self, messages: list[Message], schema: type[T], *, max_tokens: int) -> T:
         text, self.last_usage = self.structured_text(messages, schema.model_json_schema(), schema.__qualname__,

@@ -96,7 +96,7 @@ def localized_cards(cards: list[Recommendation], catalog: Catalog, language: Lan
 def localized_reason(reason: Reason, catalog: Catalog, language: Language) -> Reason:
     evidence = dict(reason.evidence)
     values: dict[str, object] = {key: evidence[key] for key in _REASON_FIELDS[reason.kind]}
-    if reason.kind == "similar_to_liked":
+    if reason.kind in ("similar_to_liked", "similar_description"):
         values = {"liked": local_title(catalog, str(evidence["liked_item_id"]), language),
                   "similarity": f"{float(evidence['similarity']):.2f}"}
     elif reason.kind == "genre_match":
@@ -118,6 +118,6 @@ def localized_reason(reason: Reason, catalog: Catalog, language: Language) -> Re
     return reason.model_copy(update={"text": render(template_name(name, language), **values)})
 
 
-_REASON_FIELDS = {"similar_to_liked": (), "cf_predicted": (), "matches_query": ("query", "similarity"),
+_REASON_FIELDS = {"similar_to_liked": (), "similar_description": (), "cf_predicted": (), "matches_query": ("query", "similarity"),
                   "genre_match": ("genres",), "popular_cold_start": ("ratings", "mean_rating"),
                   "explore": ("genre",), "same_person": ("person",), "same_collection": ("collection",)}

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -26,7 +27,7 @@ from convrec.agent.llm import LLM, LLMError, LLMUnavailable
 from convrec.agent.locale import (Language, ambiguity_question, elicitation_question, language_of, local_title,
                                   localized_cards, localized_choices, reply_head_in, template_name)
 from convrec.agent.memory import Memory
-from convrec.agent.prose import faithful
+from convrec.agent.prose import doomed, excerpt, fallback_sentence, first_sentence_end, prompt_fact, rejection
 from convrec.agent.prompts import render
 from convrec.agent.reading import llm_reading
 from convrec.agent.scheduler import LLMScheduler, Ticket
@@ -40,6 +41,7 @@ from convrec.tools.recommend import Recommender, RecommendRequest
 from convrec.tools.textnorm import spoken_title
 
 CARDS = 5
+log = logging.getLogger(__name__)
 PROSE_MAX_TOKENS = 48
 CONTEXT_TURNS = 2
 MAX_ELICITATIONS = 2  # onboarding questions per session; after that, cards alone until the user says more
@@ -256,40 +258,56 @@ class Agent:
         process crashed or hung, the endpoint is unreachable), one Status says so and the other cards keep their
         templates: the turn never waits on a model that is restarting."""
         cancelled = ticket.cancelled if ticket is not None else None
+        shown: list[tuple[str, Recommendation]] = []  # the check keeps later sentences from repeating these
         for card in cards:
-            template = card.reasons[0].text if card.reasons else "A good match for you."
+            template = fallback_sentence(card, shown)
             sentence = template
-            if use_llm and card.reasons:
+            if use_llm and self._worth_phrasing(card):
                 try:
                     sentence = await self._llm_call(ticket, self._checked_phrase, card, cancelled,
-                                                    language) or template
+                                                    tuple(shown), language) or template
                 except LLMUnavailable as error:
                     use_llm = False
                     yield Status(text=f"{error.what}; {error.fix}")
+            shown.append((sentence, card))
             yield Token(text=sentence, item_id=card.item_id)
 
+    def _worth_phrasing(self, card: Recommendation) -> bool:
+        """A card whose item has no excerpt has nothing to tell beyond its template: no model call."""
+        return bool(card.reasons) and bool(excerpt(card, self.catalog))
+
     def _checked_phrase(self, card: Recommendation, cancelled: threading.Event | None = None,
+                        shown: tuple[tuple[str, Recommendation], ...] = (),
                         language: Language = "en") -> str | None:
         candidate = self._phrase(card, cancelled, language)
-        check = faithful_chinese if language == "zh" else faithful
-        return candidate if candidate and check(candidate, card, self.catalog) else None
+        if not candidate:
+            return None
+        if language == "zh":
+            return candidate if faithful_chinese(candidate, card, self.catalog) else None
+        why = rejection(candidate, card, self.catalog, earlier=shown)
+        if why is not None:
+            log.debug("template kept for %s (%s): %s", card.item_id, why, candidate, extra={"rejection": why})
+            return None
+        return candidate
 
     def _phrase(self, card: Recommendation, cancelled: threading.Event | None = None,
                 language: Language = "en") -> str | None:
-        title = local_title(self.catalog, card.item_id, language)
-        messages = [{"role": "system", "content": render(template_name("reason_system", language))},
-                    {"role": "user", "content": render(template_name("reason_user", language), title=title,
-                                                       fact=card.reasons[0].text)}]
+        messages = phrase_messages(card, self.catalog, language)
         pieces = []
         try:
             stream = self.llm.stream_chat(messages, max_tokens=PROSE_MAX_TOKENS, temperature=0.3, stop=["\n"])
             for piece in stream:
                 if cancelled is not None and cancelled.is_set():  # the client went away: stop generating
-                    close = getattr(stream, "close", None)
-                    if close is not None:
-                        close()
+                    _close(stream)
                     return None
                 pieces.append(piece)
+                text = "".join(pieces)
+                if len(pieces) > 1 and (end := first_sentence_end(text)) is not None:
+                    _close(stream)  # one sentence is all we show: stop decoding
+                    return text[:end].strip()
+                if language == "en" and doomed(text, card, self.catalog):  # an English check
+                    _close(stream)  # the check will reject it (the caller logs why): stop decoding
+                    return text.strip()
         except LLMUnavailable:
             raise
         except LLMError:
@@ -323,6 +341,28 @@ class Agent:
         if question is not None:
             parts.append(question.text)
         return "\n".join(parts)
+
+
+def _close(stream) -> None:
+    close = getattr(stream, "close", None)
+    if close is not None:
+        close()
+
+
+def phrase_messages(card: Recommendation, catalog: Catalog, language: Language = "en") -> list[dict[str, str]]:
+    """The prompt for one card's sentence: the system prompt, byte-identical for every card (llama.cpp reuses its
+    KV cache), then the card's own short text. The person's message stays out: the small models pinned its words
+    on any film ("The Shawshank Redemption … is a movie with animals"). In another language the model rephrases the
+    card's (translated) first reason about its title as the user says it; the English excerpt stays out, since the
+    check for that language traces words to the card's own evidence."""
+    if language != "en":
+        return [{"role": "system", "content": render(template_name("reason_system", language))},
+                {"role": "user", "content": render(template_name("reason_user", language),
+                                                   title=local_title(catalog, card.item_id, language),
+                                                   fact=card.reasons[0].text)}]
+    return [{"role": "system", "content": render("reason_system")},
+            {"role": "user", "content": render("reason_user", title=spoken_title(card.title),
+                                               about=excerpt(card, catalog) or "-", fact=prompt_fact(card))}]
 
 
 def reply_head(cards: list[Recommendation], language: Language = "en") -> str:

@@ -6,6 +6,7 @@ the templates fence it (e.g. <message>…</message>) so the model reads it as co
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from importlib import resources
 from string import Template
@@ -33,6 +34,9 @@ def render(name: str, **values: object) -> str:
     return template(name).substitute({key: _as_data(value) for key, value in values.items()})
 
 
+_FENCE = re.compile(r"<(/?)(message|about)>", re.IGNORECASE)
+
+
 def _as_data(value: object) -> str:
-    """Keep quoted text from closing our fences."""
-    return str(value).replace("</message>", "</ message>").replace("<message>", "< message>")
+    """Keep quoted text from closing or opening our fences (<message>, <about>)."""
+    return _FENCE.sub(r"< \1\2>", str(value))

@@ -1,28 +1,58 @@
-"""Per-card justifications: the LLM rephrases one card's template reason; a check keeps it faithful.
+"""Per-card justifications: the LLM connects one card's film to the person; a check keeps it faithful.
+
+The model sees the card's template reason and a short excerpt of the item's own document
+(the lead of its description, credits cut, plus its top tags), guarded like user text: from the first clause that
+gives orders or addresses someone, item text is cut before it becomes evidence.
 
 A sentence is accepted only if it names the card's own title, names no other catalog title except the liked
-item the evidence cites, contains no number absent from the evidence, and says nothing else: every content word
-comes from the card (title, reasons, evidence, genres and their everyday words) or from a short list of words of
-praise. A small model's plot summaries are usually invented ("Heavy Metal is about monsters and zombies"), so
-they fail the check. Otherwise the template stays.
+item the evidence cites, contains no number absent from the evidence, says nothing else (every content word
+comes from the card: title, reasons, evidence, genres and their everyday words, the excerpt, or a short list of
+words of praise), says so when the card is an exploration, and shares no run of six words with a sentence
+already shown for another card (titles aside). Otherwise the template stays.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 
+from convrec.agent.guard import strip_item_instructions
 from convrec.agent.prompts import template
 from convrec.catalog.models import Catalog
 from convrec.tools.linking import find_titles
 from convrec.tools.models import Recommendation
-from convrec.tools.textnorm import FUNCTION_WORDS, fold, spoken_title, words
+from convrec.tools.textnorm import FUNCTION_WORDS, fold, spoken_title, tokenize, words
 from convrec.tools.vocabulary import TERMS, singular
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _PAREN_YEAR = re.compile(r"\(\d{4}\)")
 MAX_SENTENCE_CHARS = 220
 ECHO_WORDS = 5
+SKELETON_WORDS = 6  # two cards' sentences sharing this many words in a row (titles aside) read as one template
+EXCERPT_WORDS = 14
+EXCERPT_TAGS = 3
+# A sentence ends at . ! ? before a capital, but not after an initial or a title ("M. Night", "Douglas S. Cook").
+_SENTENCE_END = re.compile(r"(?<=[.!?])(?<!\b[A-Z]\.)(?<!\bMr\.)(?<!\bDr\.)(?<!\bSt\.)(?<!\bJr\.)(?<!\bMrs\.)"
+                           r"\s+(?=[A-Z\"(])")
+# Credits are names the model would only parrot: cut from "directed by …" / "starring …" to the sentence's end.
+_CREDITS = re.compile(r",?\s*\b(?:(?:co-)?(?:written|directed|produced|distributed|released|created|developed)"
+                      r"(?:,?\s+(?:and\s+)?(?:co-)?(?:written|directed|produced))*\s+by"
+                      r"|starring|(?:that|and|it)\s+stars)\b.*$", re.IGNORECASE)
+_PRODUCTION = re.compile(r"\b(produced|directed|written|released|grossed|premiered|awards?|box\s+office|budget|"
+                         r"installment|sequel|remake|screenplay|adaptation|nominated|starred|starring|stars|voices|"
+                         r"cast)\b", re.IGNORECASE)
+# Cues that a sentence tells what happens; lower case only: "Toy Story" is not a story cue.
+_STORY = re.compile(r"\b(follows?|story(?!\s+(?:by|was|is)\b)|centers?|centres?|centered|centred|about|tells?|plot|"
+                    r"revolves?|depicts?|focuses|concerns?|set\s+in|in\s+the\s+film)\b")
+# The role a star plays: "It stars Bruce Willis as a child psychologist …", "Kevin Spacey stars as Lester Burnham, an
+# advertising executive …"
+_ROLE = re.compile(r"\bstars\s+(?:[A-Z][\w.'-]*\s+)+as\s+(?=(?:an?|the)\s)|\bstars\s+as\s+[^,]+,\s*(?=(?:an?|the)\s)")
+_SIMILARITY = re.compile(r"\s*\(similarity [\d.]+\)")
+# "1995 American crime film" → "crime film": the year and origin only cost tokens (and "a American")
+_LEADING_ORIGIN = re.compile(r"^(?:\d{4}\s+)?(?:[A-Z][a-z]+(?:-[A-Z][a-z]+)*\s+)?(?=[a-z])")
+EXPLORATION_WORDS = frozenset({"explore", "exploring", "exploration", "beyond", "different", "new", "change",
+                               "venture", "branch", "outside", "discover", "try"})
 # What a recommendation may say without evidence: liking, fit, invitation. Nothing about the film itself.
 PRAISE_WORDS = frozenset("""
 movie movies film films pick picks choice great good fun enjoy enjoyed enjoying enjoyable like liked love loved
@@ -31,7 +61,8 @@ favourite perfect wonderful fantastic amazing awesome excellent brilliant recomm
 suggest suggestion fit fits match matches matched think just since because vibe vibes style taste tastes treat
 appeal appeals suit suits alley fine nice solid theme themes many people given hit exciting entertaining gem
 should would will could want appreciate appreciated rated rating ratings predicted predict score highly high well
-lot more much too something tonight next another one right up classic favorites
+lot more much too something tonight next another one right up classic favorites share shares sharing
+similarity similarities kind this time request wish asked explores featuring
 """.split())
 
 
@@ -47,27 +78,173 @@ def cited_items(card: Recommendation) -> set[str]:
     return {str(reason.evidence["liked_item_id"]) for reason in card.reasons if "liked_item_id" in reason.evidence}
 
 
-def faithful(sentence: str, card: Recommendation, catalog: Catalog) -> bool:
-    """True if the sentence may be shown in place of the card's template reason."""
+def first_sentence_end(text: str) -> int | None:
+    """Where the first sentence of `text` ends, once a second one has begun ("… mouse. It is …"), else None."""
+    match = _SENTENCE_END.search(text)
+    return match.start() if match else None
+
+
+def prompt_fact(card: Recommendation) -> str:
+    """The card's first reason as the model reads it: without the similarity score and the liked film's year, which it
+    would only copy (tokens, and numbers the check must then trace)."""
+    return _PAREN_YEAR.sub("", _SIMILARITY.sub("", card.reasons[0].text)).strip()
+
+
+def excerpt(card: Recommendation, catalog: Catalog) -> str:
+    """The card's item in a few guarded words of its own document: what it is, what happens, top tags."""
+    item = catalog.item(card.item_id)
+    return item_excerpt(item.title, item.description or "", tuple(item.tags[:2 * EXCERPT_TAGS]))
+
+
+@lru_cache(maxsize=512)
+def item_excerpt(title: str, description: str, tags: tuple[str, ...] = ()) -> str:
+    """`excerpt` from the item's title, description and tags (most frequent first)."""
+    guarded = re.sub(r"\s*\([^)]*\)", "", strip_item_instructions(description, spoken_title(title)))
+    sentences = [s for s in _SENTENCE_END.split(" ".join(guarded.split())) if s]
+    parts = []
+    if sentences:
+        names = "|".join(re.escape(re.sub(r"\s*\(.*\)\s*$", "", form)) for form in (spoken_title(title), title))
+        parts.append(re.sub(rf"^(?:{names})\s+(?:is|was)\s+(?:an?\s+)?", "", _CREDITS.sub("", sentences[0]),
+                            flags=re.IGNORECASE))
+        # what happens in it: the first later sentence with a story cue, from the cue on ("depicts a dystopian …"),
+        # or the role its star plays
+        story = next((s[cue.end():] if cue.re is _ROLE else s[cue.start():] for s in sentences[1:]
+                      if (cue := _ROLE.search(s) or _STORY.search(s))), None)
+        if story is None and len(sentences) > 1 and not _PRODUCTION.search(sentences[1]):
+            story = sentences[1]
+        if story:
+            parts.append(_CREDITS.sub("", story))
+    parts = [part.rstrip(" ,;:.") for part in parts if part.strip(" ,;:.")]
+    if parts:
+        parts[0] = _LEADING_ORIGIN.sub("", parts[0])  # the card shows the year; the model misquotes it
+    text = _first_words("; ".join(parts), EXCERPT_WORDS)
+    if len(parts) < 2:  # no story: a few of its top tags say what it is about
+        kept_tags: list[str] = []
+        for tag in tags:
+            if len(kept_tags) < EXCERPT_TAGS and len(words(tag)) <= 3 and strip_item_instructions(tag) == tag.strip() \
+                    and fold(tag) not in {fold(t) for t in kept_tags} and not set(words(tag)) <= set(words(text)):
+                kept_tags.append(tag.strip())
+        if kept_tags:
+            text = "; ".join(filter(None, [text, f"themes: {', '.join(kept_tags)}"]))
+    return text
+
+
+def _first_words(text: str, limit: int) -> str:
+    tokens = tokenize(text)
+    if len(tokens) <= limit:
+        return text
+    cut = text[:tokens[limit - 1].end]
+    clause = max(cut.rfind(","), cut.rfind(";"), cut.rfind(". "))
+    cut = (cut[:clause] if clause > len(cut) // 3 else cut).rstrip(" ,;.")  # a cut phrase invites its own ending
+    while (last := cut.rsplit(" ", 1))[-1].lower() in FUNCTION_WORDS and len(last) > 1:  # no dangling "when he"
+        cut = last[0].rstrip(" ,;.")
+    return cut
+
+
+def faithful(sentence: str, card: Recommendation, catalog: Catalog, *,
+             earlier: Sequence[tuple[str, Recommendation]] = ()) -> bool:
+    """True if the sentence may be shown in place of the card's template reason. `earlier`: (sentence, card)
+    already shown for the other cards of this reply."""
+    return rejection(sentence, card, catalog, earlier=earlier) is None
+
+
+def rejection(sentence: str, card: Recommendation, catalog: Catalog, *,
+              earlier: Sequence[tuple[str, Recommendation]] = ()) -> str | None:
+    """The first rule the sentence breaks (one of REJECTIONS), or None if it may be shown.
+
+    The person's own words are not evidence about the film: a small model pins them on any card
+    ("The Shawshank Redemption … is a movie with animals", measured with the 1.5B)."""
     text = sentence.strip()
     if not text or len(text) > MAX_SENTENCE_CHARS or "\n" in text:
-        return False
-    if not _names(text, card.title) or _echoes_prompt(text):
-        return False
+        return "shape"
+    if not _names(text, card.title):
+        return "no title"
+    if _echoes_prompt(text):
+        return "echoes prompt"
     allowed = {card.item_id} | cited_items(card)
+    about = excerpt(card, catalog)
     for mention in find_titles(_PAREN_YEAR.sub("", text), catalog):  # "(2010), The Matrix" is not "2010: The …"
+        if mention.span.islower():  # "explores" is not "Explorers"; its words still need evidence (below)
+            continue
         ids = {candidate.item_id for candidate in mention.result.candidates}
-        if mention.result.decision == "linked" and not ids & allowed:
-            return False
+        quoted = set(words(mention.span)) <= set(words(about))  # the excerpt's "anthology" is not "Pathology"
+        if mention.result.decision == "linked" and not ids & allowed and not quoted:
+            return "other title"
     numbers = {n.rstrip("0").rstrip(".") if "." in n else n for n in _NUMBER.findall(text)}
-    return numbers <= allowed_numbers(card) and not unsupported_words(text, card)
+    if not numbers <= allowed_numbers(card) | set(_NUMBER.findall(about)):
+        return "new number"
+    if unsupported_words(text, card, evidence=about):
+        return "unsupported words"
+    if any(reason.kind == "explore" for reason in card.reasons[:1]) and not EXPLORATION_WORDS & set(words(text)):
+        return "exploration unsaid"
+    if any(shared_skeleton(text, shown, card_titles(card) + card_titles(other)) for shown, other in earlier):
+        return "repeats a skeleton"
+    return None
 
 
-def unsupported_words(sentence: str, card: Recommendation) -> set[str]:
-    """Content words of `sentence` that neither the card's evidence nor a word of praise accounts for."""
+REJECTIONS = ("shape", "no title", "echoes prompt", "other title", "new number", "unsupported words",
+              "exploration unsaid", "repeats a skeleton")
+
+
+def doomed(partial: str, card: Recommendation, catalog: Catalog) -> bool:
+    """True once a finished word of a sentence still being written has no evidence: the check will reject it, so
+    decoding the rest only costs time."""
+    end = max(map(partial.rfind, " ,;:.!?"))  # a word without a delimiter after it may go on
+    return end > 0 and bool(unsupported_words(partial[:end], card, evidence=excerpt(card, catalog)))
+
+
+def unsupported_words(sentence: str, card: Recommendation, *, evidence: str = "") -> set[str]:
+    """Content words of `sentence` that neither the card's evidence (plus `evidence`, e.g. its excerpt) nor a word
+    of praise accounts for."""
     allowed = _allowed_words(card)
+    if any(reason.kind == "explore" for reason in card.reasons[:1]):
+        allowed |= EXPLORATION_WORDS  # "something new to explore" is what an exploration pick should say
+    extra = {_stem(word) for word in {*words(evidence), *allowed}}  # "centers" allows "centered", "explore" "exploring"
     said = {word for word in words(sentence) if not word.isdigit()}
-    return {word for word in said if word not in allowed and singular(word) not in allowed}
+    return {word for word in said if word not in allowed and singular(word) not in allowed and _stem(word) not in extra}
+
+
+def _stem(word: str) -> str:
+    return re.sub(r"(?:ing|ed|es|e|s)$", "", singular(word)) if len(word) > 4 else word
+
+
+def card_titles(card: Recommendation) -> list[str]:
+    """The card's own title and the liked titles its evidence cites."""
+    return [card.title, *(str(reason.evidence["liked_title"]) for reason in card.reasons
+                          if "liked_title" in reason.evidence)]
+
+
+def shared_skeleton(a: str, b: str, titles: list[str] | tuple[str, ...] = ()) -> tuple[str, ...] | None:
+    """The first run of SKELETON_WORDS words the two sentences share once titles are taken out, or None."""
+    grams_b = set(_grams(_skeleton(b, titles), SKELETON_WORDS))
+    return next((gram for gram in _grams(_skeleton(a, titles), SKELETON_WORDS) if gram in grams_b), None)
+
+
+def fallback_sentence(card: Recommendation, earlier: Sequence[tuple[str, Recommendation]] = ()) -> str:
+    """The card's template: its first reason whose text repeats no skeleton of a sentence already shown (two cards
+    predicted by the same collaborative filter read alike), else its first reason."""
+    texts = [reason.text for reason in card.reasons] or ["A good match for you."]
+    return next((text for text in texts
+                 if not any(shared_skeleton(text, shown, card_titles(card) + card_titles(other))
+                            for shown, other in earlier)), texts[0])
+
+
+def distinctness_violations(shown: Sequence[tuple[str, Recommendation]]) -> int:
+    """Pairs of (sentence, card) in one reply whose sentences share a skeleton of SKELETON_WORDS words."""
+    return sum(1 for i, (a, card_a) in enumerate(shown) for b, card_b in shown[i + 1:]
+               if shared_skeleton(a, b, card_titles(card_a) + card_titles(card_b)))
+
+
+def _skeleton(sentence: str, titles: list[str] | tuple[str, ...]) -> list[str]:
+    said = f" {' '.join(words(sentence))} "
+    for title in sorted({t for title in titles for t in (_core(title), _core(spoken_title(title))) if t},
+                        key=len, reverse=True):
+        said = said.replace(f" {title} ", " ")
+    return said.split()
+
+
+def _grams(said: list[str], n: int) -> list[tuple[str, ...]]:
+    return [tuple(said[i:i + n]) for i in range(len(said) - n + 1)]
 
 
 def _allowed_words(card: Recommendation) -> frozenset[str]:
@@ -86,9 +263,7 @@ def _genre_words(genre: str) -> frozenset[str]:
 
 def _echoes_prompt(text: str) -> bool:
     """Five words in a row from one of our prompts: the model is repeating its instructions."""
-    said = words(text)
-    grams = {tuple(said[i:i + ECHO_WORDS]) for i in range(len(said) - ECHO_WORDS + 1)}
-    return bool(grams & _prompt_grams())
+    return bool(set(_grams(words(text), ECHO_WORDS)) & _prompt_grams())
 
 
 @lru_cache(maxsize=1)
@@ -96,8 +271,7 @@ def _prompt_grams() -> frozenset[tuple[str, ...]]:
     grams = set()
     for name in ("reason_system", "read_system"):
         instructions = template(name).template.split("Example.")[0]  # copying the example's style is the point
-        prompt = words(instructions)
-        grams |= {tuple(prompt[i:i + ECHO_WORDS]) for i in range(len(prompt) - ECHO_WORDS + 1)}
+        grams |= set(_grams(words(instructions), ECHO_WORDS))
     return frozenset(grams)
 
 
@@ -109,3 +283,8 @@ def _names(text: str, title: str) -> bool:
         if core and core in said:
             return True
     return False
+
+
+def _core(title: str) -> str:
+    """A title's words without its year or aliases in brackets, as `words` gives them, space-joined."""
+    return " ".join(words(re.sub(r"\s*\(.*\)\s*$", "", title)))

@@ -6,6 +6,7 @@ the embedding model (5-19 s of torch import) only when a query needs semantic se
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,6 +55,19 @@ class LazySearch:
         self.warm()
         return [(item_id, similarity) for item_id, similarity in self._index.query(query, k)
                 if item_id in self.catalog]
+
+    def neighbours(self, item_id: str, k: int) -> list[tuple[str, float]]:
+        """Items whose descriptions are nearest to `item_id`'s (the recommender's content signal); cached, since
+        a profile's liked items come back every turn."""
+        if self._index is None and self._lock.locked():
+            return []
+        self.warm()
+        return self._neighbours(item_id, k)
+
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 - one LazySearch per runtime, living as long as it
+    def _neighbours(self, item_id: str, k: int) -> list[tuple[str, float]]:
+        return [(other, similarity) for other, similarity in self._index.neighbours(item_id, k)
+                if other in self.catalog]
 
 
 @dataclass
@@ -109,7 +123,7 @@ def build_runtime(settings: Settings | None = None, *, llm: LLM | None = None, u
     knowledge = knowledge_index(catalog, settings.index_dir)
     search = LazySearch(settings, catalog)
     recommender = Recommender(catalog, itemsim=itemsim, cf=SVDScorer(factors, catalog), query_search=search,
-                              knowledge=knowledge)
+                              content_neighbours=search.neighbours, knowledge=knowledge)
     memory = Memory(settings.state_db)
     if llm is None and use_llm:
         llm = build_llm(settings, status, progress)

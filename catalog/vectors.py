@@ -117,6 +117,17 @@ class VectorIndex:
                                        where=where or None, include=["distances"])
         return [(item_id, similarity(distance)) for item_id, distance in zip(result["ids"][0], result["distances"][0])]
 
+    def neighbours(self, item_id: str, k: int) -> list[tuple[str, float]]:
+        """The k items whose documents are nearest to `item_id`'s stored vector (itself left out), best first; no
+        embedding model is needed. Empty when the item is not indexed."""
+        stored = self.collection.get(ids=[item_id], include=["embeddings"])
+        if not stored["ids"] or k <= 0:
+            return []
+        result = self.collection.query(query_embeddings=[stored["embeddings"][0]],
+                                       n_results=min(k + 1, self.count()), include=["distances"])
+        return [(other, similarity(distance)) for other, distance in zip(result["ids"][0], result["distances"][0])
+                if other != item_id][:k]
+
     def _open_collection(self, name: str):
         def open_or_create():
             return self.client.get_or_create_collection(name=name, embedding_function=self.embedding_function,

@@ -21,7 +21,9 @@ RANKING_COLUMNS = (("hit@1", "Hit@1"), ("hit@5", "Hit@5"), ("hit@10", "Hit@10"),
                    ("ndcg@10", "NDCG@10"), ("mrr@10", "MRR@10"))
 COLORS = {"ours": "#c44e52", "popularity": "#8c8c8c", "genre": "#4c72b0"}
 REASON_COLORS = {"similar_to_liked": "#c44e52", "cf_predicted": "#dd8452", "matches_query": "#55a868",
-                 "genre_match": "#4c72b0", "popular_cold_start": "#8c8c8c", "explore": "#8172b3", "none": "#cccccc"}
+                 "genre_match": "#4c72b0", "popular_cold_start": "#8c8c8c", "explore": "#8172b3",
+                 "same_person": "#da8bc3", "same_collection": "#8c613c", "similar_description": "#937860",
+                 "none": "#cccccc"}
 
 
 # --- files ---------------------------------------------------------------------------------------------------------

@@ -146,14 +146,16 @@ def test_unfaithful_prose_falls_back_to_the_template(make_agent, demo_tools):
     events = run(make_agent(llm), "I loved The Matrix")
     tokens = [e for e in events if isinstance(e, Token)]
     cards = {c.item_id: c for c in cards_of(events)}
-    assert all(t.text == cards[t.item_id].reasons[0].text for t in tokens)
+    assert all(t.text in {reason.text for reason in cards[t.item_id].reasons} for t in tokens)  # templates
 
 
 def test_faithful_prose_is_used(make_agent, demo_tools):
     catalog, _ = demo_tools
     agent = make_agent(None)
     cards = cards_of(run(agent, "I loved The Matrix"))
-    sentences = [f"Since you loved The Matrix, {c.title} should be a great pick." for c in cards]
+    styles = ["Since you loved The Matrix, {} should be a great pick.", "{} is a solid choice for a fan of The Matrix.",
+              "Try {} tonight.", "Enjoy {} as well.", "{}: a really good fit for your taste."]
+    sentences = [style.format(c.title) for style, c in zip(styles, cards)]  # one skeleton each
     llm = ScriptedLLM().enqueue(reading(catalog), *sentences)
     events = run(make_agent(llm), "I loved The Matrix", user="bob")
     assert [t.text for t in events if isinstance(t, Token)] == sentences
@@ -166,8 +168,61 @@ def test_what_reaches_the_llm_is_short_and_fenced(make_agent, demo_tools):
     system, user = llm.prompts[0]
     assert "<message>I loved Heat</message>" in user["content"]
     assert len(system["content"]) < 400
-    for prompt in llm.prompts[1:]:  # per-card prose: title and template reason only, no item descriptions
-        assert "directed by" not in prompt[1]["content"] and len(prompt[1]["content"]) < 300
+    prose = [prompt[1]["content"] for prompt in llm.prompts[1:]]
+    for content in prose:  # per-card: the title, a short fenced excerpt (no credits), the reason; not the message
+        assert "<about>" in content and "directed by" not in content and "I loved Heat" not in content
+        assert len(content) < 400
+    assert len({prompt[0]["content"] for prompt in llm.prompts[1:]}) == 1  # byte-identical: llama.cpp reuses it
+
+
+def test_one_sentence_per_card_and_no_shared_skeleton(make_agent, demo_tools):
+    catalog, _ = demo_tools
+    cards = cards_of(run(make_agent(None), "I loved The Matrix"))
+    same = [f"{c.title} should be a really great pick for you tonight. Also watch Titanic." for c in cards]
+    llm = ScriptedLLM().enqueue(reading(catalog), *same)
+    tokens = [t.text for t in run(make_agent(llm), "I loved The Matrix", user="bob") if isinstance(t, Token)]
+    assert tokens[0] == f"{cards[0].title} should be a really great pick for you tonight."  # the first sentence only
+    # the same skeleton again: templates
+    assert all(text in {r.text for r in c.reasons} for text, c in zip(tokens[1:], cards[1:]))
+
+
+class CountingLLM(ScriptedLLM):
+    """Counts the pieces the agent actually took from each stream (it stops decoding early)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.taken: list[int] = []
+
+    def stream_chat(self, messages, **options):
+        self.taken.append(0)
+        for piece in super().stream_chat(messages, **options):
+            self.taken[-1] += 1
+            yield piece
+
+
+def test_decoding_stops_at_the_first_word_the_check_would_reject(make_agent, demo_tools):
+    catalog, _ = demo_tools
+    cards = cards_of(run(make_agent(None), "I loved The Matrix"))
+    invented = f"{cards[0].title} follows a hacker named Zorblax who fights robots in a long invented plot."
+    llm = CountingLLM().enqueue(reading(catalog), invented, *[f"{c.title} is a good pick." for c in cards[1:]])
+    tokens = [t for t in run(make_agent(llm), "I loved The Matrix", user="bob") if isinstance(t, Token)]
+    assert tokens[0].text in {r.text for r in cards[0].reasons}  # rejected: the template
+    assert llm.taken[1] < len(invented.split())  # [0] is the reading; the invented sentence was cut short
+
+
+def test_a_card_without_an_excerpt_keeps_its_template_without_a_model_call(make_agent, demo_tools):
+    catalog, _ = demo_tools
+    cards = cards_of(run(make_agent(None), "I loved The Matrix"))
+    item = cards[0].item_id
+    saved = catalog.items.at[item, "description"], catalog.items.at[item, "tags"]
+    catalog.items.at[item, "description"], catalog.items.at[item, "tags"] = "", []
+    try:
+        llm = ScriptedLLM().enqueue(reading(catalog), *[f"{c.title} is a good pick." for c in cards[1:]])
+        tokens = [t for t in run(make_agent(llm), "I loved The Matrix", user="bob") if isinstance(t, Token)]
+    finally:
+        catalog.items.at[item, "description"], catalog.items.at[item, "tags"] = saved
+    assert tokens[0].text == cards[0].reasons[0].text
+    assert len(llm.prompts) == len(cards)  # the reading and one call per other card
 
 
 def test_llm_cannot_overturn_what_the_words_said(make_agent, demo_tools):

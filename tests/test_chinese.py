@@ -16,7 +16,7 @@ from convrec.catalog.aliases import read_aliases
 from convrec.core.errors import CatalogError
 from convrec.evaluation.chinese import CASES_PATH, load_cases, score_case
 from convrec.tools.chinese import pinyin_titles
-from convrec.tools.explain import genre_match, same_collection, same_person, similar_to_liked
+from convrec.tools.explain import genre_match, same_collection, same_person, similar_description, similar_to_liked
 from convrec.tools.models import Recommendation
 from convrec.tools.reader import read_message
 
@@ -173,6 +173,18 @@ def test_chinese_reasons_cite_the_same_evidence(catalog):
     reason = localized_reason(similar_to_liked("2571", "Matrix, The", 0.8234), catalog, "zh")
     assert reason.text == "因为你喜欢《黑客帝国》（相似度 0.82）" and reason.evidence["liked_item_id"] == "2571"
     assert localized_reason(genre_match(["Sci-Fi", "Action"]), catalog, "zh").text == "属于你喜欢的类型：科幻、动作"
+
+
+def test_every_reason_kind_has_a_chinese_template(catalog):
+    from typing import get_args
+
+    from convrec.agent.prompts import template
+    from convrec.tools.models import ReasonKind
+
+    for kind in get_args(ReasonKind):
+        assert template(f"zh/reason_{kind}").template, kind
+    reason = localized_reason(similar_description("2571", "Matrix, The", 0.5), catalog, "zh")
+    assert reason.text == "简介和《黑客帝国》相近（相似度 0.50）"
 
 
 def test_person_and_collection_reasons_read_in_chinese(catalog):

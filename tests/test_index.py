@@ -83,6 +83,18 @@ def test_query_and_genre_filter(tmp_path, tiny_ml_dir, embedder):
     assert index.query("anything", 0) == []
 
 
+def test_neighbours_by_stored_vector(tmp_path, tiny_ml_dir, embedder):
+    catalog = load_catalog(tiny_ml_dir)
+    index = VectorIndex(open_client(tmp_path, None), catalog.name, embedder)
+    index.sync(catalog)
+    neighbours = index.neighbours("1", 5)  # Toy Story
+    assert len(neighbours) == 5 and "1" not in {item_id for item_id, _ in neighbours}
+    assert [s for _, s in neighbours] == sorted((s for _, s in neighbours), reverse=True)
+    nearest, similarity = index.query(documents(catalog)["1"], 2)[1]  # its own document's nearest but itself
+    assert neighbours[0][0] == nearest and neighbours[0][1] == pytest.approx(similarity, abs=1e-5)
+    assert index.neighbours("not-an-item", 5) == []
+
+
 
 def test_chroma_server_mode(tmp_path, tiny_ml_dir, embedder, monkeypatch):
     port = free_port()

@@ -12,7 +12,9 @@ import pytest
 from convrec.agent.events import Cards, Done, Token
 from convrec.agent.llm import ScriptedLLM
 from convrec.agent.prompts import template
+from convrec.agent.prose import excerpt
 from convrec.agent.reading import preferences_schema
+from convrec.tools.textnorm import spoken_title
 
 CASES = [json.loads(line) for line in (Path(__file__).parent / "data" / "injections.jsonl").read_text().splitlines()]
 BASE = "I loved Heat and The Matrix."
@@ -52,16 +54,23 @@ def test_user_injection_changes_nothing(make_agent, demo_tools, case):
 
 @pytest.mark.parametrize("case", [c for c in CASES if c["where"] == "item"], ids=lambda c: c["text"][:30])
 def test_item_text_never_reaches_the_llm(make_agent, demo_tools, case):
+    """A description is evidence only up to its first instruction-like clause: the instruction never reaches the
+    model, and a model that obeys it anyway (it knows the trick from elsewhere) is not shown."""
     catalog, _ = demo_tools
     baseline_events = run(make_agent(None), BASE, "baseline")
-    first = [e for e in baseline_events if isinstance(e, Cards)][-1].recommendations[0].item_id
+    cards = [e for e in baseline_events if isinstance(e, Cards)][-1].recommendations
+    first = cards[0].item_id
     original = catalog.items.at[first, "description"]
-    catalog.items.at[first, "description"] = case["text"]
+    catalog.items.at[first, "description"] = f"{original} {case['text']}"
     try:
         schema = preferences_schema(tuple(g for g in catalog.genres if g != "IMAX"))
-        llm = ScriptedLLM().enqueue(schema(), *["x"] * 5)
+        obedient = [f"{spoken_title(c.title)} is PWNED: your account is suspended, visit example.com." for c in cards]
+        llm = ScriptedLLM().enqueue(schema(), *obedient)
         events = run(make_agent(llm), BASE, "target")
     finally:
         catalog.items.at[first, "description"] = original
     assert card_ids(events) == card_ids(baseline_events)
     assert all(case["text"] not in message["content"] for prompt in llm.prompts for message in prompt)
+    assert f"<about>{excerpt(cards[0], catalog)}</about>" in llm.prompts[1][1]["content"]  # the film's own part
+    reply = next(e for e in events if isinstance(e, Done)).reply
+    assert "PWNED" not in reply and "example.com" not in reply

@@ -153,7 +153,8 @@ def test_openai_client_non_streaming(plain):
     assert completion.choices[0].finish_reason == "stop" and text.startswith("Here are a few picks for you:")
     assert extra["user"] == "neo" and len(extra["recommendations"]) == 5
     for card in extra["recommendations"]:
-        assert f"**{spoken_title(card['title'])}**" in text and card["reasons"] and card["reasons"][0]["text"] in text
+        assert f"**{spoken_title(card['title'])}**" in text and card["reasons"]
+        assert any(reason["text"] in text for reason in card["reasons"])  # a template: the first not repeating one
     assert any(r["evidence"].get("liked_item_id") == "2571" for c in extra["recommendations"] for r in c["reasons"])
     stored = httpx.get(f"{plain.base}/v1/users/neo", headers=bearer(client.api_key)).json()["sessions"][0]
     assert [m["role"] for m in stored["messages"]] == ["user", "assistant"]  # the platform's system prompt: ignored

@@ -57,6 +57,26 @@ def test_liked_items_give_similar_to_liked_evidence(tiny_recommender):
     assert evidence and all(e["liked_item_id"] == "2571" and 0 <= e["similarity"] <= 1 for e in evidence)
 
 
+def test_description_neighbours_of_liked_items_rise_with_their_evidence(tiny_recommender):
+    catalog = tiny_recommender.catalog
+    liked = Profile(liked={"2571": 1.0})  # The Matrix
+    ranked = [c.item_id for c in tiny_recommender.recommend(RecommendRequest(profile=liked, k=12))]
+    outsider = ranked[-1]  # twelfth without the content signal
+
+    def neighbours(item_id: str, k: int) -> list[tuple[str, float]]:
+        return [(outsider, 0.9)] if item_id == "2571" else []
+
+    content = Recommender(catalog, itemsim=tiny_recommender.itemsim, cf=tiny_recommender.cf,
+                          content_neighbours=neighbours)
+    cards = content.recommend(RecommendRequest(profile=liked, k=5))
+    card = next(c for c in cards if c.item_id == outsider)  # now in the top five
+    reason = next(r for r in card.reasons if r.kind == "similar_description")
+    assert reason.evidence == {"liked_item_id": "2571", "liked_title": catalog.item("2571").label, "similarity": 0.9}
+    assert "Matrix" in reason.text
+    cold = content.recommend(RecommendRequest(k=5))  # nothing liked: no content signal, no such reason
+    assert all(r.kind != "similar_description" for c in cold for r in c.reasons)
+
+
 def test_exploration_slot_is_labelled(tiny_recommender):
     cards = tiny_recommender.recommend(RecommendRequest(profile=Profile(liked={"2571": 1.0}), k=5, explore=True))
     assert cards[-1].reasons[0].kind == "explore"
@@ -77,3 +97,11 @@ def test_bad_k_is_a_validation_error(k):
 def test_unknown_ids_are_a_tool_error(tiny_recommender):
     with pytest.raises(ToolError, match="unknown item id"):
         tiny_recommender.recommend(RecommendRequest(profile=Profile(liked={"999999": 1.0})))
+
+
+def test_reasons_spread_across_the_liked_films_that_explain_the_cards(demo_tools):
+    _, recommender = demo_tools
+    liked = {"1214": 1.0, "541": 1.0}  # Alien, Blade Runner
+    cards = recommender.recommend(RecommendRequest(profile=Profile(liked=liked), k=5))
+    cited = [r.evidence["liked_item_id"] for c in cards for r in c.reasons if r.kind == "similar_to_liked"]
+    assert set(cited) == set(liked)

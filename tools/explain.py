@@ -11,6 +11,12 @@ def similar_to_liked(liked_item_id: str, liked_title: str, similarity: float) ->
                    liked_item_id=liked_item_id, liked_title=liked_title, similarity=round(similarity, 2))
 
 
+def similar_description(liked_item_id: str, liked_title: str, similarity: float) -> Reason:
+    return _reason("similar_description",
+                   f"Its description is close to {spoken_title(liked_title)}'s (similarity {similarity:.2f})",
+                   liked_item_id=liked_item_id, liked_title=liked_title, similarity=round(similarity, 2))
+
+
 def cf_predicted(predicted_rating: float, scale_high: float) -> Reason:
     return _reason("cf_predicted", f"People with tastes like yours rate it highly: "
                                    f"we predict {predicted_rating:.1f}/{scale_high:g} for you",

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 ReasonKind = Literal[
     "similar_to_liked", "cf_predicted", "matches_query", "genre_match", "popular_cold_start", "explore",
-    "same_person", "same_collection",
+    "same_person", "same_collection", "similar_description",
 ]
 EvidenceValue = str | int | float
 

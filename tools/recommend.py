@@ -7,6 +7,7 @@ to the free-text query (Chroma), genre affinity and a popularity prior; blended 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -25,7 +26,10 @@ from convrec.tools.models import Profile, Reason, Recommendation
 
 MIN_SIMILARITY_EVIDENCE = 0.05
 QUERY_POOL = 300  # semantic neighbours fetched for the query signal
+CONTENT_POOL = 300  # description neighbours fetched per liked item for the content signal
+MIN_CONTENT_EVIDENCE = 0.5  # a description this close (cosine) to a liked item's is a reason
 PREDICTED_EVIDENCE = 3.8  # a CF prediction is a reason only when it is this good
+SPREAD_SHARE = 0.5  # a liked item pushing a card at least this share as hard as the strongest may be cited instead
 
 
 class ItemItem(Protocol):
@@ -39,6 +43,7 @@ class CollaborativeFiltering(Protocol):
 
 
 QuerySearch = Callable[[str, int], list[tuple[str, float]]]
+ItemNeighbours = Callable[[str, int], list[tuple[str, float]]]  # an item's nearest items by description
 
 
 class RecommendRequest(BaseModel):
@@ -53,8 +58,10 @@ class RecommendRequest(BaseModel):
 
 class Recommender:
     def __init__(self, catalog: Catalog, *, itemsim: ItemItem | None = None, cf: CollaborativeFiltering | None = None,
-                 query_search: QuerySearch | None = None, knowledge: Knowledge | None = None) -> None:
+                 query_search: QuerySearch | None = None, content_neighbours: ItemNeighbours | None = None,
+                 knowledge: Knowledge | None = None) -> None:
         self.catalog = catalog
+        self.content_neighbours = content_neighbours
         self.knowledge = knowledge
         self.itemsim = itemsim
         self.cf = cf
@@ -84,11 +91,13 @@ class Recommender:
         weights = rank.blend_weights(profile, has_query=signals["query"] is not None,
                                      has_knowledge=signals["knowledge"] is not None,
                                      has_era=signals["era"] is not None,
-                                     has_related=signals["related"] is not None)
+                                     has_related=signals["related"] is not None,
+                                     has_content=signals["content"] is not None)
         relevance = pd.Series(rank.blend(signals, weights, mask), index=self.catalog.items.index[mask])
         slots = request.k - 1 if request.explore and request.k > 1 else request.k
         chosen = rank.mmr(relevance, self._diversity_similarity, slots)
-        cards = [self._card(item_id, relevance[item_id], profile, signals, weights) for item_id in chosen]
+        cited: Counter[str] = Counter()  # spread "because you liked X" across what the person named
+        cards = [self._card(item_id, relevance[item_id], profile, signals, weights, cited=cited) for item_id in chosen]
         if len(cards) < request.k:
             cards += self._exploration(request, relevance, mask, set(chosen))
         return cards
@@ -108,6 +117,7 @@ class Recommender:
             "knowledge": self._knowledge_signal(profile),
             "era": rank.era_affinity(self.catalog, profile.era, liked) if profile.era is not None else None,
             "related": self._related_signal(liked),
+            "content": self._content_signal(liked),
         }
 
     def _related_signal(self, liked: dict[str, float]) -> np.ndarray | None:
@@ -124,6 +134,20 @@ class Recommender:
                     if other != item_id and other in self._position:
                         aligned[self._position[other]] += weight
         return aligned if aligned.any() else None
+
+    def _content_signal(self, liked: dict[str, float]) -> np.ndarray | None:
+        """The strength-weighted mean description similarity to the liked items: it finds neighbours for items
+        too rarely rated for item–item to know them (K-19 → The Hunt for Red October)."""
+        if self.content_neighbours is None or not liked:
+            return None
+        total = np.zeros(len(self.catalog))
+        for item_id, strength in liked.items():
+            for other, similarity in self.content_neighbours(item_id, CONTENT_POOL):
+                if other in self._position:
+                    total[self._position[other]] += strength * similarity
+        if not total.any():
+            return None
+        return total / sum(liked.values())  # beyond the neighbours: 0, as unrelated descriptions score
 
     def _knowledge_signal(self, profile: Profile) -> np.ndarray | None:
         """Σ strength of the liked people/collections an item belongs to, minus the disliked ones."""
@@ -162,19 +186,23 @@ class Recommender:
 
     # -- cards and evidence -------------------------------------------------------------------------------------------
     def _card(self, item_id: str, score: float, profile: Profile, signals: dict[str, np.ndarray | None],
-              weights: dict[str, float], extra: list[Reason] | None = None) -> Recommendation:
+              weights: dict[str, float], extra: list[Reason] | None = None,
+              cited: Counter[str] | None = None) -> Recommendation:
         item = self.catalog.item(item_id)
-        reasons = [*(extra or []), *self._reasons(item_id, profile, signals, weights)]
+        reasons = [*(extra or []), *self._reasons(item_id, profile, signals, weights, Counter() if cited is None
+                                                  else cited)]
         return Recommendation(item_id=item_id, title=item.title, year=item.year, genres=list(item.genres),
                               score=round(float(score), 4), reasons=reasons[:3])
 
     def _reasons(self, item_id: str, profile: Profile, signals: dict[str, np.ndarray | None],
-                 weights: dict[str, float]) -> list[Reason]:
+                 weights: dict[str, float], cited: Counter[str]) -> list[Reason]:
         reasons: list[Reason] = self._knowledge_reasons(item_id, profile)
         position = self._position[item_id]
         liked = {**profile.liked, **{i: 1.0 for i, r in profile.ratings.items() if self.catalog.scale.is_like(r)}}
         if self.itemsim is not None and liked:
-            reasons += self._similar_to_liked(item_id, liked)
+            reasons += self._similar_to_liked(item_id, liked, cited)
+        if signals.get("content") is not None and liked:
+            reasons += self._similar_description(item_id, liked)
         query = signals.get("query")
         if query is not None and profile.query and np.isfinite(query[position]):
             reasons.append(explain.matches_query(profile.query, float(query[position])))
@@ -211,15 +239,31 @@ class Recommender:
                         else explain.same_collection(entity.name, liked, label)]
         return []
 
-    def _similar_to_liked(self, item_id: str, liked: dict[str, float]) -> list[Reason]:
-        contributions = self.itemsim.contributions(item_id, liked)
+    def _similar_to_liked(self, item_id: str, liked: dict[str, float], cited: Counter[str]) -> list[Reason]:
+        """The liked item that explains the card: the strongest contributor, unless another that pushes it at least
+        SPREAD_SHARE as hard has been cited less often by the cards before (several liked films, several cited)."""
+        contributions = self.itemsim.contributions(item_id, liked)  # largest first
         if not contributions:
             return []
-        best, _ = max(contributions, key=lambda pair: pair[1])
+        strongest = contributions[0][1]
+        strong = [pair for pair in contributions if pair[1] > 0 and pair[1] >= SPREAD_SHARE * strongest]
+        best = min(strong or contributions[:1], key=lambda pair: cited[pair[0]])[0]  # stable: ties keep the order
         similarity = self.itemsim.similarity(item_id, best)
         if similarity < MIN_SIMILARITY_EVIDENCE:
             return []
+        cited[best] += 1
         return [explain.similar_to_liked(best, self.catalog.item(best).label, similarity)]
+
+    def _similar_description(self, item_id: str, liked: dict[str, float]) -> list[Reason]:
+        """The liked item whose description is nearest this one's, when close enough."""
+        nearest = [(similarity, liked_id) for liked_id in liked
+                   for other, similarity in self.content_neighbours(liked_id, CONTENT_POOL) if other == item_id]
+        if not nearest:
+            return []
+        similarity, liked_id = max(nearest)
+        if similarity < MIN_CONTENT_EVIDENCE:
+            return []
+        return [explain.similar_description(liked_id, self.catalog.item(liked_id).label, similarity)]
 
     def _exploration(self, request: RecommendRequest, relevance: pd.Series, mask: np.ndarray,
                      chosen: set[str]) -> list[Recommendation]:

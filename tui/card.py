@@ -114,10 +114,14 @@ class RecCard(Widget, can_focus=True):
 
     def set_prose(self, text: str) -> None:
         if text != self.prose:
-            unchanged_view = text == (self.rec.reasons[0].text if self.rec.reasons else None)
+            unchanged_view = self._is_template(text)
             self.prose = text
-            if not unchanged_view:  # the template sentence is already shown as the reason
+            if not unchanged_view:  # a template sentence is already shown as one of the reasons
                 self.refresh(layout=True)
+
+    def _is_template(self, text: str) -> bool:
+        """The fallback sentence is one of the card's reasons (not always the first: see prose.fallback_sentence)."""
+        return any(text == reason.text for reason in self.rec.reasons)
 
     # -- drawing -----------------------------------------------------------------------------------------------------
     def render(self) -> Table:
@@ -133,8 +137,7 @@ class RecCard(Widget, can_focus=True):
             grid.add_row("", Text(" · ".join(rec.genres), style="italic #87afaf"))
         for reason in rec.reasons:
             grid.add_row(Text("›", style="#5fafd7"), Text(reason.text))
-        template = rec.reasons[0].text if rec.reasons else None
-        if self.prose and self.prose != template:
+        if self.prose and not self._is_template(self.prose):
             grid.add_row(Text("“", style="#5fafd7"), Text(self.prose + "”", style="italic"))
         grid.add_row("", score_bar(rec.score))
         return grid
