@@ -20,9 +20,12 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import TypeVar
 
+from convrec.agent.chinese import chinese_llm_reading, faithful_chinese
 from convrec.agent.events import Cards, Choice, Done, Event, Question, Status, Token, ToolCall, collect
 from convrec.agent.guard import strip_instructions
 from convrec.agent.llm import LLM, LLMError, LLMUnavailable
+from convrec.agent.locale import (Language, ambiguity_question, elicitation_question, language_of, local_title,
+                                  localized_cards, localized_choices, reply_head_in, template_name)
 from convrec.agent.memory import Memory
 from convrec.agent.prose import doomed, excerpt, fallback_sentence, first_sentence_end, prompt_fact, rejection
 from convrec.agent.prompts import render
@@ -43,7 +46,6 @@ PROSE_MAX_TOKENS = 48
 CONTEXT_TURNS = 2
 MAX_ELICITATIONS = 2  # onboarding questions per session; after that, cards alone until the user says more
 COLD_START_SIGNALS = 1  # fewer item/genre opinions than this, and no query: ask
-ELICIT_TEXT = "To tune these: which of these have you seen and liked? Or name a movie or a genre you love (or hate)."
 
 T = TypeVar("T")
 
@@ -74,6 +76,7 @@ class _Start:
     profile: Profile
     cards: list[Recommendation]
     question: Question | None
+    language: Language = "en"  # the message's, and so the reply's (agent/locale.py)
 
 
 class Agent:
@@ -97,7 +100,8 @@ class Agent:
             ticket = self.scheduler.admit()
         try:
             started = time.perf_counter()
-            start = await asyncio.to_thread(self._start, user, message, session, record)
+            language = language_of(message)  # the reply's language (agent/locale.py)
+            start = await asyncio.to_thread(self._start, user, message, session, record, language)
             cards = start.cards
             cards_ms = (time.perf_counter() - started) * 1000
             yield Cards(recommendations=cards)
@@ -121,9 +125,10 @@ class Agent:
         if self.llm is not None and start.text:
             try:
                 yield Status(text="reading your message…")
-                reading = await self._llm_call(ticket, llm_reading, self.llm, start.text, start.context,
-                                               self.catalog)
-                revised = await asyncio.to_thread(self._revise, user, start.session, reading, start.profile)
+                read = chinese_llm_reading if start.language == "zh" else llm_reading
+                reading = await self._llm_call(ticket, read, self.llm, start.text, start.context, self.catalog)
+                revised = await asyncio.to_thread(self._revise, user, start.session, reading, start.profile,
+                                                  start.language)
                 if revised is not None:
                     _, cards, changed = revised
                     yield Cards(recommendations=cards, revision=1, changed=changed)
@@ -143,13 +148,13 @@ class Agent:
         lines = []
         if degraded is None and cards:
             yield Status(text="writing one sentence per card…")  # the slow part: say so (front ends show it)
-        async for event in self._prose(cards, degraded is None, ticket):
+        async for event in self._prose(cards, degraded is None, ticket, start.language):
             if isinstance(event, Status):
                 degraded = event.text
             else:
                 lines.append(card_line(next(c for c in cards if c.item_id == event.item_id), event.text))
             yield event
-        reply = self._reply(cards, lines, start.question)
+        reply = self._reply(cards, lines, start.question, start.language)
         await asyncio.to_thread(self.memory.add_message, start.session, "assistant", reply)
         yield Done(reply=reply, cards_ms=round(cards_ms, 1), total_s=round(time.perf_counter() - started, 3),
                    degraded=degraded)
@@ -192,7 +197,8 @@ class Agent:
         return self._recommend(user, self.memory.profile(user), session)
 
     # -- steps ------------------------------------------------------------------------------------------------------
-    def _start(self, user: str, message: str, session: str | None, record: bool) -> _Start:
+    def _start(self, user: str, message: str, session: str | None, record: bool,
+               language: Language = "en") -> _Start:
         """read → remember → cards → question: no LLM, all committed before anything is shown (a worker thread)."""
         session = self.memory.session(user, session)
         context = self._context(session)
@@ -202,48 +208,52 @@ class Agent:
         if record:
             self.memory.add_message(session, "user", message)
         self.memory.save_profile(user, profile)
-        cards = self._recommend(user, with_guesses(profile, reading), session)
-        question = self._question(reading, profile, session)
+        cards = self._recommend(user, with_guesses(profile, reading), session, language)
+        question = self._question(reading, profile, session, language)
         if question is not None:
             role = "question" if question.kind == "ambiguous" else "elicit"
             self.memory.add_message(session, role, question.text)
-        return _Start(session, context, text, set_aside, profile, cards, question)
+        return _Start(session, context, text, set_aside, profile, cards, question, language)
 
-    def _recommend(self, user: str, profile: Profile, session: str | None) -> list[Recommendation]:
+    def _recommend(self, user: str, profile: Profile, session: str | None,
+                   language: Language = "en") -> list[Recommendation]:
         request = RecommendRequest(profile=profile, k=self.cards, explore=profile.signal_count >= 3,
                                    genre_feedback=self._genre_feedback(user))
         cards = self.recommender.recommend(request)
         if session is not None:
             self.memory.record_shown(session, self._turn_number(session), [card.item_id for card in cards])
-        return cards
+        return localized_cards(cards, self.catalog, language)
 
-    def _question(self, reading: Reading, profile: Profile, session: str) -> Question | None:
+    def _question(self, reading: Reading, profile: Profile, session: str,
+                  language: Language = "en") -> Question | None:
         if reading.ambiguous:
             mention = reading.ambiguous[0]
             choices = [Choice(label=c.title, item_id=c.item_id) for c in mention.candidates[:4]]
-            return Question(kind="ambiguous", text=f"Which \u201c{mention.span}\u201d do you mean?", choices=choices,
-                            span=mention.span)
+            return Question(kind="ambiguous", text=ambiguity_question(mention.span, language),
+                            choices=localized_choices(choices, self.catalog, language), span=mention.span)
         if profile.signal_count >= COLD_START_SIGNALS or profile.query or \
                 self._elicitations_asked(session) >= MAX_ELICITATIONS:
             return None
-        return elicitation(self.catalog, profile, ELICIT_TEXT)
+        question = elicitation(self.catalog, profile, elicitation_question(language))
+        return question.model_copy(update={"choices": localized_choices(question.choices, self.catalog, language)})
 
     async def _llm_call(self, ticket: Ticket | None, fn: Callable[..., T], *args) -> T:
         if ticket is not None:
             return await ticket.call(fn, *args)
         return await asyncio.to_thread(fn, *args)
 
-    def _revise(self, user: str, session: str, reading: Reading,
-                profile: Profile) -> tuple[Profile, list[Recommendation], str] | None:
+    def _revise(self, user: str, session: str, reading: Reading, profile: Profile,
+                language: Language = "en") -> tuple[Profile, list[Recommendation], str] | None:
         """Apply the LLM's (validated) reading; new cards if it changed the profile."""
         revised = apply_reading(profile, only_additions(reading, profile))
         if revised == profile:
             return None
         self.memory.save_profile(user, revised)
-        return revised, self._recommend(user, revised, session), _describe_change(profile, revised, self.catalog)
+        return revised, self._recommend(user, revised, session, language), _describe_change(profile, revised,
+                                                                                              self.catalog)
 
-    async def _prose(self, cards: list[Recommendation], use_llm: bool,
-                     ticket: Ticket | None = None) -> AsyncIterator[Token | Status]:
+    async def _prose(self, cards: list[Recommendation], use_llm: bool, ticket: Ticket | None = None,
+                     language: Language = "en") -> AsyncIterator[Token | Status]:
         """A Token per card: the model's checked sentence, else the template. If the model goes down mid-reply (its
         process crashed or hung, the endpoint is unreachable), one Status says so and the other cards keep their
         templates: the turn never waits on a model that is restarting."""
@@ -255,7 +265,7 @@ class Agent:
             if use_llm and self._worth_phrasing(card):
                 try:
                     sentence = await self._llm_call(ticket, self._checked_phrase, card, cancelled,
-                                                    tuple(shown)) or template
+                                                    tuple(shown), language) or template
                 except LLMUnavailable as error:
                     use_llm = False
                     yield Status(text=f"{error.what}; {error.fix}")
@@ -267,18 +277,22 @@ class Agent:
         return bool(card.reasons) and bool(excerpt(card, self.catalog))
 
     def _checked_phrase(self, card: Recommendation, cancelled: threading.Event | None = None,
-                        shown: tuple[tuple[str, Recommendation], ...] = ()) -> str | None:
-        candidate = self._phrase(card, cancelled)
+                        shown: tuple[tuple[str, Recommendation], ...] = (),
+                        language: Language = "en") -> str | None:
+        candidate = self._phrase(card, cancelled, language)
         if not candidate:
             return None
+        if language == "zh":
+            return candidate if faithful_chinese(candidate, card, self.catalog) else None
         why = rejection(candidate, card, self.catalog, earlier=shown)
         if why is not None:
             log.debug("template kept for %s (%s): %s", card.item_id, why, candidate, extra={"rejection": why})
             return None
         return candidate
 
-    def _phrase(self, card: Recommendation, cancelled: threading.Event | None = None) -> str | None:
-        messages = phrase_messages(card, self.catalog)
+    def _phrase(self, card: Recommendation, cancelled: threading.Event | None = None,
+                language: Language = "en") -> str | None:
+        messages = phrase_messages(card, self.catalog, language)
         pieces = []
         try:
             stream = self.llm.stream_chat(messages, max_tokens=PROSE_MAX_TOKENS, temperature=0.3, stop=["\n"])
@@ -291,7 +305,7 @@ class Agent:
                 if len(pieces) > 1 and (end := first_sentence_end(text)) is not None:
                     _close(stream)  # one sentence is all we show: stop decoding
                     return text[:end].strip()
-                if doomed(text, card, self.catalog):
+                if language == "en" and doomed(text, card, self.catalog):  # an English check
                     _close(stream)  # the check will reject it (the caller logs why): stop decoding
                     return text.strip()
         except LLMUnavailable:
@@ -321,8 +335,9 @@ class Agent:
                 counts.setdefault(genre, [0, 0])[0 if positive else 1] += 1
         return {genre: (likes, dislikes) for genre, (likes, dislikes) in counts.items()}
 
-    def _reply(self, cards: list[Recommendation], lines: list[str], question: Question | None) -> str:
-        parts = [reply_head(cards), *lines]
+    def _reply(self, cards: list[Recommendation], lines: list[str], question: Question | None,
+               language: Language = "en") -> str:
+        parts = [reply_head(cards, language), *lines]
         if question is not None:
             parts.append(question.text)
         return "\n".join(parts)
@@ -334,18 +349,27 @@ def _close(stream) -> None:
         close()
 
 
-def phrase_messages(card: Recommendation, catalog: Catalog) -> list[dict[str, str]]:
+def phrase_messages(card: Recommendation, catalog: Catalog, language: Language = "en") -> list[dict[str, str]]:
     """The prompt for one card's sentence: the system prompt, byte-identical for every card (llama.cpp reuses its
     KV cache), then the card's own short text. The person's message stays out: the small models pinned its words
-    on any film ("The Shawshank Redemption … is a movie with animals")."""
+    on any film ("The Shawshank Redemption … is a movie with animals"). In another language the model rephrases the
+    card's (translated) first reason about its title as the user says it; the English excerpt stays out, since the
+    check for that language traces words to the card's own evidence."""
+    if language != "en":
+        return [{"role": "system", "content": render(template_name("reason_system", language))},
+                {"role": "user", "content": render(template_name("reason_user", language),
+                                                   title=local_title(catalog, card.item_id, language),
+                                                   fact=card.reasons[0].text)}]
     return [{"role": "system", "content": render("reason_system")},
             {"role": "user", "content": render("reason_user", title=spoken_title(card.title),
                                                about=excerpt(card, catalog) or "-", fact=prompt_fact(card))}]
 
 
-def reply_head(cards: list[Recommendation]) -> str:
+def reply_head(cards: list[Recommendation], language: Language = "en") -> str:
     """The reply's first line; the reply is this, one `card_line` per card, then the question, joined by newlines
     (streaming front ends build the same text piece by piece)."""
+    if language != "en":
+        return reply_head_in(language, bool(cards))
     return "Here are a few picks for you:" if cards else "I found nothing that fits all of that: try loosening a limit."
 
 

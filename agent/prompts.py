@@ -18,7 +18,8 @@ class PromptError(KeyError):
 
 @lru_cache(maxsize=None)
 def template(name: str) -> Template:
-    text = (resources.files("convrec.prompts") / f"{name}.txt").read_text(encoding="utf-8")
+    *folders, last = name.split("/")  # "zh/reason_system": a locale's template (prompts/zh/)
+    text = resources.files("convrec.prompts").joinpath(*folders, f"{last}.txt").read_text(encoding="utf-8")
     return Template(text.strip())
 
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, create_model
 from rapidfuzz import fuzz
 
 from convrec.agent.llm import LLM, Message
+from convrec.agent.locale import Language, template_name
 from convrec.agent.prompts import render
 from convrec.catalog.models import Catalog
 from convrec.tools.linking import link_title
@@ -42,10 +43,11 @@ def preferences_schema(genres: tuple[str, ...]) -> type[BaseModel]:
     )
 
 
-def reading_messages(message: str, context: str) -> list[Message]:
+def reading_messages(message: str, context: str, language: Language = "en") -> list[Message]:
     """System prompt first and byte-identical every turn, so llama.cpp reuses its KV cache."""
-    return [{"role": "system", "content": render("read_system")},
-            {"role": "user", "content": render("read_user", context=context or "nothing yet", message=message)}]
+    return [{"role": "system", "content": render(template_name("read_system", language))},
+            {"role": "user", "content": render(template_name("read_user", language), context=context or "nothing yet",
+                                               message=message)}]
 
 
 def llm_reading(llm: LLM, message: str, context: str, catalog: Catalog) -> Reading:

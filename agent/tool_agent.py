@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field, create_model
 
 from convrec.agent.events import Cards, Done, Event, Status, ToolCall
 from convrec.agent.llm import LLM
+from convrec.agent.locale import localized_cards
 from convrec.agent.memory import Memory
 from convrec.agent.policy import CARDS, Agent, _Start
 from convrec.agent.prompts import render
@@ -161,7 +162,7 @@ class ToolAgent(Agent):
         cards = guaranteed(self.recommender.recommend(request), start.profile, self.catalog, set(tools.bus.items))
         if cards:
             self.memory.record_shown(start.session, self._turn_number(start.session), [c.item_id for c in cards])
-        return cards
+        return localized_cards(cards, self.catalog, start.language)
 
 
 def build_tool_agent(settings: Settings, catalog: Catalog, recommender: Recommender, memory: Memory,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from convrec.catalog.aliases import read_aliases
 from convrec.catalog.fingerprint import fingerprint
 from convrec.catalog.manifest import MANIFEST_NAME, NAME_PATTERN, ItemsSpec, RatingsSpec, read_manifest
 from convrec.catalog.models import ITEM_COLUMNS, Catalog, RatingScale
@@ -37,10 +38,15 @@ def demo_catalog_path() -> Path:
     return Path(str(resources.files("convrec.catalog") / "demo"))
 
 
+def demo_aliases_path() -> Path:
+    """The demo's hand-curated Chinese titles (its README says how they were made)."""
+    return demo_catalog_path() / "aliases" / "zh.csv"
+
+
 def load_demo_catalog() -> Catalog:
     demo = demo_catalog_path()
     return load_movielens(demo / "ml-latest-small", name=DEMO_NAME,
-                          descriptions=demo / "descriptions" / "descriptions.csv")
+                          descriptions=demo / "descriptions" / "descriptions.csv", aliases=demo_aliases_path())
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,7 @@ class CatalogSource:
     name: str
     items: pd.DataFrame  # ITEM_COLUMNS (in that order), indexed by item id
     ratings_spec: RatingsSpec
+    aliases: dict[str, str] = field(default_factory=dict)  # other-language title → item_id (aliases.py)
 
     @property
     def scale(self) -> RatingScale:
@@ -66,7 +73,7 @@ class CatalogSource:
     def load(self) -> Catalog:
         ratings = pd.concat(list(self.ratings()), ignore_index=True)
         return Catalog(name=self.name, items=self.items, ratings=ratings, scale=self.scale,
-                       fingerprint=fingerprint(self.items, ratings, self.scale))
+                       fingerprint=fingerprint(self.items, ratings, self.scale), aliases=self.aliases)
 
 
 def load_catalog(path: Path) -> Catalog:
@@ -92,15 +99,19 @@ def open_catalog(path: Path) -> CatalogSource:
 
 def _open_generic(manifest_path: Path) -> CatalogSource:
     manifest = read_manifest(manifest_path)
-    return CatalogSource(manifest.name, _read_items(manifest.items)[ITEM_COLUMNS], manifest.ratings)
+    items = _read_items(manifest.items)[ITEM_COLUMNS]
+    aliases = read_aliases(manifest.aliases.path, items.index) if manifest.aliases else {}
+    return CatalogSource(manifest.name, items, manifest.ratings, aliases)
 
 
-def load_movielens(folder: Path, *, name: str | None = None, descriptions: Path | None = None) -> Catalog:
+def load_movielens(folder: Path, *, name: str | None = None, descriptions: Path | None = None,
+                   aliases: Path | None = None) -> Catalog:
     """movies.csv + ratings.csv, with tags.csv, links.csv and descriptions.csv (movieId,plot) when present."""
-    return _open_movielens(folder, name=name, descriptions=descriptions).load()
+    return _open_movielens(folder, name=name, descriptions=descriptions, aliases=aliases).load()
 
 
-def _open_movielens(folder: Path, *, name: str | None = None, descriptions: Path | None = None) -> CatalogSource:
+def _open_movielens(folder: Path, *, name: str | None = None, descriptions: Path | None = None,
+                    aliases: Path | None = None) -> CatalogSource:
     items = _read_items(ItemsSpec(path=folder / "movies.csv", id="movieId", title="title", genres="genres"))
     titles = items["title"].map(_split_title_year)
     items["title"] = titles.str[0].astype("str")
@@ -113,7 +124,8 @@ def _open_movielens(folder: Path, *, name: str | None = None, descriptions: Path
     items["metadata"] = _movielens_links(folder / "links.csv", items.index)
     spec = RatingsSpec(path=folder / "ratings.csv", user_id="userId", item_id="movieId", rating="rating",
                        timestamp="timestamp", scale=(0.5, 5.0))
-    return CatalogSource(name or _safe_name(folder.name), items[ITEM_COLUMNS], spec)
+    return CatalogSource(name or _safe_name(folder.name), items[ITEM_COLUMNS], spec,
+                         read_aliases(aliases, items.index) if aliases else {})
 
 
 def _read_items(spec: ItemsSpec) -> pd.DataFrame:

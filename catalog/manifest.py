@@ -13,6 +13,8 @@
     path = "ratings.jsonl"
     user_id = "reader"               # defaults: user_id, item_id, rating; timestamp is optional
     scale = [1, 5]                   # default [0.5, 5]
+    [aliases]                        # optional: other names for items, e.g. Chinese titles
+    path = "aliases.csv"             # columns item_id, alias
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ class Manifest(BaseModel):
     name: str = Field(pattern=NAME_PATTERN)
     items: ItemsSpec
     ratings: RatingsSpec
+    aliases: _FileSpec | None = None
 
 
 def read_manifest(path: Path) -> Manifest:
@@ -91,6 +94,8 @@ def read_manifest(path: Path) -> Manifest:
     folder = path.parent
     manifest.items.path = _inside(folder, manifest.items.path, "items.path", path)
     manifest.ratings.path = _inside(folder, manifest.ratings.path, "ratings.path", path)
+    if manifest.aliases is not None:
+        manifest.aliases.path = _inside(folder, manifest.aliases.path, "aliases.path", path)
     return manifest
 
 

@@ -77,6 +77,7 @@ class Catalog:
     ratings: pd.DataFrame
     scale: RatingScale
     fingerprint: str
+    aliases: dict[str, str] = field(default_factory=dict, repr=False)  # other-language title → item_id (aliases.py)
     _cache: dict = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:

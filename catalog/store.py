@@ -29,8 +29,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from convrec.catalog.aliases import read_aliases
 from convrec.catalog.fingerprint import fingerprint
-from convrec.catalog.loaders import CatalogSource, load_catalog, load_demo_catalog, open_catalog
+from convrec.catalog.loaders import CatalogSource, demo_aliases_path, load_catalog, load_demo_catalog, open_catalog
 from convrec.catalog.models import Catalog, RatingScale
 from convrec.core.errors import CatalogError
 from convrec.core.files import atomic_write, fsync
@@ -42,6 +43,7 @@ except ImportError:  # Windows: staging folders are only removed by age
     fcntl = None
 
 _ITEMS, _RATINGS, _META, _CURRENT, _STAGING = "items.parquet", "ratings.parquet", "meta.json", "CURRENT", ".import-"
+_ALIASES = "aliases.json"
 _LOCK = ".lock"  # held by the import writing the staging folder
 _STALE_STAGING_SECONDS = 3600  # a staging folder without a lock (or without fcntl) is removed after this
 _RATINGS_SCHEMA = pa.schema([("user_id", pa.string()), ("item_id", pa.string()), ("rating", pa.float64()),
@@ -128,7 +130,9 @@ class CatalogStore:
     def publish(self, catalog: Catalog, *, source: str) -> Catalog:
         """Make a validated catalog the active one (content already stored under its fingerprint is reused)."""
         self._remove_abandoned_staging()
-        if (self._versions / catalog.fingerprint / _META).is_file():
+        target = self._versions / catalog.fingerprint
+        if (target / _META).is_file():
+            _update_aliases(target, catalog.aliases)
             self._activate(catalog.fingerprint)
         else:
             with self._staging() as staging:
@@ -161,6 +165,8 @@ class CatalogStore:
                 if not (target / _META).is_file():  # else a concurrent import published the same content first
                     raise
             fsync(self._versions)
+        else:
+            _update_aliases(target, json.loads((staging / _ALIASES).read_text()))
         self._activate(fingerprint)
 
     def _activate(self, fingerprint: str) -> None:
@@ -213,6 +219,7 @@ def _write_streamed_version(source: CatalogSource, folder: Path, origin: str) ->
     ratings = pa.concat_tables(parts)
     items = source.items
     _write_items(items, folder)
+    _write_aliases(source.aliases, folder)
     _write_meta(folder, name=source.name, fingerprint=fingerprint(items, ratings, source.scale), scale=source.scale,
                 items=len(items), ratings=ratings.num_rows, users=pc.count_distinct(ratings["user_id"]).as_py(),
                 source=origin)
@@ -220,6 +227,7 @@ def _write_streamed_version(source: CatalogSource, folder: Path, origin: str) ->
 
 def _write_version(catalog: Catalog, folder: Path, source: str) -> None:
     _write_items(catalog.items, folder)
+    _write_aliases(catalog.aliases, folder)
     catalog.ratings.to_parquet(folder / _RATINGS, index=False)
     _write_meta(folder, name=catalog.name, fingerprint=catalog.fingerprint, scale=catalog.scale,
                 items=len(catalog.items), ratings=len(catalog.ratings),
@@ -229,6 +237,18 @@ def _write_version(catalog: Catalog, folder: Path, source: str) -> None:
 def _write_items(items: pd.DataFrame, folder: Path) -> None:
     # Metadata dicts have varying keys: JSON text round-trips them exactly, where Arrow would infer a struct.
     items.assign(metadata=items["metadata"].map(lambda m: json.dumps(m, sort_keys=True))).to_parquet(folder / _ITEMS)
+
+
+def _write_aliases(aliases: dict[str, str], folder: Path) -> None:
+    (folder / _ALIASES).write_text(json.dumps(aliases))
+
+
+def _update_aliases(version: Path, aliases: dict[str, str]) -> None:
+    """Aliases are not part of the fingerprint: the same items and ratings imported again with other aliases (or
+    stored before aliases were kept) get the new ones."""
+    path = version / _ALIASES
+    if not path.is_file() or json.loads(path.read_text()) != aliases:
+        atomic_write(path, json.dumps(aliases))
 
 
 def _write_meta(folder: Path, *, name: str, fingerprint: str, scale: RatingScale, items: int, ratings: int,
@@ -250,5 +270,13 @@ def _read_version(version: Path) -> Catalog:
     items["description"] = items["description"].astype(object).where(items["description"].notna(), None)
     items["metadata"] = items["metadata"].map(json.loads)
     return Catalog(name=meta["name"], items=items, ratings=pd.read_parquet(version / _RATINGS),
-                   scale=RatingScale(**meta["scale"]), fingerprint=meta["fingerprint"])
+                   scale=RatingScale(**meta["scale"]), fingerprint=meta["fingerprint"],
+                   aliases=_read_aliases(version, meta, items.index))
+
+
+def _read_aliases(version: Path, meta: dict, item_ids: pd.Index) -> dict[str, str]:
+    """The stored aliases; the demo's come from the package, whose table may be newer than the stored demo."""
+    if meta["source"] == "demo":
+        return read_aliases(demo_aliases_path(), item_ids)
+    return json.loads((version / _ALIASES).read_text()) if (version / _ALIASES).is_file() else {}
 

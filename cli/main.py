@@ -359,6 +359,27 @@ def eval_simulate(
                  seed=seed, workers=workers, prose=prose)
 
 
+@eval_app.command("chinese")
+def eval_chinese(
+    llm: EvalLlm = "none",
+    model: ModelOption = None,
+    aliases: Annotated[bool, typer.Option("--aliases/--no-aliases", help="use the catalog's title aliases (off: "
+                                          "titles only from the LLM)")] = True,
+    prose: Annotated[bool, typer.Option("--prose/--no-prose", help="let the agent write its reasons")] = True,
+    report: Annotated[Path | None, typer.Option("--report", help="folder for chinese.json")] = None,
+    split: Annotated[str, typer.Option("--split", help="tune (odd lines) | check (even lines) | all; every run "
+                                       "reports both halves")] = "all",
+) -> None:
+    """Chinese test messages through the agent: titles linked, exclusions kept, replies in Chinese."""
+    from convrec.evaluation.chinese import main as run_chinese
+
+    if llm not in ("none", "local", "openai"):
+        raise typer.BadParameter("use none, local or openai", param_hint="--llm")
+    if split not in ("tune", "check", "all"):
+        raise typer.BadParameter("use tune, check or all", param_hint="--split")
+    run_chinese(report, llm=llm, model=model, aliases=aliases, prose=prose, split=split)
+
+
 def run() -> None:
     """Console entry point. Typer handles usage errors (exit 2); explainable failures become one line."""
     try:

@@ -45,7 +45,7 @@ def training_catalog(catalog: Catalog, ratings: pd.DataFrame, tag: str) -> Catal
     """
     digest = hashlib.sha256(f"{catalog.fingerprint}:{tag}:{len(ratings)}".encode()).hexdigest()
     return Catalog(name=f"{catalog.name}-{tag}", items=catalog.items, ratings=ratings.reset_index(drop=True),
-                   scale=catalog.scale, fingerprint=digest)
+                   scale=catalog.scale, fingerprint=digest, aliases=catalog.aliases)
 
 
 class ItemSpace:

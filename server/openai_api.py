@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse, Response
 
 from convrec.agent.events import Cards, Done, Error, Question, Token, collect
+from convrec.agent.locale import language_of
 from convrec.agent.policy import card_line, reply_head
 from convrec.server.deps import ERROR_RESPONSES, authenticated, error_response, state_of
 from convrec.server.config import MODEL_ID
@@ -165,7 +166,7 @@ async def _chunks(turn: TurnTask, principal: Principal, plan: TurnPlan, lines: _
             elif isinstance(event, Token):
                 card = cards.get(event.item_id)
                 line = card_line(card, event.text) if card is not None else f"- {event.text}"
-                piece = (reply_head(list(cards.values())) if not sent else "") + "\n" + line
+                piece = (reply_head(list(cards.values()), language_of(plan.message)) if not sent else "") + "\n" + line
                 sent += piece
                 yield lines.delta({"content": piece})
             elif isinstance(event, Done):

@@ -22,6 +22,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from convrec.catalog.models import Catalog
+from convrec.tools.chinese import gloss, has_chinese
 from convrec.tools.knowledge import COLLECTION_CUES, EntityMention, find_entities, is_searchable, knowledge_index
 from convrec.tools.linking import LinkCandidate, TitleMention, find_titles
 from convrec.tools.models import Constraints, Era
@@ -202,6 +203,9 @@ class _Judgement:
 
 def read_message(text: str, catalog: Catalog) -> Reading:
     """Read one user message against `catalog`: titles, genres, year limits, query and intent."""
+    if has_chinese(text):  # Chinese is read through an English gloss (tools/chinese.py)
+        glossed = gloss(text, catalog)
+        return glossed.restore(read_message(glossed.english, catalog))
     tokens = tokenize(text)
     years = _read_years(text, catalog)
     titles = [mention for mention in find_titles(text, catalog) if not _inside_any(mention, years.spans)]

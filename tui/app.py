@@ -74,6 +74,7 @@ class Reply:
 
     view: AgentMessage
     shown: dict[str, Recommendation] = field(default_factory=dict)
+    language: str = "en"  # the user's message's, so the reply's (agent.locale.language_of)
 
 
 def error_text(error: BaseException) -> str:
@@ -337,12 +338,14 @@ class ConvrecApp(App):
     async def _turn(self, text: str) -> None:
         from contextlib import aclosing
 
+        from convrec.agent.locale import language_of
+
         view: AgentMessage | None = None
         self.status_bar.set_state("finding picks…")
         try:
             view = await self.chat.add_agent()
             view.set_status("finding picks…")
-            reply = Reply(view)
+            reply = Reply(view, language=language_of(text))
             async with aclosing(self.runtime.agent.turn(self.user, text, self.session)) as events:
                 async for event in events:
                     await getattr(self, f"_stream_{event.type}")(reply, event)  # one handler per event type
@@ -373,7 +376,7 @@ class ConvrecApp(App):
         reply.shown = {card.item_id: card for card in event.recommendations}
         if event.revision == 0:
             self.cards.show(event.recommendations, title="Picks for you")
-            await reply.view.write(reply_head(event.recommendations))
+            await reply.view.write(reply_head(event.recommendations, reply.language))
             reply.view.set_status(WRITING if self.runtime.agent.llm is not None else None)
         else:
             self.cards.show(event.recommendations, note=event.changed, highlight=True)

@@ -1,0 +1,239 @@
+"""Chinese end to end: reading (gloss, aliases, LLM title proposals), replies in Chinese, the faithfulness check."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from convrec.agent.chinese import (back_schema, chinese_llm_reading, faithful_chinese, proposals_schema, reading_with_titles,
+                                   title_candidates)
+from convrec.agent.llm import ScriptedLLM
+from convrec.agent.locale import language_of, localized_reason
+from convrec.catalog.aliases import read_aliases
+from convrec.core.errors import CatalogError
+from convrec.evaluation.chinese import CASES_PATH, load_cases, score_case
+from convrec.tools.chinese import pinyin_titles
+from convrec.tools.explain import genre_match, same_collection, same_person, similar_description, similar_to_liked
+from convrec.tools.models import Recommendation
+from convrec.tools.reader import read_message
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    from convrec.catalog.loaders import load_demo_catalog
+
+    return load_demo_catalog()
+
+
+def test_the_issue_message_links_the_matrix_and_keeps_the_horror_exclusion(catalog):
+    reading = read_message("我喜欢黑客帝国，不要恐怖片", catalog)
+    assert set(reading.liked) == {"2571"}
+    assert reading.constraints.exclude_genres == {"Horror"}
+    assert reading.titles[0].span == "黑客帝国"  # the user's own words, not the gloss
+
+
+@pytest.mark.parametrize(("text", "liked", "excluded", "years"), [
+    ("别给我推荐战争片，想看喜剧", {"Comedy"}, {"War"}, (None, None)),
+    ("除了动画片都可以", set(), {"Animation"}, (None, None)),
+    ("七十年代的西部片", {"Western"}, set(), (1970, 1979)),
+    ("1995年到2005年的动作片", {"Action"}, set(), (1995, 2005)),
+    ("no horror please, 来点科幻的", {"Sci-Fi"}, {"Horror"}, (None, None)),
+])
+def test_genres_negations_and_years_read_as_in_english(catalog, text, liked, excluded, years):
+    reading = read_message(text, catalog)
+    assert reading.genres_liked >= liked
+    assert reading.constraints.exclude_genres == excluded
+    assert (reading.constraints.year_min, reading.constraints.year_max) == years
+
+
+def test_every_demo_alias_links_to_its_item_liked_and_disliked(catalog):
+    for alias, item_id in catalog.aliases.items():
+        assert set(read_message(f"我喜欢{alias}", catalog).liked) == {item_id}, alias
+        assert set(read_message(f"我讨厌{alias}", catalog).disliked) == {item_id}, alias
+
+
+def test_an_alias_table_naming_an_unknown_item_is_a_clear_error(tmp_path: Path, catalog):
+    table = tmp_path / "aliases.csv"
+    table.write_text("item_id,alias\n2571,黑客帝国\n999999999,不存在\n", encoding="utf-8")
+    with pytest.raises(CatalogError, match="lacks") as error:
+        read_aliases(table, catalog.items.index)
+    assert ":3" in error.value.where
+
+
+def test_a_manifest_catalog_brings_its_aliases_through_the_store(tmp_path: Path):
+    from convrec.catalog.store import CatalogStore
+
+    folder = tmp_path / "books"
+    folder.mkdir()
+    (folder / "books.csv").write_text("book,name,kinds\n7,Dune,Sci-Fi\n8,Emma,Romance\n", encoding="utf-8")
+    (folder / "stars.csv").write_text("reader,book,stars\na,7,5\nb,8,4\n", encoding="utf-8")
+    (folder / "aliases.csv").write_text("item_id,alias\n7,沙丘\n", encoding="utf-8")
+    (folder / "convrec.toml").write_text('name = "books"\n[items]\npath = "books.csv"\nid = "book"\n'
+                                         'title = "name"\ngenres = "kinds"\n[ratings]\npath = "stars.csv"\n'
+                                         'user_id = "reader"\nitem_id = "book"\nrating = "stars"\nscale = [1, 5]\n'
+                                         '[aliases]\npath = "aliases.csv"\n')
+    store = CatalogStore(tmp_path / "store")
+    store.import_catalog(folder)
+    assert store.active().aliases == {"沙丘": "7"}
+    (folder / "aliases.csv").write_text("item_id,alias\n7,沙丘\n8,爱玛\n", encoding="utf-8")
+    store.import_catalog(folder)  # same items and ratings, so the same version: its aliases are updated
+    assert store.active().aliases == {"沙丘": "7", "爱玛": "8"}
+    assert set(read_message("我喜欢爱玛", store.active()).liked) == {"8"}
+
+
+def test_the_llm_proposes_titles_and_the_catalog_decides(catalog):
+    schema = proposals_schema(("recommend",))
+    proposals = schema(intent="recommend", titles=[{"zh": "千与千寻", "en": "Spirited Away"},
+                                                   {"zh": "不存在的电影", "en": "A Film Nobody Made 3000"},
+                                                   {"zh": "阿凡达", "en": "Avatar"}]).titles
+    found = title_candidates(proposals, "我喜欢千与千寻，讨厌不存在的电影", dataclasses.replace(catalog, aliases={}))
+    assert list(found) == ["千与千寻"] and found["千与千寻"][0] == "5618"  # 阿凡达 is not in the message
+    reading = reading_with_titles("我喜欢千与千寻，不要恐怖片", catalog, {"千与千寻": "5618"})
+    assert set(reading.liked) == {"5618"} and reading.constraints.exclude_genres == {"Horror"}
+
+
+@pytest.mark.parametrize("zh, en, why", [
+    ("冒险片", "Adventure", "a genre word is not a title"),
+    ("黑客帝国", "Blade Runner", "the alias table knows this span"),
+    ("星球大战", "Star Wars", "inside an alias the table knows (星球大战：新希望)"),
+])
+def test_proposals_that_fail_a_check_are_dropped(catalog, zh, en, why):
+    proposals = proposals_schema(("recommend",))(intent="recommend", titles=[{"zh": zh, "en": en}]).titles
+    assert title_candidates(proposals, "我喜欢星球大战：新希望" if zh == "星球大战" else f"我喜欢{zh}", catalog) == {}, why
+
+
+def test_the_round_trip_picks_the_candidate_the_model_names_back(catalog):
+    # "Terminator" gives several candidates; the model's Chinese title for the second is the user's span.
+    candidates = title_candidates(proposals_schema(("recommend",))(intent="recommend", titles=[
+        {"zh": "未来战士", "en": "Terminator"}]).titles, "我喜欢未来战士", catalog)["未来战士"]
+    assert len(candidates) >= 2
+    llm = ScriptedLLM().enqueue(proposals_schema(("recommend",))(intent="recommend", titles=[
+        {"zh": "未来战士", "en": "Terminator"}]), back_schema()(zh="终结者"), back_schema()(zh="未来战士"))
+    reading = chinese_llm_reading(llm, "我喜欢未来战士", "", catalog)
+    assert set(reading.liked) == {candidates[1]} and len(llm.prompts) == 3
+
+
+def test_chinese_films_link_by_the_pinyin_in_their_catalog_title(catalog):
+    # "Farewell My Concubine (Ba wang bie ji)", "Raise the Red Lantern (Da hong deng long gao gao gua)": no alias.
+    assert not {"446", "1280"} & set(catalog.aliases.values())
+    reading = read_message("我喜欢霸王别姬，讨厌大红灯笼高高挂", catalog)
+    assert set(reading.liked) == {"446"} and set(reading.disliked) == {"1280"}
+    assert pinyin_titles("我喜欢英雄，想看喜剧", catalog) == {}  # two characters: an everyday word as often as a film
+
+
+def test_an_alias_that_goes_on_as_a_longer_title_links_nothing(catalog):
+    assert read_message("我喜欢终结者2", catalog).liked.keys() == {"589"}
+    assert not read_message("我喜欢终结者3", catalog).liked  # not The Terminator: a film the table lacks
+    assert not read_message("星球大战：原力觉醒很好看", catalog).liked
+    assert read_message("看完教父之后想看别的", catalog).liked.keys() == {"858"}
+
+
+def test_a_chinese_turn_answers_in_chinese_with_catalog_cards(make_agent):
+    agent = make_agent(None)
+    result = asyncio.run(agent.run_turn("zh", "我喜欢黑客帝国，不要恐怖片"))
+    assert language_of(result.reply) == "zh" and result.reply.startswith("为你挑了几部电影")
+    assert result.recommendations and all(card.item_id in agent.catalog for card in result.recommendations)
+    assert not any("Horror" in card.genres for card in result.recommendations)
+    assert all(language_of(card.reasons[0].text) == "zh" for card in result.recommendations)
+
+
+def test_the_llm_path_in_a_turn_links_a_title_missing_from_the_aliases(make_agent):
+    llm = ScriptedLLM().enqueue(
+        proposals_schema(("recommend", "refine", "feedback", "question", "greeting"))(
+            intent="recommend", titles=[{"zh": "天空之城", "en": "Castle in the Sky"}], query=""),
+        back_schema()(zh="《天空之城》"))
+    llm.enqueue(*["不行"] * 10)  # every card's sentence fails the check: the templates stay
+    agent = make_agent(llm)
+    result = asyncio.run(agent.run_turn("zh-llm", "最近看了天空之城，很好看"))
+    assert "6350" in result.profile.liked
+    assert "Earlier" in llm.prompts[0][1]["content"] and "天空之城" in llm.prompts[0][1]["content"]
+    assert "Laputa: Castle in the Sky" in llm.prompts[1][1]["content"]  # asked the other way round
+
+
+def test_a_proposal_the_model_cannot_translate_back_is_dropped(catalog):
+    # "无间道" proposed as The Departed (its remake): the model calls The Departed "无间道风云", not the user's words.
+    llm = ScriptedLLM().enqueue(
+        proposals_schema(("recommend",))(intent="recommend", titles=[{"zh": "无间道", "en": "The Departed"}]),
+        back_schema()(zh="无间道风云"))
+    reading = chinese_llm_reading(llm, "我喜欢无间道", "", catalog)
+    assert not reading.liked and len(llm.prompts) == 2
+
+
+def test_a_round_trip_answer_that_is_not_json_is_a_no_and_the_reading_goes_on(catalog):
+    llm = ScriptedLLM().enqueue(proposals_schema(("recommend",))(intent="recommend", titles=[
+        {"zh": "天空之城", "en": "Castle in the Sky"}]), "not json")
+    reading = chinese_llm_reading(llm, "我喜欢天空之城，不要恐怖片", "", catalog)
+    assert not reading.liked and reading.constraints.exclude_genres == {"Horror"}
+
+
+def test_chinese_reasons_cite_the_same_evidence(catalog):
+    reason = localized_reason(similar_to_liked("2571", "Matrix, The", 0.8234), catalog, "zh")
+    assert reason.text == "因为你喜欢《黑客帝国》（相似度 0.82）" and reason.evidence["liked_item_id"] == "2571"
+    assert localized_reason(genre_match(["Sci-Fi", "Action"]), catalog, "zh").text == "属于你喜欢的类型：科幻、动作"
+
+
+def test_every_reason_kind_has_a_chinese_template(catalog):
+    from typing import get_args
+
+    from convrec.agent.prompts import template
+    from convrec.tools.models import ReasonKind
+
+    for kind in get_args(ReasonKind):
+        assert template(f"zh/reason_{kind}").template, kind
+    reason = localized_reason(similar_description("2571", "Matrix, The", 0.5), catalog, "zh")
+    assert reason.text == "简介和《黑客帝国》相近（相似度 0.50）"
+
+
+def test_person_and_collection_reasons_read_in_chinese(catalog):
+    liked = localized_reason(same_person("Keanu Reeves", "stars", "2571", "Matrix, The", "stars"), catalog, "zh")
+    assert liked.text == "主演：Keanu Reeves，也参与了《黑客帝国》" and liked.evidence["person"] == "Keanu Reeves"
+    assert localized_reason(same_person("Ridley Scott", "directed"), catalog, "zh").text == "导演：Ridley Scott"
+    assert localized_reason(same_collection("The Matrix Collection", "2571", "Matrix, The"), catalog,
+                            "zh").text == "属于The Matrix Collection，和《黑客帝国》一样"
+
+
+def _card(catalog, item_id: str, reason) -> Recommendation:
+    item = catalog.item(item_id)
+    return Recommendation(item_id=item_id, title=item.title, year=item.year, genres=list(item.genres), score=1.0,
+                          reasons=[localized_reason(reason, catalog, "zh")])
+
+
+@pytest.mark.parametrize(("sentence", "ok"), [
+    ("你喜欢《黑客帝国》，那《终结者2》应该也很合你的口味。", True),
+    ("既然你喜欢黑客帝国，Terminator 2: Judgment Day 一定值得一看。", True),
+    ("你喜欢《黑客帝国》，那《终结者2》的相似度高达 0.95。", False),  # a number the evidence lacks
+    ("你喜欢《黑客帝国》，《泰坦尼克号》和《终结者2》都很合适。", False),  # another title
+    ("你喜欢《黑客帝国》，《终结者2》讲的是机器人杀手回到过去。", False),  # a plot the evidence lacks
+    ("你喜欢《黑客帝国》，这部也很合你的口味。", False),  # does not name its own title
+])
+def test_the_faithfulness_check_reads_chinese(catalog, sentence, ok):
+    card = _card(catalog, "589", similar_to_liked("2571", "Matrix, The", 0.81))
+    assert faithful_chinese(sentence, card, catalog) is ok
+
+
+def test_the_test_set_is_large_enough_and_scores_itself(catalog):
+    cases = load_cases(CASES_PATH)
+    assert len(cases) >= 40 and {case["category"] for case in cases} >= {"title", "genre", "negation", "era", "mixed"}
+    for category in {case["category"] for case in cases}:  # each category split evenly between the halves
+        halves = [case["half"] for case in cases if case["category"] == category]
+        assert abs(halves.count("tune") - halves.count("check")) <= 1, category
+    case = cases[0]
+    reading = read_message(case["text"], catalog)
+    from convrec.tools.models import Profile
+
+    profile = Profile(liked=reading.liked, constraints=reading.constraints)
+    scores = score_case(case, profile, [], "为你挑了几部电影：", catalog)
+    assert scores["titles_linked"] == scores["titles"] == 1 and scores["exclusions_kept"] == 1
+
+
+def test_a_pick_for_a_chinese_disambiguation_question_keeps_the_opinion():
+    from convrec.agent.events import Choice, Question
+    from convrec.agent.frontend import choice_message
+    from convrec.agent.locale import ambiguity_question
+
+    question = Question(kind="ambiguous", text=ambiguity_question("泰坦", "zh"), span="泰坦",
+                        choices=[Choice(label="Titanic (1997)", item_id="1721")])
+    assert choice_message(question, question.choices[0], "我讨厌泰坦") == "我讨厌Titanic (1997)"

@@ -1,0 +1,313 @@
+"""Reading Chinese: a message is glossed into the English the deterministic reader already understands.
+
+"我喜欢黑客帝国，不要恐怖片" → `i like "The Matrix (1999)" , no horror`. The English reader then does everything it
+does for English (cue polarity per clause, hard exclusions, year limits), so a constraint works exactly as in
+English. The gloss is built in three steps:
+1. titles: the catalog's aliases (`Catalog.aliases`, e.g. the demo's Chinese release titles) and any titles the LLM
+   proposed and the catalog confirmed, longest first, become the catalog's own title in quotes;
+2. years: "90年代" → "the 90s", "2010年以后" → "since 2010", "2000年之前" → "before 2000", "八十年代" → "the eighties";
+3. words: jieba segments the rest; each word is looked up in `GLOSSARY` (taste, opinion, negation, era words);
+   Latin text passes through unchanged (mixed messages), other Chinese words are left out.
+`Gloss.restore` puts the user's own words back into the reading's title spans.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from convrec.catalog.models import Catalog
+from convrec.tools.linking import link_title
+from convrec.tools.textnorm import fold, longest_matches, spoken_title
+
+if TYPE_CHECKING:
+    import jieba
+
+    from convrec.tools.reader import Reading
+
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LATIN_WORD = re.compile(r"[A-Za-z]+")
+
+
+def _gloss(phrases: str, english: str) -> dict[str, str]:
+    return {phrase: english for phrase in phrases.split()}
+
+
+# Chinese word → the English words the reader knows. An empty gloss drops the word (particles, measure words).
+GLOSSARY: dict[str, str] = {
+    # opinions
+    **_gloss("喜欢 喜爱 爱看 想要 偏爱", "like"),
+    **_gloss("很喜欢 超喜欢 特别喜欢 非常喜欢 真喜欢 好喜欢 超爱 热爱 爱 最爱 酷爱 钟爱", "love"),
+    **_gloss("最喜欢", "favorite"),
+    **_gloss("想看 想找 想要看 求 求推荐 推荐 给我推荐 来点 来些 来几部 来一部 找 找找", "want to see"),
+    **_gloss("类似 像 类似于 相似 差不多 那样 一样", "like"),
+    **_gloss("看过 看了 刚看了 看完 最近看了 最近看过 以前看过", "watched"),
+    **_gloss("没看过 没看 还没看 还没看过 没有看过", "havent seen"),
+    **_gloss("好看 很好看 真好看 不错 很棒 超棒 棒 精彩 很精彩 好 很好 神作 经典之作 值得一看", "great"),
+    **_gloss("最好 最好的 最棒", "best"),
+    **_gloss("无聊 很无聊 太无聊 难看 很难看 烂 太烂 很烂 没意思 一般 失望", "boring"),
+    # negations and dislikes
+    **_gloss("不要 别 不需要 排除 不想要 千万别 不要再", "no"),
+    **_gloss("不想看 不要看 别推荐 不要推荐 别给我推荐 不要给我推荐 不看 不爱看 不想", "dont want"),
+    **_gloss("不喜欢 不爱 不太喜欢 不怎么喜欢", "dont like"),
+    **_gloss("讨厌 厌恶 受不了 反感 恨 最讨厌 很讨厌", "hate"),
+    **_gloss("除了", "anything but"),
+    **_gloss("太", "too"),
+    **_gloss("吓人 可怕 恐怖的 太吓人", "scary"),
+    # genres and taste words
+    **_gloss("恐怖 恐怖片 恐怖电影 恐怖类", "horror"),
+    **_gloss("鬼片 鬼", "ghosts"),
+    **_gloss("惊悚 惊悚片 惊悚电影", "thriller"),
+    **_gloss("悬疑 悬疑片 悬疑电影 推理 推理片", "mystery"),
+    **_gloss("喜剧 喜剧片 喜剧电影 搞笑 搞笑片 搞笑的 幽默 轻松 轻松的", "comedy"),
+    **_gloss("爱情喜剧 浪漫喜剧", "romantic comedy"),
+    **_gloss("爱情 爱情片 爱情电影 浪漫 言情", "romance"),
+    **_gloss("动画 动画片 动画电影 卡通", "animation"),
+    **_gloss("动漫 日漫", "anime"),
+    **_gloss("科幻 科幻片 科幻电影", "sci fi"),
+    **_gloss("动作 动作片 动作电影 打斗", "action"),
+    **_gloss("冒险 冒险片 冒险电影", "adventure"),
+    **_gloss("奇幻 奇幻片 魔幻 魔幻片 童话", "fantasy"),
+    **_gloss("魔法", "magic"),
+    **_gloss("犯罪 犯罪片 犯罪电影 警匪 警匪片", "crime"),
+    **_gloss("黑帮 黑帮片 黑社会", "gangster"),
+    **_gloss("侦探 侦探片", "detective"),
+    **_gloss("纪录片 纪录 记录片", "documentary"),
+    **_gloss("剧情 剧情片", "drama"),
+    **_gloss("传记 传记片", "biopic"),
+    **_gloss("战争 战争片 战争电影 二战", "war"),
+    **_gloss("西部 西部片", "western"),
+    **_gloss("歌舞 歌舞片 音乐剧", "musical"),
+    **_gloss("家庭 家庭片 合家欢 全家", "family"),
+    **_gloss("孩子 小孩 儿童 儿童片 小朋友", "kids"),
+    **_gloss("黑色电影", "film noir"),
+    **_gloss("超级英雄 超英", "superhero"),
+    **_gloss("漫威", "marvel"),
+    **_gloss("僵尸 丧尸", "zombies"),
+    **_gloss("吸血鬼", "vampires"),
+    **_gloss("太空 外太空 宇宙", "space"),
+    **_gloss("外星人", "aliens"),
+    **_gloss("机器人", "robots"),
+    **_gloss("时间旅行 穿越", "time travel"),
+    **_gloss("武侠 武侠片 功夫片 武打", "martial arts"),
+    # eras
+    **_gloss("最近的 最新 最新的 新片 新电影 新一点 新一点的 新的 近几年 近几年的 近年 近年的", "recent"),
+    **_gloss("老电影 老片 老片子 经典老片 老一点 老一点的 老的", "old movies"),
+    **_gloss("不要太老 别太老 不要太老的 别太老的 不太老的", "nothing too old"),
+    **_gloss("不要太新 别太新", "nothing too new"),
+    # the sentence's joints
+    **_gloss("但是 但 不过 可是 然而", "but"),
+    **_gloss("和 跟 与 还有 以及 或者 或 及", "and"),
+    **_gloss("我 我们", "i"),
+    **_gloss("电影 片子 影片 片", "movies"),
+    **_gloss("有没有 有什么 什么 任何", "any"),
+    **_gloss("什么都行 都可以 随便 都行", "anything"),
+    **_gloss("请", "please"),
+}
+_PUNCTUATION = str.maketrans({"，": ",", "、": ",", "。": ".", "！": "!", "？": "?", "；": ";", "：": ":", "（": "(",
+                              "）": ")", "《": '"', "》": '"', "“": '"', "”": '"', "「": '"', "」": '"'})
+# After "no"/"don't want": the verbs of the request itself ("别给我推荐恐怖片" → "no horror", not "no … recommend").
+_REQUEST_AFTER_NEGATION = frozenset("给 我 推荐 看 来 来点 要 再 点 这种 那种 任何 什么".split())
+_NEGATIONS = frozenset({"no", "dont want", "dont like", "hate", "anything but"})
+
+_CHINESE_DECADES = {"二十": "twenties", "三十": "thirties", "四十": "forties", "五十": "fifties", "六十": "sixties",
+                    "七十": "seventies", "八十": "eighties", "九十": "nineties"}
+_DECADE_PART = {"初": "early", "初期": "early", "早期": "early", "中期": "mid", "末": "late", "末期": "late",
+                "后期": "late"}
+_Y = r"((?:19|20)\d\d)\s*年?"
+_YEARS: list[tuple[re.Pattern, str]] = [
+    (re.compile(_Y + r"\s*(?:到|至|-|~|—|–)\s*" + _Y), r" \1 to \2 "),
+    (re.compile(_Y + r"\s*(?:以后|之后|后|以来|起|往后)"), r" since \1 "),
+    (re.compile(_Y + r"\s*(?:以前|之前|前)"), r" before \1 "),
+]
+_DECADE = re.compile(r"(?:上世纪|上个世纪)?(?:((?:19|20)?\d0)|(" + "|".join(_CHINESE_DECADES) + r"))\s*年代"
+                     r"(初期|初|早期|中期|末期|末|后期)?")
+_EXACT_YEAR = re.compile(r"((?:19|20)\d\d)\s*年")
+
+
+def has_chinese(text: str) -> bool:
+    return _HAN.search(text) is not None
+
+
+def is_chinese(text: str) -> bool:
+    """Mostly Chinese: more Han characters than Latin words (one character weighs about a word)."""
+    return len(_HAN.findall(text)) > len(_LATIN_WORD.findall(text))
+
+
+@dataclass(frozen=True)
+class Gloss:
+    english: str  # what the English reader reads
+    spans: dict[str, str]  # item_id → the user's own words for the title
+    inserted: dict[str, str]  # item_id → the catalog title put in its place
+
+    def restore(self, reading: Reading) -> Reading:
+        """The reading of the English gloss, with the user's words as title spans, and without titles read inside
+        an inserted title ("2001" in "Spirited Away (2001)")."""
+        stray = {title.item_id for title in reading.titles if title.item_id not in self.inserted
+                 and any(title.span in inserted for inserted in self.inserted.values())}
+        titles = [title.model_copy(update={"span": self.spans.get(title.item_id, title.span)})
+                  for title in reading.titles if title.item_id not in stray]
+        return reading.model_copy(update={
+            "titles": titles, "liked": {i: s for i, s in reading.liked.items() if i not in stray},
+            "disliked": {i: s for i, s in reading.disliked.items() if i not in stray}})
+
+
+def gloss(text: str, catalog: Catalog, titles: dict[str, str] | None = None) -> Gloss:
+    """The English gloss of a message with Chinese in it. `titles`: more Chinese title → item_id (e.g. the LLM's,
+    confirmed against the catalog) on top of the catalog's aliases and the titles found by pinyin."""
+    known = {**pinyin_titles(text, catalog), **catalog.aliases, **(titles or {})}
+    spans: dict[str, str] = {}
+    inserted: dict[str, str] = {}
+    pieces: list[str] = []
+    position = 0
+    for match in title_matches(text, known):
+        item_id = known[match.group(0)]
+        pieces.append(_gloss_words(text[position:match.start()]))
+        inserted[item_id] = _catalog_title(catalog, item_id)
+        pieces.append(f' "{inserted[item_id]}" ')
+        spans.setdefault(item_id, match.group(0))
+        position = match.end()
+    pieces.append(_gloss_words(text[position:]))
+    return Gloss(english=re.sub(r"\s+", " ", " ".join(pieces)).strip(), spans=spans, inserted=inserted)
+
+
+def _catalog_title(catalog: Catalog, item_id: str) -> str:
+    """The title as the English reader links it to this item: with the year only when the name alone is not enough
+    ("Titanic (1997)"; a bare year could be read as a title of its own, "2001")."""
+    item = catalog.item(item_id)
+    name = spoken_title(item.title)
+    if item.year is None or link_title(name, catalog).item_id == item_id:
+        return name
+    return f"{name} ({item.year})"
+
+
+# -- titles by sound: a Chinese film's catalog title often carries its pinyin, "Hero (Ying xiong)" --------------------
+PINYIN_MIN_CHARS = 3  # two-character spans are everyday words too often (英雄 "hero", 功夫 "kung fu", 活着 "alive")
+PINYIN_MAX_CHARS = 12
+_HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_PARENTHESIZED = re.compile(r"\(([^()]*)\)")
+
+
+@dataclass(frozen=True)
+class _Sounded:
+    span: str
+    item_id: str
+    end: int
+
+
+def pinyin_titles(text: str, catalog: Catalog) -> dict[str, str]:
+    """Chinese spans of `text` whose toneless pinyin is a catalog title or alternate title, letters only:
+    "卧虎藏龙" = "Wo hu cang long", "霸王别姬" = "Ba wang bie ji". Only spans of 3+ characters; a sound shared by two
+    catalog titles links neither. Cantonese romanizations ("Mou gaan dou") and Japanese ones do not match: those
+    films need aliases or the LLM."""
+    index = _pinyin_index(catalog)
+    found: dict[str, str] = {}
+    for run in _HAN_RUN.finditer(text):
+        chars = run.group(0)
+        sounds = [_letters(sound) for sound in _pinyin(chars)]
+
+        def sounded_at(start: int) -> _Sounded | None:
+            for end in range(min(len(chars), start + PINYIN_MAX_CHARS), start + PINYIN_MIN_CHARS - 1, -1):
+                if (item_id := index.get("".join(sounds[start:end]))) is not None:
+                    return _Sounded(chars[start:end], item_id, end)
+            return None
+
+        found.update({match.span: match.item_id for match in longest_matches(len(chars), sounded_at)})
+    return found
+
+
+def _pinyin_index(catalog: Catalog) -> dict[str, str]:
+    """Letters-only title → item_id, for every title and parenthesized alternate (unique sounds only)."""
+    if "pinyin_index" not in catalog._cache:
+        owners: dict[str, set[str]] = {}
+        for item_id, title in catalog.items["title"].items():
+            for name in [title, *_PARENTHESIZED.findall(title)]:
+                if len(key := _letters(name.removeprefix("a.k.a. "))) >= 2 * PINYIN_MIN_CHARS:
+                    owners.setdefault(key, set()).add(str(item_id))
+        catalog._cache["pinyin_index"] = {key: ids.pop() for key, ids in owners.items() if len(ids) == 1}
+    return catalog._cache["pinyin_index"]
+
+
+def _letters(text: str) -> str:
+    return re.sub(r"[^a-z]", "", fold(text).replace("ü", "u"))
+
+
+def _pinyin(chars: str) -> list[str]:
+    from pypinyin import lazy_pinyin  # its dictionaries load (~0.3 s) only when Chinese is first read
+
+    return lazy_pinyin(chars, v_to_u=True)
+
+
+def title_matches(text: str, titles: dict[str, str]) -> list[re.Match]:
+    """Where `titles` (name → item_id) occur in `text`, the longest name at each place ("终结者2", not "终结者").
+    A name that goes on as a longer title ("终结者3", "星球大战：原力觉醒", "指环王之王者归来") is another film, one the
+    table lacks: no match there, rather than the wrong film."""
+    return list(_title_pattern(tuple(sorted(titles, key=len, reverse=True))).finditer(text)) if titles else []
+
+
+# What continues a title into a sequel's or an episode's: a number, a colon, "之" (but not 之后, 之前, 之类, 之一…).
+_TITLE_GOES_ON = r"(?![\d０-９:：·]|之(?![后前类一外间中]))"
+
+
+@lru_cache(maxsize=8)
+def _title_pattern(titles: tuple[str, ...]) -> re.Pattern:
+    return re.compile("(?:" + "|".join(map(re.escape, titles)) + ")" + _TITLE_GOES_ON)
+
+
+def _gloss_words(text: str) -> str:
+    text = _years(text.translate(_PUNCTUATION))
+    out: list[str] = []
+    negated = False
+    for word in segment(text):
+        if not word.strip():
+            continue
+        if not has_chinese(word):
+            out.append(word)
+            negated = False
+            continue
+        if negated and word in _REQUEST_AFTER_NEGATION:
+            continue
+        english = GLOSSARY.get(word, "")
+        negated = english in _NEGATIONS
+        if english:
+            out.append(english)
+    return " ".join(out)
+
+
+def _years(text: str) -> str:
+    for pattern, english in _YEARS:
+        text = pattern.sub(english, text)
+    text = _DECADE.sub(_decade, text)
+    return _EXACT_YEAR.sub(r" from \1 ", text)
+
+
+def _decade(match: re.Match) -> str:
+    decade = match.group(1) + "s" if match.group(1) else _CHINESE_DECADES[match.group(2)]
+    part = _DECADE_PART.get(match.group(3) or "", "")
+    return f" {part} the {decade} " if part else f" the {decade} "
+
+
+def only_glossary(text: str) -> bool:
+    """Made of glossary words only ("冒险片", "喜剧电影"): taste words, never a title."""
+    words = [word for word in segment(text) if word.strip()]
+    return bool(words) and all(word in GLOSSARY for word in words)
+
+
+def segment(text: str) -> list[str]:
+    """Words, by jieba with the glossary's phrases in its dictionary (so "恐怖片" stays one word)."""
+    return list(_segmenter().cut(text))
+
+
+@lru_cache(maxsize=1)
+def _segmenter() -> jieba.Tokenizer:
+    import jieba  # loads its dictionary (~1 s) only when Chinese is first read
+
+    jieba.setLogLevel(logging.WARNING)
+    tokenizer = jieba.Tokenizer()
+    for word in GLOSSARY:
+        if len(word) > 1:
+            tokenizer.add_word(word, freq=1_000_000)
+    return tokenizer
