@@ -28,13 +28,12 @@ from convrec.tools.linking import LinkCandidate, TitleMention, find_titles
 from convrec.tools.models import Constraints, Era
 from convrec.tools.textnorm import FUNCTION_WORDS, Token, tokenize
 from convrec.tools.vocabulary import TermMatch, find_terms
+from convrec.tools.years import char_span_inside, inside_any, overlaps, read_years
 
 Intent = Literal["greeting", "recommend", "refine", "feedback", "question"]
 Polarity = Literal["liked", "disliked", "neutral", "unseen"]
 
 MENTION_STRENGTH = 0.5  # a title named without an opinion
-RECENT_YEARS = 10  # "something recent": the catalog's last ten years
-CLASSIC_BEFORE = 1980  # "older", "classics": released before this year
 MAX_CUE_WORDS = 5
 
 
@@ -207,16 +206,16 @@ def read_message(text: str, catalog: Catalog) -> Reading:
         glossed = gloss(text, catalog)
         return glossed.restore(read_message(glossed.english, catalog))
     tokens = tokenize(text)
-    years = _read_years(text, catalog)
-    titles = [mention for mention in find_titles(text, catalog) if not _inside_any(mention, years.spans)]
+    years = read_years(text, catalog)
+    titles = [mention for mention in find_titles(text, catalog) if not inside_any(mention, years.spans)]
     knowledge = knowledge_index(catalog)
     entities = [entity for entity in find_entities(tokens, knowledge, shouting=text.upper() == text)
-                if not _char_span_inside(tokens, entity.start, entity.end, years.spans)]
+                if not char_span_inside(tokens, entity.start, entity.end, years.spans)]
     mentions = _title_mentions(tokens, titles)
     mentions = _entities_over_titles(mentions, entities, tokens)
     in_titles = {position for mention in mentions for position in range(mention.start, mention.end)}
     mentions += [_Mention(term.start, term.end, term=term) for term in find_terms(tokens, catalog, skip=in_titles)
-                 if not _char_span_inside(tokens, term.start, term.end, years.spans)]
+                 if not char_span_inside(tokens, term.start, term.end, years.spans)]
     mentions.sort(key=lambda mention: mention.start)
     cues = _find_cues(tokens, {p for mention in mentions for p in range(mention.start, mention.end)})
     clauses = _clauses(text, tokens, cues, mentions)
@@ -228,150 +227,6 @@ def read_message(text: str, catalog: Catalog) -> Reading:
     if reading.intent == "greeting":
         reading.query = None
     return reading
-
-
-# --- years ---------------------------------------------------------------------------------------------------------
-
-@dataclass
-class _Years:
-    constraints: Constraints
-    spans: list[tuple[int, int]]  # character spans of the year phrases
-    era: Era | None = None
-
-
-_DECADE_WORDS = {"twenties": 1920, "thirties": 1930, "forties": 1940, "fifties": 1950, "sixties": 1960,
-                 "seventies": 1970, "eighties": 1980, "nineties": 1990}
-_NEGATED_BEFORE = re.compile(r"\b(?:no|not|nothing|none|never)\b(?:\s+\w+){0,2}\s*$", re.IGNORECASE)
-_YEAR = r"(1[89]\d\d|20[0-3]\d)"
-_DECADE = (r"(?:(?P<mod>early|mid|late)[\s-]+)?(?:the\s+)?(?:'?(?P<digits>(?:19|20)?\d0)\s*'?s\b|"
-           r"(?:nineteen[\s-]+)?(?P<word>" + "|".join(_DECADE_WORDS) + r")\b)")
-_YEAR_PATTERNS: list[tuple[str, re.Pattern]] = [
-    ("between", re.compile(r"\bbetween\s+(?:the\s+years?\s+)?" + _YEAR + r"\s+and\s+" + _YEAR + r"\b", re.I)),
-    ("range", re.compile(r"\b" + _YEAR + r"\s*(?:-|–|to|through|until|till)\s*" + _YEAR + r"\b", re.I)),
-    ("before_decade", re.compile(r"\b(?:before|pre|older than|earlier than|prior to)[\s-]*" + _DECADE, re.I)),
-    ("after_decade", re.compile(r"\b(?:after|post|newer than|later than)[\s-]*" + _DECADE, re.I)),
-    ("since_decade", re.compile(r"\b(?:since|from)\s+" + _DECADE + r"\s*(?:on(?:wards?)?|and (?:after|later|up|on|"
-                                r"beyond))", re.I)),
-    ("since_decade", re.compile(r"\bsince\s+" + _DECADE, re.I)),
-    ("after", re.compile(r"\b(?:after|post|newer than|later than)[\s-]*" + _YEAR + r"\b", re.I)),
-    ("since", re.compile(r"\b(?:since|from)\s+" + _YEAR + r"\s*(?:on(?:wards?)?|and (?:after|later|up|on|newer|"
-                         r"beyond)|or (?:later|newer|after)|\+)", re.I)),
-    ("since", re.compile(r"\bsince\s+" + _YEAR + r"\b", re.I)),
-    ("since", re.compile(r"\b" + _YEAR + r"\s*(?:on(?:wards?)?\b|and (?:after|later|up|on|newer|beyond)\b|"
-                         r"or (?:later|newer|after)\b|\+)", re.I)),
-    ("before", re.compile(r"\b(?:before|pre|older than|earlier than|prior to)[\s-]*" + _YEAR + r"\b", re.I)),
-    ("until", re.compile(r"\b(?:until|till|up to|through)\s+" + _YEAR + r"\b", re.I)),
-    ("until", re.compile(r"\b" + _YEAR + r"\s+or\s+(?:earlier|before|older)\b", re.I)),
-    ("decade", re.compile(r"\b" + _DECADE, re.I)),
-    ("exact", re.compile(r"\b(?:in|from|of|released in|made in)\s+" + _YEAR + r"\b", re.I)),
-]
-_RECENT = re.compile(r"\b(?:(?:nothing|not)\s+(?:too\s+|that\s+|so\s+)?(?:new|recent)\b|"
-                     r"(?:more\s+)?(?:recent|newer|newest|latest|modern|current)\b(?!ly)|"
-                     r"new\s+(?:movies?|films?|releases?|stuff)\b|(?:last|past)\s+(?:few|couple of|several)\s+years\b|"
-                     r"past\s+(?:years?|decade)\b|last\s+decade\b|"
-                     r"up[\s-]to[\s-]date\b|nowadays\b)", re.I)
-_OLD = re.compile(r"\b(?:(?:nothing|not)\s+(?:too\s+|that\s+|so\s+)?old(?:er)?\b|"
-                  r"(?:something|anything|some|an?)\s+(?:(?:bit|little|lot|really|much|more)\s+)*"
-                  r"(?:older|old|classic|vintage)\b|(?:older|old|classic|vintage|black and white|silent)\s+"
-                  r"(?:movies?|films?|ones|stuff|pictures)\b|oldies\b|golden age\b)", re.I)
-_DESCRIBES_A_TITLE = re.compile(r"(?:\b(?:is|was|are|were)|'s)\s*(?:so|too|pretty|really|kind of)?\s*$",
-                                re.I)  # "That's an old movie tho", "Pulp Fiction was a old but good classic"
-
-
-def _read_years(text: str, catalog: Catalog) -> _Years:
-    bounds: dict[str, int] = {}
-    spans: list[tuple[int, int]] = []
-    for kind, pattern in _YEAR_PATTERNS:
-        for match in pattern.finditer(text):
-            if not _overlaps(match.span(), spans):
-                _apply_year_phrase(kind, match, _NEGATED_BEFORE.search(text[:match.start()]) is not None, bounds)
-                spans.append(match.span())
-    era: dict[str, int] = {}
-    if not bounds:
-        _apply_era_words(text, catalog, era, spans)
-    if "year_min" in bounds and "year_max" in bounds and bounds["year_min"] > bounds["year_max"]:
-        bounds.pop("year_max")
-    _drop_bounds_outside(catalog, bounds)
-    return _Years(Constraints(**bounds), spans, Era(**era) if era else None)
-
-
-def _drop_bounds_outside(catalog: Catalog, bounds: dict[str, int]) -> None:
-    """A year no catalog item reaches ("stories set in 1823") is not a limit: it would rule out everything."""
-    if not bounds or catalog.year_range is None:
-        return
-    oldest, newest = catalog.year_range
-    if bounds.get("year_min", oldest) > newest:
-        bounds.pop("year_min")
-    if bounds.get("year_max", newest) < oldest:
-        bounds.pop("year_max")
-
-
-def _apply_year_phrase(kind: str, match: re.Match, negated: bool, bounds: dict[str, int]) -> None:
-    if kind in ("between", "range"):
-        low, high = sorted((int(match.group(1)), int(match.group(2))))
-        bounds.update(year_min=low, year_max=high)
-        return
-    if kind.endswith("decade"):
-        low, high = _decade_span(match)
-    else:
-        low = high = int(match.group(1))
-    if kind.startswith("before"):
-        bounds["year_min" if negated else "year_max"] = low if negated else low - 1
-    elif kind.startswith("after"):
-        bounds["year_max" if negated else "year_min"] = high if negated else high + 1
-    elif kind.startswith("since"):
-        bounds["year_min"] = low
-    elif kind == "until":
-        bounds["year_max"] = high
-    elif not negated:  # a decade or a single year
-        bounds.update(year_min=low, year_max=high)
-
-
-def _decade_span(match: re.Match) -> tuple[int, int]:
-    if match.group("word"):
-        start = _DECADE_WORDS[match.group("word").lower()]
-    else:
-        digits = match.group("digits")
-        start = int(digits) if len(digits) == 4 else (2000 if digits in ("00", "10") else 1900) + int(digits)
-    modifier = (match.group("mod") or "").lower()
-    first, last = {"early": (0, 3), "mid": (3, 6), "late": (6, 9)}.get(modifier, (0, 9))
-    return start + first, start + last
-
-
-def _apply_era_words(text: str, catalog: Catalog, bounds: dict[str, int], spans: list[tuple[int, int]]) -> None:
-    """ "something recent" / "older movies": the first one said wins ("old movies more than the new ones").
-
-    An era is a soft preference (`Era`), not a limit: "classic" or "not too old" mean different years to different
-    people, and the films they name say which."""
-    eras = [(match, "recent") for match in _RECENT.finditer(text)] + \
-           [(match, "old") for match in _OLD.finditer(text) if not _DESCRIBES_A_TITLE.search(text[:match.start()])]
-    if not eras:
-        return
-    match, era = min(eras, key=lambda pair: pair[0].start())
-    negated = _NEGATED_BEFORE.search(text[:match.start()]) is not None or \
-        match.group().lower().startswith(("nothing", "not"))
-    newest = _newest_year(catalog)
-    if era == "recent":
-        bounds["year_max" if negated else "year_min"] = newest - RECENT_YEARS + (0 if negated else 1)
-    else:
-        bounds["year_min" if negated else "year_max"] = CLASSIC_BEFORE if negated else CLASSIC_BEFORE - 1
-    spans.extend(match.span() for match, _ in eras)
-
-
-def _newest_year(catalog: Catalog) -> int:
-    return catalog.year_range[1] if catalog.year_range else 2020
-
-
-def _overlaps(span: tuple[int, int], spans: list[tuple[int, int]]) -> bool:
-    return any(span[0] < end and start < span[1] for start, end in spans)
-
-
-def _inside_any(mention: TitleMention, spans: list[tuple[int, int]]) -> bool:
-    return _overlaps((mention.start, mention.end), spans)
-
-
-def _char_span_inside(tokens: list[Token], start: int, end: int, spans: list[tuple[int, int]]) -> bool:
-    return _overlaps((tokens[start].start, tokens[end - 1].end), spans)
 
 
 # --- mentions, cues, clauses -----------------------------------------------------------------------------------------
@@ -576,7 +431,7 @@ def _query(text: str, tokens: list[Token], mentions: list[_Mention], judgements:
             if position not in dropped and token.norm not in CHAT_WORDS and not token.norm.isdigit()
             and not _INTERJECTION.fullmatch(token.norm)
             and clauses[position].index not in negated_clauses
-            and not _overlaps((token.start, token.end), year_spans)
+            and not overlaps((token.start, token.end), year_spans)
             and (is_searchable(token.norm, searchable) or _is_descriptive_term(position, mentions))]
     if not any(len(tokens[p].norm) >= 3 for p in kept):
         return None
