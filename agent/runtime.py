@@ -36,19 +36,16 @@ class LazySearch:
         self.settings = settings
         self.catalog = catalog
         self._index = None
+        self._model_loaded = False
         self._lock = threading.Lock()
 
     def warm(self) -> None:
-        from convrec.catalog.embeddings import embedding_function
-        from convrec.catalog.vectors import VectorIndex, open_client
-
         with self._lock:
-            if self._index is None:
-                self._index = VectorIndex(open_client(self.settings.index_dir, self.settings.chroma_url),
-                                          self.catalog.name, embedding_function(self.settings.embedding_model))
+            self._open_index().embedding_function.load()
+            self._model_loaded = True
 
     def __call__(self, query: str, k: int) -> list[tuple[str, float]]:
-        if self._index is None and self._lock.locked():
+        if not self._model_loaded and self._lock.locked():
             # Another thread is loading the embedding model (a front end warming it in the background): rank without
             # the query match this once rather than hold the cards for the 5-19 s the load takes.
             return []
@@ -57,17 +54,29 @@ class LazySearch:
                 if item_id in self.catalog]
 
     def neighbours(self, item_id: str, k: int) -> list[tuple[str, float]]:
-        """Items whose descriptions are nearest to `item_id`'s (the recommender's content signal); cached, since
-        a profile's liked items come back every turn."""
+        """Items whose descriptions are nearest to `item_id`'s (the recommender's content signal): stored vectors
+        only, so the embedding model is not loaded for it; cached, since liked items come back every turn."""
         if self._index is None and self._lock.locked():
-            return []
-        self.warm()
+            return []  # another thread is opening the index: this turn ranks without the content signal
         return self._neighbours(item_id, k)
 
     @functools.lru_cache(maxsize=4096)  # noqa: B019 - one LazySearch per runtime, living as long as it
     def _neighbours(self, item_id: str, k: int) -> list[tuple[str, float]]:
-        return [(other, similarity) for other, similarity in self._index.neighbours(item_id, k)
-                if other in self.catalog]
+        index = self._index
+        if index is None:
+            with self._lock:
+                index = self._open_index()
+        return [(other, similarity) for other, similarity in index.neighbours(item_id, k) if other in self.catalog]
+
+    def _open_index(self):
+        """The Chroma index with a lazy embedding function (caller holds the lock)."""
+        from convrec.catalog.embeddings import embedding_function
+        from convrec.catalog.vectors import VectorIndex, open_client
+
+        if self._index is None:
+            self._index = VectorIndex(open_client(self.settings.index_dir, self.settings.chroma_url),
+                                      self.catalog.name, embedding_function(self.settings.embedding_model, load=False))
+        return self._index
 
 
 @dataclass

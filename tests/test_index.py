@@ -95,6 +95,26 @@ def test_neighbours_by_stored_vector(tmp_path, tiny_ml_dir, embedder):
     assert index.neighbours("not-an-item", 5) == []
 
 
+def test_the_content_signal_never_loads_the_embedding_model(tmp_path, tiny_ml_dir, embedder, monkeypatch):
+    from types import SimpleNamespace
+
+    from convrec.agent.runtime import LazySearch
+
+    catalog = load_catalog(tiny_ml_dir)
+    VectorIndex(open_client(tmp_path, None), catalog.name, embedder).sync(catalog)
+
+    def no_model(self, input=None):  # noqa: A002 - chroma checks the parameter's name
+        raise AssertionError("the embedding model was used")
+
+    monkeypatch.setattr(type(embedder), "load", no_model)
+    monkeypatch.setattr(type(embedder), "__call__", no_model)
+    search = LazySearch(SimpleNamespace(index_dir=tmp_path, chroma_url=None, embedding_model=None), catalog)
+    neighbours = search.neighbours("1", 5)  # stored vectors only, as a cold `convrec ask` needs them
+    assert len(neighbours) == 5 and all(item_id in catalog for item_id, _ in neighbours)
+    with pytest.raises(AssertionError, match="embedding model"):
+        search("toys", 3)  # a query does need the model
+
+
 
 def test_chroma_server_mode(tmp_path, tiny_ml_dir, embedder, monkeypatch):
     port = free_port()
