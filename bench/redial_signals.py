@@ -12,12 +12,14 @@ Variants, each a full `--llm none --no-prose` replay:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import tempfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from convrec.evaluation import dialogues
 from convrec.tools import rank
@@ -26,11 +28,9 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def count_popularity(catalog) -> np.ndarray:
-    stats = catalog.ratings.groupby("item_id")["rating"].agg(["count", "mean"]).reindex(catalog.items.index)
-    count = stats["count"].fillna(0).to_numpy(dtype=float)
-    global_mean = catalog.ratings["rating"].mean()
-    mean = stats["mean"].fillna(global_mean).to_numpy(dtype=float)
-    return np.log1p(count) * (mean * count + global_mean * 10) / (count + 10)
+    """The shipped prior without timestamps, which is the prior by all-time rating count."""
+    undated = catalog.ratings.assign(timestamp=pd.array([None] * len(catalog.ratings), dtype="Int64"))
+    return rank.popularity_prior(dataclasses.replace(catalog, ratings=undated, _cache={}))
 
 
 def main() -> None:
