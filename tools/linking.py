@@ -34,7 +34,7 @@ from rapidfuzz import fuzz, process
 from wordfreq import zipf_frequency
 
 from convrec.catalog.models import Catalog
-from convrec.tools.textnorm import COMMON_WORDS, FUNCTION_WORDS, Token, tokenize, words
+from convrec.tools.textnorm import COMMON_WORDS, FUNCTION_WORDS, Token, sentence_starts, tokenize, words
 from convrec.tools.vocabulary import VOCABULARY_WORDS, find_terms, singular
 
 Decision = Literal["linked", "ambiguous", "none"]
@@ -313,9 +313,7 @@ class _Message:
     @classmethod
     def of(cls, text: str) -> _Message:
         tokens = tokenize(text)
-        starts = [position == 0 or bool(re.search(r"[.!?\n]\s*$", text[tokens[position - 1].end:token.start]))
-                  for position, token in enumerate(tokens)]
-        return cls(text, tokens, starts, text.upper() == text)
+        return cls(text, tokens, sentence_starts(text, tokens), text.upper() == text)
 
     def gap(self, left: int, right: int) -> str:
         """The text between token `left` and token `right`."""

@@ -26,7 +26,7 @@ from convrec.tools.chinese import gloss, has_chinese
 from convrec.tools.knowledge import COLLECTION_CUES, EntityMention, find_entities, is_searchable, knowledge_index
 from convrec.tools.linking import LinkCandidate, TitleMention, find_titles
 from convrec.tools.models import Constraints, Era
-from convrec.tools.textnorm import FUNCTION_WORDS, Token, tokenize
+from convrec.tools.textnorm import FUNCTION_WORDS, Token, sentence_starts, tokenize
 from convrec.tools.vocabulary import TermMatch, find_terms
 from convrec.tools.years import char_span_inside, inside_any, overlaps, read_years
 
@@ -68,6 +68,7 @@ class Reading(BaseModel):
     constraints: Constraints = Field(default_factory=Constraints)
     era: Era | None = None  # "something recent", "classics": soft
     query: str | None = None  # what is left to search semantically ("mind-bending twist ending")
+    unread: list[str] = Field(default_factory=list, description="capitalised or quoted words nothing was made of")
     intent: Intent = "recommend"
 
     @property
@@ -158,6 +159,7 @@ sorry course chance moment check tie greetings aloha neighbor man guys dude seek
 similar other others anymore later put putting hii
 """.split())
 
+_QUOTED = re.compile(r"[\"“«][^\"“”«»]{2,60}[\"”»]")
 _INTERJECTION = re.compile(r"(?:h+a+)+h*|(?:l+o+l+)+|y+e+s+|y+a+y+|o+k+|h+m+|o+h+|w+o+w+|a+w+|u+g+h+")
 GREETINGS = frozenset({"hi", "hello", "hey", "hiya", "howdy", "aloha", "greetings", "yo", "morning", "evening",
                        "afternoon", "sup", "hola"})
@@ -223,6 +225,7 @@ def read_message(text: str, catalog: Catalog) -> Reading:
     reading = _assemble(mentions, judgements, years.constraints)
     reading.era = years.era
     reading.query = _query(text, tokens, mentions, judgements, cues, clauses, years.spans, knowledge.searchable)
+    reading.unread = _unread(text, tokens, mentions, years.spans)
     reading.intent = _intent(tokens, text, reading)
     if reading.intent == "greeting":
         reading.query = None
@@ -436,6 +439,21 @@ def _query(text: str, tokens: list[Token], mentions: list[_Mention], judgements:
     if not any(len(tokens[p].norm) >= 3 for p in kept):
         return None
     return " ".join(text[tokens[run[0]].start:tokens[run[-1]].end] for run in _runs(kept))
+
+
+def _unread(text: str, tokens: list[Token], mentions: list[_Mention], year_spans: list[tuple[int, int]]) -> list[str]:
+    """Names the reader made nothing of: runs of capitalised words inside a sentence ("Leo", "Nolan") and quoted
+    words. What an LLM may still read; an all-caps message says nothing by its capitals."""
+    covered = {p for mention in mentions for p in range(mention.start, mention.end)}
+    starts = sentence_starts(text, tokens)
+    shouting = text.upper() == text
+    quoted = [(match.start(), match.end()) for match in _QUOTED.finditer(text)]
+    unread = [position for position, token in enumerate(tokens)
+              if position not in covered and token.norm not in CHAT_WORDS and not token.norm.isdigit()
+              and not overlaps((token.start, token.end), year_spans)
+              and (any(start <= token.start and token.end <= end for start, end in quoted)
+                   or (not shouting and not starts[position] and token.text[:1].isupper()))]
+    return [text[tokens[run[0]].start:tokens[run[-1]].end] for run in _runs(unread)]
 
 
 def _is_descriptive_term(position: int, mentions: list[_Mention]) -> bool:
