@@ -334,7 +334,8 @@ def _span_result(message: _Message, start: int, end: int, index: TitleIndex) -> 
     everyday = index.everyday(span)
     well_known = max((index.popularity.get(item, 0) for item in exact), default=0) >= WELL_KNOWN_RATINGS
     if not _looks_meant(message, start, end, everyday or (weak_key and len(span) == 1),
-                        subtitle_only=weak_key and everyday and len(span) > 1, well_known=well_known):
+                        subtitle_only=weak_key and everyday and len(span) > 1, well_known=well_known,
+                        dated=_dated(tokens, end, index)):
         return None
     year = int(tokens[end].norm) if end < len(tokens) and _is_year(tokens[end].norm) else None
     result = _decide(text[tokens[start].start:tokens[end - 1].end], index, _merge(exact, index.extensions(key)),
@@ -422,6 +423,17 @@ def _split_year(query: list[str], index: TitleIndex) -> tuple[list[str], int | N
     if len(query) > 1 and _is_year(query[-1]) and " ".join(query) not in index.keys:
         return query[:-1], int(query[-1])
     return query, None
+
+
+def _dated(tokens: list[Token], end: int, index: TitleIndex) -> bool:
+    """A year follows ("Heat (1995)"), and it does not begin the next title ("I hate 2001: A Space Odyssey")."""
+    if end >= len(tokens) or not _is_year(tokens[end].norm):
+        return False
+    if end + 1 >= len(tokens):
+        return True
+    key = f"{tokens[end].norm} {tokens[end + 1].norm}"
+    start = bisect.bisect_left(index.sorted_keys, key)
+    return not (start < len(index.sorted_keys) and index.sorted_keys[start].startswith(key))
 
 
 def _is_year(word: str) -> bool:
@@ -542,14 +554,13 @@ def _names_franchise(index: TitleIndex, span: list[str]) -> bool:
 
 
 def _looks_meant(message: _Message, start: int, end: int, needs_evidence: bool, *, subtitle_only: bool = False,
-                 well_known: bool = False) -> bool:
+                 well_known: bool = False, dated: bool = False) -> bool:
     """Whether words that could be chat are a title here: quoted, Title Case mid-sentence, or after a cue.
 
     Followed by "movies"/"films" they name a kind of movie ("romance movies"), unless quoted.
     """
     tokens = message.tokens
-    quoted = _quoted(message.text, tokens[start].start, tokens[end - 1].end)
-    dated = end < len(tokens) and _is_year(tokens[end].norm)  # "Heat (1995)"
+    quoted = is_quoted(message.text, tokens[start].start, tokens[end - 1].end)
     if quoted or dated or not needs_evidence:
         return True
     if end < len(tokens) and tokens[end].norm in CATEGORY_NOUNS:
@@ -656,7 +667,8 @@ def _after_the_movie(tokens: list[Token], start: int) -> bool:
     return start >= 2 and tokens[start - 1].norm in ("movie", "film") and tokens[start - 2].norm in ARTICLES
 
 
-def _quoted(text: str, start: int, end: int) -> bool:
+def is_quoted(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] stands between quotes."""
     before, after = text[:start].rstrip()[-1:], text[end:].lstrip()[:1]
     return bool(before) and before in _QUOTES and bool(after) and after in _QUOTES
 

@@ -23,8 +23,9 @@ from pydantic import BaseModel, Field
 
 from convrec.catalog.models import Catalog
 from convrec.tools.chinese import gloss, has_chinese
-from convrec.tools.knowledge import COLLECTION_CUES, EntityMention, find_entities, is_searchable, knowledge_index
-from convrec.tools.linking import LinkCandidate, TitleMention, find_titles
+from convrec.tools.knowledge import (COLLECTION_CUES, EntityMention, Knowledge, find_entities, is_searchable,
+                                    knowledge_index)
+from convrec.tools.linking import LinkCandidate, LinkResult, TitleMention, find_titles, is_quoted
 from convrec.tools.models import Constraints, Era
 from convrec.tools.textnorm import FUNCTION_WORDS, Token, sentence_starts, tokenize
 from convrec.tools.vocabulary import TermMatch, find_terms
@@ -214,7 +215,8 @@ def read_message(text: str, catalog: Catalog) -> Reading:
     entities = [entity for entity in find_entities(tokens, knowledge, shouting=text.upper() == text)
                 if not char_span_inside(tokens, entity.start, entity.end, years.spans)]
     mentions = _title_mentions(tokens, titles)
-    mentions = _entities_over_titles(mentions, entities, tokens)
+    mentions = _entities_over_titles(mentions, entities, tokens, text)
+    mentions = [_original_of(mention, tokens, knowledge, catalog) for mention in mentions]
     in_titles = {position for mention in mentions for position in range(mention.start, mention.end)}
     mentions += [_Mention(term.start, term.end, term=term) for term in find_terms(tokens, catalog, skip=in_titles)
                  if not char_span_inside(tokens, term.start, term.end, years.spans)]
@@ -249,13 +251,15 @@ def _title_mentions(tokens: list[Token], titles: list[TitleMention]) -> list[_Me
 
 
 def _entities_over_titles(titles: list[_Mention], entities: list[EntityMention],
-                          tokens: list[Token]) -> list[_Mention]:
+                          tokens: list[Token], text: str) -> list[_Mention]:
     """A person or a cued collection takes the words from a title of the same or a shorter span ("Hitchcock never
     disappoints" is the director, "the Harry Potter series" the series); an uncued collection name that is also a
-    linked title stays the title ("I loved Toy Story")."""
+    linked title stays the title ("I loved Toy Story"), and so does a quoted title ("Ed Wood")."""
     kept_entities = []
     for entity in entities:
         overlapping = [title for title in titles if title.start < entity.end and entity.start < title.end]
+        if any(is_quoted(text, title.title.start, title.title.end) for title in overlapping):
+            continue
         cued = entity.end < len(tokens) and tokens[entity.end].norm in COLLECTION_CUES
         person = entity.entities[0].kind == "person"
         if any(title.end - title.start > entity.end - entity.start for title in overlapping):
@@ -265,6 +269,29 @@ def _entities_over_titles(titles: list[_Mention], entities: list[EntityMention],
         kept_entities.append(entity)
         titles = [title for title in titles if title not in overlapping]
     return titles + [_Mention(entity.start, entity.end, entity=entity) for entity in kept_entities]
+
+
+ORIGINAL_WORDS = frozenset({"original", "first"})
+
+
+def _original_of(mention: _Mention, tokens: list[Token], knowledge: Knowledge, catalog: Catalog) -> _Mention:
+    """ "the original Star Wars", "the first Matrix": a series named after "original"/"first" is its earliest film."""
+    entity = mention.entity
+    if entity is None or entity.entities[0].kind != "collection" or mention.start == 0 or \
+            tokens[mention.start - 1].norm not in ORIGINAL_WORDS:
+        return mention
+    dated = [(year, item_id) for item_id in knowledge.items(entity.entities[0])
+             if item_id in catalog and (year := catalog.items.at[item_id, "year"]) == year]  # NaN ≠ NaN
+    if not dated:
+        return mention
+    item_id = min(dated)[1]
+    item = catalog.item(item_id)
+    candidate = LinkCandidate(item_id=item_id, title=item.label, year=item.year,
+                              popularity=int(catalog.popularity.get(item_id, 0)), confidence=1.0)
+    title = TitleMention(span=entity.span, start=tokens[mention.start].start, end=tokens[mention.end - 1].end,
+                         result=LinkResult(query=entity.span, decision="linked", candidates=[candidate],
+                                           confidence=1.0))
+    return _Mention(mention.start - 1, mention.end, title=title)
 
 
 def _names_a_person(tokens: list[Token], inside: list[int]) -> bool:
@@ -310,12 +337,14 @@ class _Clause:
 def _clauses(text: str, tokens: list[Token], cues: list[_FoundCue], mentions: list[_Mention]) -> list[_Clause]:
     """The clause of every token position."""
     inside_title = {p for m in mentions if m.title for p in range(m.start + 1, m.end)}
+    opens_title = {m.start for m in mentions if m.title}  # "i hate While You Were Sleeping"
     in_cue = {p for cue in cues for p in range(cue.start, cue.end)}
     clauses, index, after_comma = [], 0, False
     for position, token in enumerate(tokens):
         if position and position not in inside_title:
             gap = text[tokens[position - 1].end:token.start]
-            if _CLAUSE_PUNCTUATION.search(gap) or (token.norm in CLAUSE_WORDS and position not in in_cue):
+            if _CLAUSE_PUNCTUATION.search(gap) or (token.norm in CLAUSE_WORDS and position not in in_cue
+                                                   and position not in opens_title):
                 index += 1
                 after_comma = "," in gap and not re.search(r"[.!?;\n]", gap)
         clauses.append(_Clause(index, after_comma))
