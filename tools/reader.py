@@ -226,8 +226,9 @@ def read_message(text: str, catalog: Catalog) -> Reading:
     judgements = [_judge(mention, mentions, cues, clauses) for mention in mentions]
     reading = _assemble(mentions, judgements, years.constraints)
     reading.era = years.era
+    unread = _unread(text, tokens, mentions, years.spans)
+    reading.unread = [text[tokens[run[0]].start:tokens[run[-1]].end] for run in _runs(unread)]
     reading.query = _query(text, tokens, mentions, judgements, cues, clauses, years.spans, knowledge.searchable)
-    reading.unread = _unread(text, tokens, mentions, years.spans)
     reading.intent = _intent(tokens, text, reading)
     if reading.intent == "greeting":
         reading.query = None
@@ -470,8 +471,8 @@ def _query(text: str, tokens: list[Token], mentions: list[_Mention], judgements:
     return " ".join(text[tokens[run[0]].start:tokens[run[-1]].end] for run in _runs(kept))
 
 
-def _unread(text: str, tokens: list[Token], mentions: list[_Mention], year_spans: list[tuple[int, int]]) -> list[str]:
-    """Names the reader made nothing of: runs of capitalised words inside a sentence ("Leo", "Nolan") and quoted
+def _unread(text: str, tokens: list[Token], mentions: list[_Mention], year_spans: list[tuple[int, int]]) -> list[int]:
+    """Positions of names the reader made nothing of: capitalised words inside a sentence ("Leo", "Nolan") and quoted
     words. What an LLM may still read; an all-caps message says nothing by its capitals."""
     covered = {p for mention in mentions for p in range(mention.start, mention.end)}
     starts = sentence_starts(text, tokens)
@@ -482,7 +483,7 @@ def _unread(text: str, tokens: list[Token], mentions: list[_Mention], year_spans
               and not overlaps((token.start, token.end), year_spans)
               and (any(start <= token.start and token.end <= end for start, end in quoted)
                    or (not shouting and not starts[position] and token.text[:1].isupper()))]
-    return [text[tokens[run[0]].start:tokens[run[-1]].end] for run in _runs(unread)]
+    return unread
 
 
 def _is_descriptive_term(position: int, mentions: list[_Mention]) -> bool:
