@@ -70,6 +70,7 @@ class Reading(BaseModel):
     era: Era | None = None  # "something recent", "classics": soft
     query: str | None = None  # what is left to search semantically ("mind-bending twist ending")
     unread: list[str] = Field(default_factory=list, description="capitalised or quoted words nothing was made of")
+    unsearched: list[str] = Field(default_factory=list, description="left-over words too uninformative to search")
     intent: Intent = "recommend"
 
     @property
@@ -228,7 +229,8 @@ def read_message(text: str, catalog: Catalog) -> Reading:
     reading.era = years.era
     unread = _unread(text, tokens, mentions, years.spans)
     reading.unread = [text[tokens[run[0]].start:tokens[run[-1]].end] for run in _runs(unread)]
-    reading.query = _query(text, tokens, mentions, judgements, cues, clauses, years.spans, knowledge.searchable)
+    reading.query, reading.unsearched = _query(text, tokens, mentions, judgements, cues, clauses, years.spans,
+                                               knowledge.searchable)
     reading.intent = _intent(tokens, text, reading)
     if reading.intent == "greeting":
         reading.query = None
@@ -450,9 +452,10 @@ def _add_genres(reading: Reading, term: TermMatch, judgement: _Judgement) -> Non
 
 def _query(text: str, tokens: list[Token], mentions: list[_Mention], judgements: list[_Judgement],
            cues: list[_FoundCue], clauses: list[_Clause], year_spans: list[tuple[int, int]],
-           searchable: frozenset[str]) -> str | None:
+           searchable: frozenset[str]) -> tuple[str | None, list[str]]:
     """The descriptive words left once titles, plain genre words, years, opinions and chat are taken out, and only
-    words informative about the catalog (`knowledge.searchable_words`); None when nothing informative is left."""
+    words informative about the catalog (`knowledge.searchable_words`); None when nothing informative is left.
+    Also the left-over words that were not informative enough ("work", "huge")."""
     dropped = {p for cue in cues for p in range(cue.start, cue.end)}
     for mention, judgement in zip(mentions, judgements):
         if mention.title or mention.entity or not mention.term.descriptive or judgement.polarity == "disliked":
@@ -460,15 +463,17 @@ def _query(text: str, tokens: list[Token], mentions: list[_Mention], judgements:
                 tokens[mention.end].norm in COLLECTION_CUES  # "Marvel movies", "the Harry Potter series"
             dropped.update(range(mention.start, mention.end + cue_after))
     negated_clauses = {clauses[cue.start].index for cue in cues if cue.cue.polarity == "disliked" and cue.cue.before}
-    kept = [position for position, token in enumerate(tokens)
+    left = [position for position, token in enumerate(tokens)
             if position not in dropped and token.norm not in CHAT_WORDS and not token.norm.isdigit()
             and not _INTERJECTION.fullmatch(token.norm)
             and clauses[position].index not in negated_clauses
-            and not overlaps((token.start, token.end), year_spans)
-            and (is_searchable(token.norm, searchable) or _is_descriptive_term(position, mentions))]
+            and not overlaps((token.start, token.end), year_spans)]
+    kept = [position for position in left
+            if is_searchable(tokens[position].norm, searchable) or _is_descriptive_term(position, mentions)]
+    unsearched = [tokens[position].text for position in left if position not in kept]
     if not any(len(tokens[p].norm) >= 3 for p in kept):
-        return None
-    return " ".join(text[tokens[run[0]].start:tokens[run[-1]].end] for run in _runs(kept))
+        return None, unsearched
+    return " ".join(text[tokens[run[0]].start:tokens[run[-1]].end] for run in _runs(kept)), unsearched
 
 
 def _unread(text: str, tokens: list[Token], mentions: list[_Mention], year_spans: list[tuple[int, int]]) -> list[int]:
