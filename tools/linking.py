@@ -60,6 +60,8 @@ MAX_SPAN_TOKENS = 12
 # Its titles are typed as picked from a list (capitalised), so lower thresholds look better there than they are for
 # people who type "titanic" (3.6) or "inception" (3.7) in lower case: 4.0.
 EVERYDAY_ZIPF = 4.0
+# A short phrase made only of words at least this frequent is chat until shown otherwise: "Whatever works for you"
+# (5.1, 5.3) is not *Whatever Works*; "toy story" (4.3) or "the matrix" (4.0) still link without a sign.
 CHAT_PHRASE_ZIPF = 5.0
 
 ABBREVIATIONS = {
@@ -95,7 +97,7 @@ SUBJECT_VERBS = JUDGING_VERBS | {"has", "had"}
 WELL_KNOWN_RATINGS = 20
 OBJECT_PRONOUNS = frozenset({"her", "us", "him", "them", "me"})  # "Her was so strange": no pronoun is a subject
 NAMING_WORDS = frozenset({"with", "starring"})  # "Drive with Ryan Gosling"
-LIST_JOINERS = frozenset({"and", "or", "&", ","})
+LIST_JOINERS = frozenset({"and", "or"})
 NAME_JOINERS = frozenset({"of", "the", "a", "an", "in", "on", "at", "to", "for", "from"})  # not "and", "or"
 CATEGORY_NOUNS = frozenset({"movie", "movies", "film", "films", "flick", "flicks", "ones", "stuff", "genre",
                             "type", "kind", "stories"})  # "romance movies" names a genre, not "Romance (1999)"
@@ -182,6 +184,11 @@ class TitleIndex:
             return True
         return len(span) <= 4 and all(word.isdigit() or word in self.everyday_words or singular(word) in
                                       self.everyday_words for word in span)
+
+    def starts_a_key(self, prefix: str) -> bool:
+        """Whether some key begins with `prefix`."""
+        start = bisect.bisect_left(self.sorted_keys, prefix)
+        return start < len(self.sorted_keys) and self.sorted_keys[start].startswith(prefix)
 
     def exact(self, key: str) -> dict[str, _Match]:
         return {item: _Match(quality) for item, quality in self.keys.get(key, {}).items()}
@@ -431,9 +438,7 @@ def _dated(tokens: list[Token], end: int, index: TitleIndex) -> bool:
         return False
     if end + 1 >= len(tokens):
         return True
-    key = f"{tokens[end].norm} {tokens[end + 1].norm}"
-    start = bisect.bisect_left(index.sorted_keys, key)
-    return not (start < len(index.sorted_keys) and index.sorted_keys[start].startswith(key))
+    return not index.starts_a_key(f"{tokens[end].norm} {tokens[end + 1].norm}")
 
 
 def _is_year(word: str) -> bool:
@@ -548,9 +553,7 @@ def _names_franchise(index: TitleIndex, span: list[str]) -> bool:
     """
     if len(span) < 2 or span[0] in FUNCTION_WORDS or span[-1] in FUNCTION_WORDS or index.everyday(span):
         return False
-    key = " ".join(span) + " "
-    start = bisect.bisect_left(index.sorted_keys, key)
-    return start < len(index.sorted_keys) and index.sorted_keys[start].startswith(key)
+    return index.starts_a_key(" ".join(span) + " ")
 
 
 def _looks_meant(message: _Message, start: int, end: int, needs_evidence: bool, *, subtitle_only: bool = False,
