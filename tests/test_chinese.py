@@ -14,7 +14,7 @@ from convrec.agent.llm import ScriptedLLM
 from convrec.agent.locale import language_of, localized_reason
 from convrec.catalog.aliases import read_aliases
 from convrec.core.errors import CatalogError
-from convrec.evaluation.chinese import CASES_PATH, load_cases, score_case
+from convrec.evaluation.chinese import CASES_PATH, cases_of_split, load_cases, score_case
 from convrec.tools.chinese import pinyin_titles
 from convrec.tools.explain import genre_match, same_collection, same_person, similar_description, similar_to_liked
 from convrec.tools.models import Recommendation
@@ -227,6 +227,15 @@ def test_the_test_set_is_large_enough_and_scores_itself(catalog):
     profile = Profile(liked=reading.liked, constraints=reading.constraints)
     scores = score_case(case, profile, [], "为你挑了几部电影：", catalog)
     assert scores["titles_linked"] == scores["titles"] == 1 and scores["exclusions_kept"] == 1
+
+
+def test_the_blind_set_names_only_demo_items_and_runs_as_its_own_split(catalog):
+    cases = cases_of_split("heldout")
+    assert len(cases) >= 30 and {case["half"] for case in cases} == {"heldout"}
+    named = [item for case in cases for key in ("liked", "disliked") for item in case["expected"].get(key, [])]
+    assert len(named) >= 30 and all(item in catalog for item in named)
+    first = {case["text"] for case in load_cases(CASES_PATH)}
+    assert not first & {case["text"] for case in cases}
 
 
 def test_a_pick_for_a_chinese_disambiguation_question_keeps_the_opinion():
