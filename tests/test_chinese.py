@@ -15,7 +15,7 @@ from convrec.agent.locale import language_of, localized_reason
 from convrec.catalog.aliases import read_aliases
 from convrec.core.errors import CatalogError
 from convrec.evaluation.chinese import CASES_PATH, cases_of_split, load_cases, score_case
-from convrec.tools.chinese import pinyin_titles
+from convrec.tools.chinese import fold_script, pinyin_titles
 from convrec.tools.explain import genre_match, same_collection, same_person, similar_description, similar_to_liked
 from convrec.tools.models import Recommendation
 from convrec.tools.reader import read_message
@@ -126,9 +126,38 @@ def test_chinese_films_link_by_the_pinyin_in_their_catalog_title(catalog):
 
 def test_an_alias_that_goes_on_as_a_longer_title_links_nothing(catalog):
     assert read_message("我喜欢终结者2", catalog).liked.keys() == {"589"}
-    assert not read_message("我喜欢终结者3", catalog).liked  # not The Terminator: a film the table lacks
-    assert not read_message("星球大战：原力觉醒很好看", catalog).liked
+    assert not read_message("我喜欢终结者4", catalog).liked  # not The Terminator: a film the table lacks
+    assert not read_message("星球大战：最后的绝地武士很好看", catalog).liked
     assert read_message("看完教父之后想看别的", catalog).liked.keys() == {"858"}
+
+
+@pytest.mark.parametrize(("text", "liked", "disliked"), [
+    ("我喜歡駭客帝國", {"2571"}, set()),  # traditional characters: 喜歡 is 喜欢, 駭客帝國 is 骇客帝国
+    ("我不喜歡鐵達尼號", set(), {"1721"}),
+    ("蝙蝠侠黑暗骑士很好看", {"58559"}, set()),  # the table writes 蝙蝠侠：黑暗骑士
+    ("星球大战之新希望是经典", {"260"}, set()),
+])
+def test_titles_written_in_other_characters_or_breaks_link(catalog, text, liked, disliked):
+    reading = read_message(text, catalog)
+    assert (set(reading.liked), set(reading.disliked)) == (liked, disliked)
+    assert all(title.span in text for title in reading.titles)  # the user's own characters
+
+
+def test_simplified_text_is_never_folded_into_another_word(catalog):
+    text = "宫崎骏的电影我都喜欢，不要太长"  # 崎 is rare in jieba's counts, but spells no known word here
+    assert fold_script(text, catalog.aliases) == text
+
+
+@pytest.mark.parametrize(("text", "liked", "disliked", "excluded"), [
+    ("Shrek 我不喜欢", set(), {"4306"}, set()),  # the thing first, the opinion last
+    ("恐怖片我不看，动画片就算了", set(), set(), {"Horror", "Animation"}),
+    ("我对纪录片不感兴趣", set(), set(), {"Documentary"}),
+    ("阿甘正传我很喜欢，泰坦尼克号我讨厌", {"356"}, {"1721"}, set()),
+])
+def test_an_opinion_after_its_thing_reads_as_before_it(catalog, text, liked, disliked, excluded):
+    reading = read_message(text, catalog)
+    assert (set(reading.liked), set(reading.disliked)) == (liked, disliked)
+    assert reading.constraints.exclude_genres == excluded
 
 
 def test_a_chinese_turn_answers_in_chinese_with_catalog_cards(make_agent):
