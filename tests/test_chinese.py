@@ -117,8 +117,8 @@ def test_the_round_trip_picks_the_candidate_the_model_names_back(catalog):
 
 
 def test_chinese_films_link_by_the_pinyin_in_their_catalog_title(catalog):
-    # "Farewell My Concubine (Ba wang bie ji)", "Raise the Red Lantern (Da hong deng long gao gao gua)": no alias.
-    assert not {"446", "1280"} & set(catalog.aliases.values())
+    # "Farewell My Concubine (Ba wang bie ji)", "Raise the Red Lantern (Da hong deng long gao gao gua)", no aliases.
+    catalog = dataclasses.replace(catalog, aliases={})
     reading = read_message("我喜欢霸王别姬，讨厌大红灯笼高高挂", catalog)
     assert set(reading.liked) == {"446"} and set(reading.disliked) == {"1280"}
     assert pinyin_titles("我喜欢英雄，想看喜剧", catalog) == {}  # two characters: an everyday word as often as a film
@@ -172,14 +172,14 @@ def test_a_chinese_turn_answers_in_chinese_with_catalog_cards(make_agent):
 def test_the_llm_path_in_a_turn_links_a_title_missing_from_the_aliases(make_agent):
     llm = ScriptedLLM().enqueue(
         proposals_schema(("recommend", "refine", "feedback", "question", "greeting"))(
-            intent="recommend", titles=[{"zh": "天空之城", "en": "Castle in the Sky"}], query=""),
-        back_schema()(zh="《天空之城》"))
+            intent="recommend", titles=[{"zh": "侧耳倾听", "en": "Whisper of the Heart"}], query=""),
+        back_schema()(zh="《侧耳倾听》"))
     llm.enqueue(*["不行"] * 10)  # every card's sentence fails the check: the templates stay
     agent = make_agent(llm)
-    result = asyncio.run(agent.run_turn("zh-llm", "最近看了天空之城，很好看"))
-    assert "6350" in result.profile.liked
-    assert "Earlier" in llm.prompts[0][1]["content"] and "天空之城" in llm.prompts[0][1]["content"]
-    assert "Laputa: Castle in the Sky" in llm.prompts[1][1]["content"]  # asked the other way round
+    result = asyncio.run(agent.run_turn("zh-llm", "最近看了侧耳倾听，很好看"))
+    assert "26903" in result.profile.liked
+    assert "Earlier" in llm.prompts[0][1]["content"] and "侧耳倾听" in llm.prompts[0][1]["content"]
+    assert "Whisper of the Heart" in llm.prompts[1][1]["content"]  # asked the other way round
 
 
 def test_a_proposal_the_model_cannot_translate_back_is_dropped(catalog):
@@ -187,14 +187,14 @@ def test_a_proposal_the_model_cannot_translate_back_is_dropped(catalog):
     llm = ScriptedLLM().enqueue(
         proposals_schema(("recommend",))(intent="recommend", titles=[{"zh": "无间道", "en": "The Departed"}]),
         back_schema()(zh="无间道风云"))
-    reading = chinese_llm_reading(llm, "我喜欢无间道", "", catalog)
+    reading = chinese_llm_reading(llm, "我喜欢无间道", "", dataclasses.replace(catalog, aliases={}))
     assert not reading.liked and len(llm.prompts) == 2
 
 
 def test_a_round_trip_answer_that_is_not_json_is_a_no_and_the_reading_goes_on(catalog):
     llm = ScriptedLLM().enqueue(proposals_schema(("recommend",))(intent="recommend", titles=[
-        {"zh": "天空之城", "en": "Castle in the Sky"}]), "not json")
-    reading = chinese_llm_reading(llm, "我喜欢天空之城，不要恐怖片", "", catalog)
+        {"zh": "侧耳倾听", "en": "Whisper of the Heart"}]), "not json")
+    reading = chinese_llm_reading(llm, "我喜欢侧耳倾听，不要恐怖片", "", catalog)
     assert not reading.liked and reading.constraints.exclude_genres == {"Horror"}
 
 
