@@ -342,6 +342,7 @@ def _title_pattern(titles: tuple[str, ...]) -> re.Pattern:
 # "i dont want horror".
 _CLAUSE = re.compile(r'(?:"[^"]*"|[^",.!?;])+')
 _OPINION_LAST = re.compile(r"^(?P<thing>.*?\S)\s+(?P<cue>(?:i\s+)?(?:dont like|dont want|hate|no|like|love))$")
+_NEGATION_ENDS = ("no", "dont want", "dont like", "hate", "anything but", "too")
 
 
 def topic_first(english: str) -> str:
@@ -358,8 +359,6 @@ def topic_first(english: str) -> str:
         return f" {cue} {thing} "
     return re.sub(r"\s+", " ", _CLAUSE.sub(turned, english)).strip()
 
-
-_NEGATION_ENDS = ("no", "dont want", "dont like", "hate", "anything but", "too")
 
 
 def _gloss_words(text: str) -> str:
