@@ -11,7 +11,7 @@ import pytest
 from convrec.agent.chinese import (back_schema, chinese_llm_reading, faithful_chinese, proposals_schema, reading_with_titles,
                                    title_candidates)
 from convrec.agent.llm import ScriptedLLM
-from convrec.agent.locale import language_of, localized_reason
+from convrec.agent.locale import language_of, local_title, localized_reason
 from convrec.catalog.aliases import read_aliases
 from convrec.core.errors import CatalogError
 from convrec.evaluation.chinese import CASES_PATH, cases_of_split, load_cases, score_case
@@ -158,6 +158,24 @@ def test_an_opinion_after_its_thing_reads_as_before_it(catalog, text, liked, dis
     reading = read_message(text, catalog)
     assert (set(reading.liked), set(reading.disliked)) == (liked, disliked)
     assert reading.constraints.exclude_genres == excluded
+
+
+def test_a_title_that_is_an_everyday_word_links_only_in_title_marks(catalog):
+    assert set(read_message("张艺谋的《英雄》很好看", catalog).liked) == {"7090"}
+    assert not read_message("他是我的英雄", catalog).liked
+    assert local_title(catalog, "7090", "zh") == "英雄"  # shown without the marks
+
+
+@pytest.mark.parametrize(("text", "disliked", "excluded", "years"), [
+    ("阿凡达太长了，我不喜欢", {"72998"}, set(), (None, None)),  # the opinion in a clause of its own
+    ("别再推荐爱情片了", set(), {"Romance"}, (None, None)),
+    ("七八十年代的喜剧", set(), set(), (1970, 1989)),
+])
+def test_more_of_how_chinese_says_it(catalog, text, disliked, excluded, years):
+    reading = read_message(text, catalog)
+    assert set(reading.disliked) == disliked and not reading.liked
+    assert reading.constraints.exclude_genres == excluded
+    assert (reading.constraints.year_min, reading.constraints.year_max) == years
 
 
 def test_a_chinese_turn_answers_in_chinese_with_catalog_cards(make_agent):

@@ -50,7 +50,7 @@ GLOSSARY: dict[str, str] = {
     **_gloss("最好 最好的 最棒", "best"),
     **_gloss("无聊 很无聊 太无聊 难看 很难看 烂 太烂 很烂 没意思 一般 失望", "boring"),
     # negations and dislikes
-    **_gloss("不要 别 不需要 排除 不想要 千万别 不要再 算了 就算了 免了", "no"),
+    **_gloss("不要 别 别再 不需要 排除 不想要 千万别 不要再 算了 就算了 免了", "no"),
     **_gloss("不想看 不要看 别推荐 不要推荐 别给我推荐 不要给我推荐 不看 不爱看 不想", "dont want"),
     **_gloss("不喜欢 不爱 不太喜欢 不怎么喜欢 不感兴趣 没兴趣 没有兴趣 不感冒", "dont like"),
     **_gloss("讨厌 厌恶 受不了 反感 恨 最讨厌 很讨厌", "hate"),
@@ -126,6 +126,8 @@ _YEARS: list[tuple[re.Pattern, str]] = [
 _DECADE = re.compile(r"(?:上世纪|上个世纪)?(?:((?:19|20)?\d0)|(" + "|".join(_CHINESE_DECADES) + r"))\s*年代"
                      r"(初期|初|早期|中期|末期|末|后期)?")
 _EXACT_YEAR = re.compile(r"((?:19|20)\d\d)\s*年")
+_TWO_DECADES = re.compile(r"(?:上世纪|上个世纪)?([二三四五六七八])([三四五六七八九])十年代")  # 八九十年代: the 80s and 90s
+_DIGITS = "〇一二三四五六七八九"
 
 
 def has_chinese(text: str) -> bool:
@@ -343,6 +345,10 @@ def _title_pattern(titles: tuple[str, ...]) -> re.Pattern:
 _CLAUSE = re.compile(r'(?:"[^"]*"|[^",.!?;])+')
 _OPINION_LAST = re.compile(r"^(?P<thing>.*?\S)\s+(?P<cue>(?:i\s+)?(?:dont like|dont want|hate|no|like|love))$")
 _NEGATION_ENDS = ("no", "dont want", "dont like", "hate", "anything but", "too")
+# An opinion in a clause of its own is about the clause before it ("拯救大兵瑞恩太血腥了，我不喜欢").
+_OPINION_ALONE = re.compile(r'(?P<thing>(?:"[^"]*"|[^",.!?;])+?)\s*(?P<mark>[,.!?;])\s*'
+                            r"(?P<cue>(?:i\s+)?(?:dont like|hate|love|like))\s*(?=[.!?;]|$)")
+_OPINION_WORDS = re.compile(r"\b(?:like|love|hate|favorite|great|boring|best|no|dont want)\b")
 
 
 def topic_first(english: str) -> str:
@@ -357,6 +363,11 @@ def topic_first(english: str) -> str:
         if thing.startswith("i ") and not cue.startswith("i "):  # "我对战争片不感兴趣": i war dont like
             thing, cue = thing.removeprefix("i "), f"i {cue}"
         return f" {cue} {thing} "
+    def joined(alone: re.Match) -> str:
+        if _OPINION_WORDS.search(re.sub(r'"[^"]*"', "", alone.group("thing"))):  # it had an opinion of its own
+            return alone.group(0)
+        return f" {alone.group('cue')} {alone.group('thing')}{alone.group('mark')} "
+    english = _OPINION_ALONE.sub(joined, english)
     return re.sub(r"\s+", " ", _CLAUSE.sub(turned, english)).strip()
 
 
@@ -384,8 +395,14 @@ def _gloss_words(text: str) -> str:
 def _years(text: str) -> str:
     for pattern, english in _YEARS:
         text = pattern.sub(english, text)
+    text = _TWO_DECADES.sub(_two_decades, text)
     text = _DECADE.sub(_decade, text)
     return _EXACT_YEAR.sub(r" from \1 ", text)
+
+
+def _two_decades(match: re.Match) -> str:
+    first, second = (_DIGITS.index(digit) for digit in match.groups())
+    return f" 19{first}0 to 19{second}9 " if second == first + 1 else match.group(0)
 
 
 def _decade(match: re.Match) -> str:
