@@ -168,7 +168,7 @@ def test_a_title_that_is_an_everyday_word_links_only_in_title_marks(catalog):
 
 @pytest.mark.parametrize(("text", "disliked", "excluded", "years"), [
     ("阿凡达太长了，我不喜欢", {"72998"}, set(), (None, None)),  # the opinion in a clause of its own
-    ("别再推荐爱情片了", set(), {"Romance"}, (None, None)),
+    ("别再给我推荐爱情片了", set(), {"Romance"}, (None, None)),
     ("七八十年代的喜剧", set(), set(), (1970, 1989)),
 ])
 def test_more_of_how_chinese_says_it(catalog, text, disliked, excluded, years):

@@ -383,7 +383,7 @@ def _gloss_words(text: str) -> str:
             out.append(word)
             negated = False
             continue
-        if negated and word in _REQUEST_AFTER_NEGATION:
+        if negated and (word in _REQUEST_AFTER_NEGATION or GLOSSARY.get(word) == "want to see"):
             continue
         english = GLOSSARY.get(word, "")
         negated = english in _NEGATIONS
