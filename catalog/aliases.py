@@ -4,6 +4,8 @@ A catalog's titles are in one language; people name films in theirs. An alias ta
 never adds an item: every alias must name an item the catalog has. The demo catalog ships a small hand-curated
 Chinese table (`demo/aliases/zh.csv`, its README says how it was made); a user catalog brings its own through the
 manifest (`[aliases] path = "aliases.csv"`, columns `item_id`, `alias`).
+An alias written inside title marks ("《英雄》") links only where the user writes the marks too: the way to name a
+film whose title is an everyday word ("英雄" is also "hero").
 """
 
 from __future__ import annotations
@@ -39,8 +41,8 @@ def read_aliases(path: Path, item_ids: pd.Index) -> dict[str, str]:
 
 
 def aliases_by_item(aliases: dict[str, str]) -> dict[str, str]:
-    """item_id → its first alias (the name to show and to give the model)."""
+    """item_id → its first alias (the name to show and to give the model), without title marks."""
     first: dict[str, str] = {}
     for alias, item_id in aliases.items():
-        first.setdefault(item_id, alias)
+        first.setdefault(item_id, alias.removeprefix("《").removesuffix("》"))
     return first

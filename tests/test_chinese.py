@@ -11,11 +11,11 @@ import pytest
 from convrec.agent.chinese import (back_schema, chinese_llm_reading, faithful_chinese, proposals_schema, reading_with_titles,
                                    title_candidates)
 from convrec.agent.llm import ScriptedLLM
-from convrec.agent.locale import language_of, localized_reason
+from convrec.agent.locale import language_of, local_title, localized_reason
 from convrec.catalog.aliases import read_aliases
 from convrec.core.errors import CatalogError
-from convrec.evaluation.chinese import CASES_PATH, load_cases, score_case
-from convrec.tools.chinese import pinyin_titles
+from convrec.evaluation.chinese import CASES_PATH, cases_of_split, load_cases, score_case
+from convrec.tools.chinese import fold_script, pinyin_titles
 from convrec.tools.explain import genre_match, same_collection, same_person, similar_description, similar_to_liked
 from convrec.tools.models import Recommendation
 from convrec.tools.reader import read_message
@@ -117,8 +117,8 @@ def test_the_round_trip_picks_the_candidate_the_model_names_back(catalog):
 
 
 def test_chinese_films_link_by_the_pinyin_in_their_catalog_title(catalog):
-    # "Farewell My Concubine (Ba wang bie ji)", "Raise the Red Lantern (Da hong deng long gao gao gua)": no alias.
-    assert not {"446", "1280"} & set(catalog.aliases.values())
+    # "Farewell My Concubine (Ba wang bie ji)", "Raise the Red Lantern (Da hong deng long gao gao gua)", no aliases.
+    catalog = dataclasses.replace(catalog, aliases={})
     reading = read_message("我喜欢霸王别姬，讨厌大红灯笼高高挂", catalog)
     assert set(reading.liked) == {"446"} and set(reading.disliked) == {"1280"}
     assert pinyin_titles("我喜欢英雄，想看喜剧", catalog) == {}  # two characters: an everyday word as often as a film
@@ -126,9 +126,56 @@ def test_chinese_films_link_by_the_pinyin_in_their_catalog_title(catalog):
 
 def test_an_alias_that_goes_on_as_a_longer_title_links_nothing(catalog):
     assert read_message("我喜欢终结者2", catalog).liked.keys() == {"589"}
-    assert not read_message("我喜欢终结者3", catalog).liked  # not The Terminator: a film the table lacks
-    assert not read_message("星球大战：原力觉醒很好看", catalog).liked
+    assert not read_message("我喜欢终结者4", catalog).liked  # not The Terminator: a film the table lacks
+    assert not read_message("星球大战：最后的绝地武士很好看", catalog).liked
     assert read_message("看完教父之后想看别的", catalog).liked.keys() == {"858"}
+
+
+@pytest.mark.parametrize(("text", "liked", "disliked"), [
+    ("我喜歡駭客帝國", {"2571"}, set()),  # traditional characters: 喜歡 is 喜欢, 駭客帝國 is 骇客帝国
+    ("我不喜歡鐵達尼號", set(), {"1721"}),
+    ("蝙蝠侠黑暗骑士很好看", {"58559"}, set()),  # the table writes 蝙蝠侠：黑暗骑士
+    ("星球大战之新希望是经典", {"260"}, set()),
+])
+def test_titles_written_in_other_characters_or_breaks_link(catalog, text, liked, disliked):
+    reading = read_message(text, catalog)
+    assert (set(reading.liked), set(reading.disliked)) == (liked, disliked)
+    assert all(title.span in text for title in reading.titles)  # the user's own characters
+
+
+def test_simplified_text_is_never_folded_into_another_word(catalog):
+    text = "宫崎骏的电影我都喜欢，不要太长"  # 崎 is rare in jieba's counts, but spells no known word here
+    assert fold_script(text, catalog.aliases) == text
+
+
+@pytest.mark.parametrize(("text", "liked", "disliked", "excluded"), [
+    ("Shrek 我不喜欢", set(), {"4306"}, set()),  # the thing first, the opinion last
+    ("恐怖片我不看，动画片就算了", set(), set(), {"Horror", "Animation"}),
+    ("我对纪录片不感兴趣", set(), set(), {"Documentary"}),
+    ("阿甘正传我很喜欢，泰坦尼克号我讨厌", {"356"}, {"1721"}, set()),
+])
+def test_an_opinion_after_its_thing_reads_as_before_it(catalog, text, liked, disliked, excluded):
+    reading = read_message(text, catalog)
+    assert (set(reading.liked), set(reading.disliked)) == (liked, disliked)
+    assert reading.constraints.exclude_genres == excluded
+
+
+def test_a_title_that_is_an_everyday_word_links_only_in_title_marks(catalog):
+    assert set(read_message("张艺谋的《英雄》很好看", catalog).liked) == {"7090"}
+    assert not read_message("他是我的英雄", catalog).liked
+    assert local_title(catalog, "7090", "zh") == "英雄"  # shown without the marks
+
+
+@pytest.mark.parametrize(("text", "disliked", "excluded", "years"), [
+    ("阿凡达太长了，我不喜欢", {"72998"}, set(), (None, None)),  # the opinion in a clause of its own
+    ("别再给我推荐爱情片了", set(), {"Romance"}, (None, None)),
+    ("七八十年代的喜剧", set(), set(), (1970, 1989)),
+])
+def test_more_of_how_chinese_says_it(catalog, text, disliked, excluded, years):
+    reading = read_message(text, catalog)
+    assert set(reading.disliked) == disliked and not reading.liked
+    assert reading.constraints.exclude_genres == excluded
+    assert (reading.constraints.year_min, reading.constraints.year_max) == years
 
 
 def test_a_chinese_turn_answers_in_chinese_with_catalog_cards(make_agent):
@@ -143,14 +190,14 @@ def test_a_chinese_turn_answers_in_chinese_with_catalog_cards(make_agent):
 def test_the_llm_path_in_a_turn_links_a_title_missing_from_the_aliases(make_agent):
     llm = ScriptedLLM().enqueue(
         proposals_schema(("recommend", "refine", "feedback", "question", "greeting"))(
-            intent="recommend", titles=[{"zh": "天空之城", "en": "Castle in the Sky"}], query=""),
-        back_schema()(zh="《天空之城》"))
+            intent="recommend", titles=[{"zh": "侧耳倾听", "en": "Whisper of the Heart"}], query=""),
+        back_schema()(zh="《侧耳倾听》"))
     llm.enqueue(*["不行"] * 10)  # every card's sentence fails the check: the templates stay
     agent = make_agent(llm)
-    result = asyncio.run(agent.run_turn("zh-llm", "最近看了天空之城，很好看"))
-    assert "6350" in result.profile.liked
-    assert "Earlier" in llm.prompts[0][1]["content"] and "天空之城" in llm.prompts[0][1]["content"]
-    assert "Laputa: Castle in the Sky" in llm.prompts[1][1]["content"]  # asked the other way round
+    result = asyncio.run(agent.run_turn("zh-llm", "最近看了侧耳倾听，很好看"))
+    assert "26903" in result.profile.liked
+    assert "Earlier" in llm.prompts[0][1]["content"] and "侧耳倾听" in llm.prompts[0][1]["content"]
+    assert "Whisper of the Heart" in llm.prompts[1][1]["content"]  # asked the other way round
 
 
 def test_a_proposal_the_model_cannot_translate_back_is_dropped(catalog):
@@ -158,14 +205,14 @@ def test_a_proposal_the_model_cannot_translate_back_is_dropped(catalog):
     llm = ScriptedLLM().enqueue(
         proposals_schema(("recommend",))(intent="recommend", titles=[{"zh": "无间道", "en": "The Departed"}]),
         back_schema()(zh="无间道风云"))
-    reading = chinese_llm_reading(llm, "我喜欢无间道", "", catalog)
+    reading = chinese_llm_reading(llm, "我喜欢无间道", "", dataclasses.replace(catalog, aliases={}))
     assert not reading.liked and len(llm.prompts) == 2
 
 
 def test_a_round_trip_answer_that_is_not_json_is_a_no_and_the_reading_goes_on(catalog):
     llm = ScriptedLLM().enqueue(proposals_schema(("recommend",))(intent="recommend", titles=[
-        {"zh": "天空之城", "en": "Castle in the Sky"}]), "not json")
-    reading = chinese_llm_reading(llm, "我喜欢天空之城，不要恐怖片", "", catalog)
+        {"zh": "侧耳倾听", "en": "Whisper of the Heart"}]), "not json")
+    reading = chinese_llm_reading(llm, "我喜欢侧耳倾听，不要恐怖片", "", catalog)
     assert not reading.liked and reading.constraints.exclude_genres == {"Horror"}
 
 
@@ -227,6 +274,15 @@ def test_the_test_set_is_large_enough_and_scores_itself(catalog):
     profile = Profile(liked=reading.liked, constraints=reading.constraints)
     scores = score_case(case, profile, [], "为你挑了几部电影：", catalog)
     assert scores["titles_linked"] == scores["titles"] == 1 and scores["exclusions_kept"] == 1
+
+
+def test_the_blind_set_names_only_demo_items_and_runs_as_its_own_split(catalog):
+    cases = cases_of_split("heldout")
+    assert len(cases) >= 30 and {case["half"] for case in cases} == {"heldout"}
+    named = [item for case in cases for key in ("liked", "disliked") for item in case["expected"].get(key, [])]
+    assert len(named) >= 30 and all(item in catalog for item in named)
+    first = {case["text"] for case in load_cases(CASES_PATH)}
+    assert not first & {case["text"] for case in cases}
 
 
 def test_a_pick_for_a_chinese_disambiguation_question_keeps_the_opinion():

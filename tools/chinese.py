@@ -50,9 +50,9 @@ GLOSSARY: dict[str, str] = {
     **_gloss("最好 最好的 最棒", "best"),
     **_gloss("无聊 很无聊 太无聊 难看 很难看 烂 太烂 很烂 没意思 一般 失望", "boring"),
     # negations and dislikes
-    **_gloss("不要 别 不需要 排除 不想要 千万别 不要再", "no"),
+    **_gloss("不要 别 别再 不需要 排除 不想要 千万别 不要再 算了 就算了 免了", "no"),
     **_gloss("不想看 不要看 别推荐 不要推荐 别给我推荐 不要给我推荐 不看 不爱看 不想", "dont want"),
-    **_gloss("不喜欢 不爱 不太喜欢 不怎么喜欢", "dont like"),
+    **_gloss("不喜欢 不爱 不太喜欢 不怎么喜欢 不感兴趣 没兴趣 没有兴趣 不感冒", "dont like"),
     **_gloss("讨厌 厌恶 受不了 反感 恨 最讨厌 很讨厌", "hate"),
     **_gloss("除了", "anything but"),
     **_gloss("太", "too"),
@@ -126,6 +126,8 @@ _YEARS: list[tuple[re.Pattern, str]] = [
 _DECADE = re.compile(r"(?:上世纪|上个世纪)?(?:((?:19|20)?\d0)|(" + "|".join(_CHINESE_DECADES) + r"))\s*年代"
                      r"(初期|初|早期|中期|末期|末|后期)?")
 _EXACT_YEAR = re.compile(r"((?:19|20)\d\d)\s*年")
+_TWO_DECADES = re.compile(r"(?:上世纪|上个世纪)?([二三四五六七八])([三四五六七八九])十年代")  # 八九十年代: the 80s and 90s
+_DIGITS = "〇一二三四五六七八九"
 
 
 def has_chinese(text: str) -> bool:
@@ -158,20 +160,24 @@ class Gloss:
 def gloss(text: str, catalog: Catalog, titles: dict[str, str] | None = None) -> Gloss:
     """The English gloss of a message with Chinese in it. `titles`: more Chinese title → item_id (e.g. the LLM's,
     confirmed against the catalog) on top of the catalog's aliases and the titles found by pinyin."""
-    known = {**pinyin_titles(text, catalog), **catalog.aliases, **(titles or {})}
+    written = text
+    text = fold_script(text, catalog.aliases)  # same length: a position in one is the same place in the other
+    known = {**pinyin_titles(text, catalog), **catalog.aliases,
+             **{fold_script(span, catalog.aliases): item_id for span, item_id in (titles or {}).items()}}
     spans: dict[str, str] = {}
     inserted: dict[str, str] = {}
     pieces: list[str] = []
     position = 0
     for match in title_matches(text, known):
-        item_id = known[match.group(0)]
+        item_id = known[_title_key(match.group(0), known)]
         pieces.append(_gloss_words(text[position:match.start()]))
         inserted[item_id] = _catalog_title(catalog, item_id)
         pieces.append(f' "{inserted[item_id]}" ')
-        spans.setdefault(item_id, match.group(0))
+        spans.setdefault(item_id, written[match.start():match.end()])
         position = match.end()
     pieces.append(_gloss_words(text[position:]))
-    return Gloss(english=re.sub(r"\s+", " ", " ".join(pieces)).strip(), spans=spans, inserted=inserted)
+    english = re.sub(r"\s+", " ", " ".join(pieces)).strip()
+    return Gloss(english=topic_first(english), spans=spans, inserted=inserted)
 
 
 def _catalog_title(catalog: Catalog, item_id: str) -> str:
@@ -241,20 +247,129 @@ def _pinyin(chars: str) -> list[str]:
     return lazy_pinyin(chars, v_to_u=True)
 
 
+# -- traditional characters: "鐵達尼號" is 铁达尼号, "喜歡" is 喜欢 ----------------------------------------------------
+RARE_CHAR_COUNT = 100  # jieba's count for a character: simplified everyday ones have thousands, traditional ones ~0
+
+
+def fold_script(text: str, aliases: dict[str, str]) -> str:
+    """`text` with every span that spells a word convrec knows (a glossary word or an alias, 2+ characters) in other
+    characters of the same sound written as that word. Only characters that are rare in jieba's (simplified)
+    dictionary may differ, and each must share a reading with the word's character there (pypinyin): so traditional
+    characters fold into simplified ones, while everyday simplified text stays as it is. Same length as `text`."""
+    rare = [_HAN.match(char) is not None and _char_count(char) < RARE_CHAR_COUNT for char in text]
+    if not any(rare):
+        return text
+    words = _words_by_sound(tuple(word for word in aliases if len(word) >= 2))
+    folded = list(text)
+    start = 0
+    while start < len(text):
+        candidates = sorted({word for sound in _readings(text[start]) for word in words.get(sound, ())},
+                            key=lambda word: (-len(word), word))
+        found = next((word for word in candidates if _spells(text, start, word, rare)), None)
+        if found:
+            folded[start:start + len(found)] = found
+            start += len(found)
+        else:
+            start += 1
+    return "".join(folded)
+
+
+def _spells(text: str, start: int, word: str, rare: list[bool]) -> bool:
+    span = text[start:start + len(word)]
+    return len(span) == len(word) and any(rare[start:start + len(word)]) and all(
+        written == known or (rare[start + offset] and _readings(written) & _readings(known))
+        for offset, (written, known) in enumerate(zip(span, word)))
+
+
+@lru_cache(maxsize=4)
+def _words_by_sound(aliases: tuple[str, ...]) -> dict[str, list[str]]:
+    """The glossary's and the aliases' words of 2+ characters by each sound of their first character."""
+    words: dict[str, list[str]] = {}
+    for word in {*aliases, *(word for word in GLOSSARY if len(word) >= 2)}:
+        for sound in _readings(word[0]):
+            words.setdefault(sound, []).append(word)
+    return words
+
+
+@lru_cache(maxsize=8192)
+def _readings(char: str) -> frozenset[str]:
+    """The toneless readings of one character ("乐" → le, yue); the character itself if it has none."""
+    from pypinyin import Style, pinyin
+
+    return frozenset(pinyin(char, style=Style.NORMAL, heteronym=True, errors=lambda c: [c])[0])
+
+
+def _char_count(char: str) -> int:
+    tokenizer = _segmenter()
+    tokenizer.check_initialized()
+    return tokenizer.FREQ.get(char) or 0
+
+
 def title_matches(text: str, titles: dict[str, str]) -> list[re.Match]:
     """Where `titles` (name → item_id) occur in `text`, the longest name at each place ("终结者2", not "终结者").
-    A name that goes on as a longer title ("终结者3", "星球大战：原力觉醒", "指环王之王者归来") is another film, one the
+    A name that goes on as a longer title ("终结者4", "星球大战：最后的绝地武士", "指环王之王者归来") is another film, one the
     table lacks: no match there, rather than the wrong film."""
     return list(_title_pattern(tuple(sorted(titles, key=len, reverse=True))).finditer(text)) if titles else []
 
 
 # What continues a title into a sequel's or an episode's: a number, a colon, "之" (but not 之后, 之前, 之类, 之一…).
 _TITLE_GOES_ON = r"(?![\d０-９:：·]|之(?![后前类一外间中]))"
+# Inside a title, people write the break between its parts in several ways or not at all: "蝙蝠侠：黑暗骑士",
+# "蝙蝠侠:黑暗骑士", "蝙蝠侠 黑暗骑士", "蝙蝠侠之黑暗骑士", "蝙蝠侠黑暗骑士"; "哈利·波特", "哈利波特".
+_TITLE_BREAKS = "：:·・•"
+_ANY_BREAK = r"(?:[：:·・•\s]|之)?"
+
+
+def _title_key(written: str, titles: dict[str, str]) -> str:
+    """The name in `titles` that a matched span stands for (the span may write its breaks differently)."""
+    if written in titles:
+        return written
+    bare = _without_breaks(written)
+    return next(name for name in sorted(titles, key=len, reverse=True) if _without_breaks(name) == bare)
+
+
+def _without_breaks(name: str) -> str:
+    return re.sub(r"[：:·・•\s]|(?<=.)之(?=.)", "", name)
 
 
 @lru_cache(maxsize=8)
 def _title_pattern(titles: tuple[str, ...]) -> re.Pattern:
-    return re.compile("(?:" + "|".join(map(re.escape, titles)) + ")" + _TITLE_GOES_ON)
+    alternatives = ("".join(_ANY_BREAK if char in _TITLE_BREAKS else re.escape(char) for char in title)
+                    for title in titles)
+    return re.compile("(?:" + "|".join(alternatives) + ")" + _TITLE_GOES_ON)
+
+
+# Chinese often names the thing first and gives the opinion last ("恐怖片我不看", "这部我不喜欢", "科幻片就算了"); the
+# English reader takes a cue before what it is about, so such a clause is turned round: "horror i dont want" →
+# "i dont want horror".
+_CLAUSE = re.compile(r'(?:"[^"]*"|[^",.!?;])+')
+_OPINION_LAST = re.compile(r"^(?P<thing>.*?\S)\s+(?P<cue>(?:i\s+)?(?:dont like|dont want|hate|no|like|love))$")
+_NEGATION_ENDS = ("no", "dont want", "dont like", "hate", "anything but", "too")
+# An opinion in a clause of its own is about the clause before it ("拯救大兵瑞恩太血腥了，我不喜欢").
+_OPINION_ALONE = re.compile(r'(?P<thing>(?:"[^"]*"|[^",.!?;])+?)\s*(?P<mark>[,.!?;])\s*'
+                            r"(?P<cue>(?:i\s+)?(?:dont like|hate|love|like))\s*(?=[.!?;]|$)")
+_OPINION_WORDS = re.compile(r"\b(?:like|love|hate|favorite|great|boring|best|no|dont want)\b")
+
+
+def topic_first(english: str) -> str:
+    """Each clause of a gloss that ends on its opinion, with the opinion put first."""
+    def turned(clause: re.Match) -> str:
+        text = clause.group(0).strip()
+        last = _OPINION_LAST.match(text)
+        if last is None or last.group("thing") in ("i", "") or last.group("thing").endswith(_NEGATION_ENDS) or \
+                (last.group("cue") == "like" and "like" in last.group("thing").split()):  # "像…一样": a frame
+            return clause.group(0)
+        thing, cue = last.group("thing"), last.group("cue")
+        if thing.startswith("i ") and not cue.startswith("i "):  # "我对战争片不感兴趣": i war dont like
+            thing, cue = thing.removeprefix("i "), f"i {cue}"
+        return f" {cue} {thing} "
+    def joined(alone: re.Match) -> str:
+        if _OPINION_WORDS.search(re.sub(r'"[^"]*"', "", alone.group("thing"))):  # it had an opinion of its own
+            return alone.group(0)
+        return f" {alone.group('cue')} {alone.group('thing')}{alone.group('mark')} "
+    english = _OPINION_ALONE.sub(joined, english)
+    return re.sub(r"\s+", " ", _CLAUSE.sub(turned, english)).strip()
+
 
 
 def _gloss_words(text: str) -> str:
@@ -268,7 +383,7 @@ def _gloss_words(text: str) -> str:
             out.append(word)
             negated = False
             continue
-        if negated and word in _REQUEST_AFTER_NEGATION:
+        if negated and (word in _REQUEST_AFTER_NEGATION or GLOSSARY.get(word) == "want to see"):
             continue
         english = GLOSSARY.get(word, "")
         negated = english in _NEGATIONS
@@ -280,8 +395,14 @@ def _gloss_words(text: str) -> str:
 def _years(text: str) -> str:
     for pattern, english in _YEARS:
         text = pattern.sub(english, text)
+    text = _TWO_DECADES.sub(_two_decades, text)
     text = _DECADE.sub(_decade, text)
     return _EXACT_YEAR.sub(r" from \1 ", text)
+
+
+def _two_decades(match: re.Match) -> str:
+    first, second = (_DIGITS.index(digit) for digit in match.groups())
+    return f" 19{first}0 to 19{second}9 " if second == first + 1 else match.group(0)
 
 
 def _decade(match: re.Match) -> str:
