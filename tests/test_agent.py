@@ -9,7 +9,9 @@ import pytest
 
 from convrec.agent.events import Cards, Done, Question, Status, Token
 from convrec.agent.llm import LLMError, ScriptedLLM
+from convrec.agent.prose import distinctness_violations, excerpt, fallback_sentence
 from convrec.agent.reading import preferences_schema
+from convrec.tools.models import Recommendation
 
 
 def run(agent, message, user="ann", session=None):
@@ -141,12 +143,21 @@ def test_garbage_json_from_the_model_is_recovered(make_agent):
 
 def test_unfaithful_prose_falls_back_to_the_template(make_agent, demo_tools):
     catalog, _ = demo_tools
-    lies = ["You will love Titanic, rated 9.9 by critics!"] * 5
+    lies = ["You will love Titanic, rated 9.9 by critics!"] * 10  # a second ask per card, as unfaithful
     llm = ScriptedLLM().enqueue(reading(catalog), *lies)
     events = run(make_agent(llm), "I loved The Matrix")
     tokens = [e for e in events if isinstance(e, Token)]
     cards = {c.item_id: c for c in cards_of(events)}
-    assert all(t.text in {reason.text for reason in cards[t.item_id].reasons} for t in tokens)  # templates
+    assert all_templates([(t.text, cards[t.item_id]) for t in tokens], catalog)
+    assert tokens[0].text in {reason.text for reason in cards[tokens[0].item_id].reasons}
+    assert not llm.answers  # each card was asked twice
+
+
+def all_templates(shown: list[tuple[str, Recommendation]], catalog, first: int = 0) -> bool:
+    """Each sentence from `first` on is its card's template: a reason, or, where the reasons would repeat an earlier
+    card's sentence, the excerpt and a reason in brief."""
+    return all(text == fallback_sentence(card, shown[:i], excerpt(card, catalog))
+               for i, (text, card) in enumerate(shown) if i >= first)
 
 
 def test_faithful_prose_is_used(make_agent, demo_tools):
@@ -182,8 +193,9 @@ def test_one_sentence_per_card_and_no_shared_skeleton(make_agent, demo_tools):
     llm = ScriptedLLM().enqueue(reading(catalog), *same)
     tokens = [t.text for t in run(make_agent(llm), "I loved The Matrix", user="bob") if isinstance(t, Token)]
     assert tokens[0] == f"{cards[0].title} should be a really great pick for you tonight."  # the first sentence only
-    # the same skeleton again: templates
-    assert all(text in {r.text for r in c.reasons} for text, c in zip(tokens[1:], cards[1:]))
+    # the same skeleton again, and nothing from the film's own words to cut back to: templates
+    shown = list(zip(tokens, cards))
+    assert all_templates(shown, catalog, first=1) and distinctness_violations(shown) == 0
 
 
 class CountingLLM(ScriptedLLM):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from convrec.tools.models import EvidenceValue, Reason, ReasonKind
 from convrec.tools.textnorm import spoken_title
 
@@ -59,6 +61,28 @@ def same_collection(collection: str, liked_item_id: str | None = None, liked_tit
 
 def explore(genre: str) -> Reason:
     return _reason("explore", f"Something to explore beyond your usual picks: {genre}", genre=genre)
+
+
+def brief(reason: Reason) -> str:
+    """The reason in a few words, to follow what the film is ("… — because you liked Heat"): few fixed words, so two
+    cards with the same kind of evidence do not read as one template (six shared words in a row do)."""
+    evidence = reason.evidence
+    liked = re.sub(r"\s*\(\d{4}\)$", "", spoken_title(str(evidence.get("liked_title", ""))))
+    if reason.kind == "similar_to_liked":
+        return f"because you liked {liked}"
+    if reason.kind == "similar_description":
+        return f"described like {liked}"
+    if reason.kind == "cf_predicted":
+        return f"predicted {evidence['predicted_rating']}/{evidence['scale_high']:g} for you"
+    if reason.kind == "same_person":
+        return f"{'directed by' if evidence['role'] == 'directed' else 'with'} {evidence['person']}"
+    if reason.kind == "genre_match":
+        return f"you like {str(evidence['genres']).lower()}"
+    if reason.kind == "explore":
+        return f"something to explore: {evidence['genre']}"
+    if reason.kind == "matches_query":
+        return f"matches \u201c{evidence['query']}\u201d"
+    return reason.text[:1].lower() + reason.text[1:]
 
 
 def _reason(kind: ReasonKind, text: str, **evidence: EvidenceValue) -> Reason:
