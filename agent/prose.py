@@ -44,10 +44,9 @@ _CLAUSE_END = re.compile(r"[,;]|(?<!\b[A-Z])(?<!\bMr)(?<!\bDr)(?<!\bSt)(?<!\bJr)
 # Where a model sentence may be cut back to its opening clause: punctuation, or before a word that starts a clause.
 _SALVAGE_CUT = re.compile(r"[,;:\u2014]|\s(?=(?:about|with|that|who|whom|which|where|when|while|as|and|but|just|"
                           r"like|so|because|since|loved|is|was|in|to|for|from|by|of)\s)|$")
-_UNFINISHED = frozenset({"who", "whom", "which", "that", "where", "when", "while", "whose"})  # a clause it opens
 # Credits are names the model would only parrot: cut from "directed by …" / "starring …" to the sentence's end.
-_CREDITS = re.compile(r",?\s*\b(?:(?:co-)?(?:written|directed|produced|distributed|released|created|developed)"
-                      r"(?:,?\s+(?:and\s+)?(?:co-)?(?:written|directed|produced))*\s+by"
+_CREDITS = re.compile(r",?\s*\b(?:(?:co-)?(?:written|directed|produced|edited|distributed|released|created|developed)"
+                      r"(?:,?\s+(?:and\s+)?(?:co-)?(?:written|directed|produced|edited))*\s+by"
                       r"|starring|(?:that|and|it)\s+stars)\b.*$", re.IGNORECASE)
 _PRODUCTION = re.compile(r"\b(produced|directed|written|released|grossed|premiered|awards?|box\s+office|budget|"
                          r"installment|sequel|remake|screenplay|adaptation|nominated|starred|starring|stars|voices|"
@@ -60,7 +59,7 @@ _STORY = re.compile(r"\b(follows?|story(?!\s+(?:by|was|is)\b)|centers?|centres?|
 _ROLE = re.compile(r"\bstars\s+(?:[A-Z][\w.'-]*\s+)+as\s+(?=(?:an?|the)\s)|\bstars\s+as\s+[^,]+,\s*(?=(?:an?|the)\s)")
 _SIMILARITY = re.compile(r"\s*\(similarity [\d.]+\)")
 # "1995 American crime film" → "crime film": the year and origin only cost tokens (and "a American")
-_LEADING_ORIGIN = re.compile(r"^(?:\d{4}\s+)?(?:[A-Z][a-z]+(?:-[A-Z][a-z]+)*\s+)?(?=[a-z])")
+_LEADING_ORIGIN = re.compile(r"^(?:\d{4}\s+)?(?:[A-Z][a-z]+(?:-[A-Z][a-z]+)*\s+(?=[a-z]))?")
 EXPLORATION_WORDS = frozenset({"explore", "exploring", "exploration", "beyond", "different", "new", "change",
                                "venture", "branch", "outside", "discover", "try"})
 # What a recommendation may say without evidence: liking, fit, invitation. Nothing about the film itself.
@@ -74,6 +73,9 @@ should would will could want appreciate appreciated rated rating ratings predict
 lot more much too something tonight next another one right up classic favorites share shares sharing
 similarity similarities kind this time request wish asked explores featuring
 """.split())
+# Words that start a clause the opening would leave unfinished, or the why the brief will say
+_NOT_WHAT = frozenset({"who", "whom", "which", "that", "where", "when", "while", "whose", "like", "just", "so",
+                       "because", "since"}) | PRAISE_WORDS
 
 
 def allowed_numbers(card: Recommendation) -> set[str]:
@@ -184,8 +186,8 @@ def rejection(sentence: str, card: Recommendation, catalog: Catalog, *,
     allowed = {card.item_id} | cited_items(card)
     about = excerpt(card, catalog)
     for mention in find_titles(_PAREN_YEAR.sub("", text), catalog):  # "(2010), The Matrix" is not "2010: The …"
-        if mention.span.islower():  # "explores" is not "Explorers"; its words still need evidence (below)
-            continue
+        if mention.span.islower() or not re.search(r"[^\W\d_]", mention.span):  # "explores" is not "Explorers",
+            continue  # "4.2." not the film "42": the words and numbers still need evidence (below)
         ids = {candidate.item_id for candidate in mention.result.candidates}
         quoted = set(words(mention.span)) <= set(words(about))  # the excerpt's "anthology" is not "Pathology"
         if mention.result.decision == "linked" and not ids & allowed and not quoted:
@@ -225,7 +227,12 @@ def unsupported_words(sentence: str, card: Recommendation, *, evidence: str = ""
 
 
 def _stem(word: str) -> str:
-    return re.sub(r"(?:ing|ed|es|e|s)$", "", singular(word)) if len(word) > 4 else word
+    """"robbing" → "rob", "centered" → "center", "centers" → "center"."""
+    if len(word) <= 4:
+        return word
+    base = singular(word)
+    stem = re.sub(r"(?:ing|ed|es|e|s)$", "", base)
+    return re.sub(r"([^aeiousl])\1$", r"\1", stem) if stem != base else stem  # "robb(ing)", not "kill", "dress"
 
 
 def card_titles(card: Recommendation) -> list[str]:
@@ -263,16 +270,22 @@ def salvage(sentence: str, card: Recommendation, catalog: Catalog,
                                     *(w for genre in card.genres for w in (*words(genre), *_genre_words(genre)))]}
     cuts = sorted({match.start() for match in _SALVAGE_CUT.finditer(sentence)}, reverse=True)
     for cut in cuts:
-        opening = sentence[:cut].rstrip(" ,;:.!\u2014-")
+        opening = _without_trailing_function_words(sentence[:cut])
         # what the film is, in its own words only: the why is the reason's, not "…, just the kind of film"
-        said = words(opening)
-        if not all(word in FUNCTION_WORDS or _stem(word) in own for word in said) \
-                or _UNFINISHED & set(said[len(words(card.title)):]) or not informative(opening, card, about):
+        if not all(_stem(word) in own or (word in FUNCTION_WORDS and word not in _NOT_WHAT)
+                   for word in words(opening)) or not informative(opening, card, about):
             continue
         for completed in (f"{opening} \u2014 {explain.brief(reason)}." for reason in card.reasons):
             if rejection(completed, card, catalog, earlier=earlier) is None:
                 return completed
     return None
+
+
+def _without_trailing_function_words(text: str) -> str:
+    text = text.rstrip(" ,;:.!\u2014-")
+    while (tokens := tokenize(text)) and tokens[-1].norm in FUNCTION_WORDS:
+        text = text[:tokens[-1].start].rstrip(" ,;:.!\u2014-")
+    return text
 
 
 def informative(sentence: str, card: Recommendation, about: str) -> bool:
@@ -335,10 +348,10 @@ def _prompt_grams() -> frozenset[tuple[str, ...]]:
 
 def _names(text: str, title: str) -> bool:
     """The sentence names the title: its main words, as catalogued or as spoken ("Boot, Das" = "Das Boot")."""
-    said = fold(text)
+    said = f" {' '.join(words(text))} "
     for form in (title, spoken_title(title)):
-        core = re.sub(r",\s*(the|a|an)$", "", fold(re.sub(r"\s*\(.*\)\s*$", "", form))).strip()
-        if core and core in said:
+        core = " ".join(words(re.sub(r",\s*(the|a|an)$", "", re.sub(r"\s*\(.*\)\s*$", "", form), flags=re.I)))
+        if core and f" {core} " in said:  # word by word: "Crazy, Stupid, Love." said without its full stop
             return True
     return False
 

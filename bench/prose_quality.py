@@ -81,7 +81,10 @@ class BaselineAgent(Agent):
     def _worth_phrasing(self, card):
         return bool(card.reasons)
 
-    def _phrase(self, card, cancelled=None):
+    def _checked_phrase(self, card, cancelled=None, shown=(), language="en", retry=False):
+        return super()._checked_phrase(card, cancelled, shown, language, retry=False)  # main asked once
+
+    def _phrase(self, card, cancelled=None, language="en", retry=False):
         messages = [{"role": "system", "content": BASELINE_SYSTEM},
                     {"role": "user", "content": f"Movie: {spoken_title(card.title)}\nFact: {card.reasons[0].text}"}]
         return "".join(self.llm.stream_chat(messages, max_tokens=PROSE_MAX_TOKENS, temperature=0.3,

@@ -48,6 +48,15 @@ def test_anything_else_falls_back_to_the_template_and_names_the_rule(catalog, se
     assert rejection(sentence, matrix_card(), catalog) == rule
 
 
+def test_a_number_is_not_a_title_and_a_title_is_named_word_by_word(catalog):
+    card = matrix_card(explain.popular_cold_start(149, 4.2))
+    assert faithful("The Matrix is a science fiction action film \u2014 widely loved: 149 ratings averaging 4.2.", card,
+                    catalog)  # "4.2." is not the film "42"
+    stupid = Recommendation(item_id="88163", title="Crazy, Stupid, Love.", score=1.0,
+                            reasons=[explain.genre_match(["Comedy"])])
+    assert rejection("Crazy, Stupid, Love is a comedy you like.", stupid, catalog) != "no title"
+
+
 def test_a_lowercase_word_that_is_also_a_title_is_not_a_title_mention(catalog):
     told = "The Matrix is a science fiction action film that explores a dystopian future, like Inception."
     assert rejection(told, matrix_card(), catalog) is None  # "explores" is not the film "Explorers"
