@@ -63,26 +63,25 @@ def explore(genre: str) -> Reason:
     return _reason("explore", f"Something to explore beyond your usual picks: {genre}", genre=genre)
 
 
+# Each reason kind in a few words (the rest keep their text): `brief`
+_BRIEFS: dict[str, str] = {
+    "similar_to_liked": "because you liked {liked}", "similar_description": "described like {liked}",
+    "cf_predicted": "predicted {predicted_rating}/{scale_high:g} for you", "same_person": "{verb} {person}",
+    "genre_match": "you like {genres}", "explore": "something to explore: {genre}",
+    "matches_query": "matches \u201c{query}\u201d",
+}
+
+
 def brief(reason: Reason) -> str:
     """The reason in a few words, to follow what the film is ("… — because you liked Heat"): few fixed words, so two
     cards with the same kind of evidence do not read as one template (six shared words in a row do)."""
     evidence = reason.evidence
-    liked = re.sub(r"\s*\(\d{4}\)$", "", spoken_title(str(evidence.get("liked_title", ""))))
-    if reason.kind == "similar_to_liked":
-        return f"because you liked {liked}"
-    if reason.kind == "similar_description":
-        return f"described like {liked}"
-    if reason.kind == "cf_predicted":
-        return f"predicted {evidence['predicted_rating']}/{evidence['scale_high']:g} for you"
-    if reason.kind == "same_person":
-        return f"{'directed by' if evidence['role'] == 'directed' else 'with'} {evidence['person']}"
-    if reason.kind == "genre_match":
-        return f"you like {str(evidence['genres']).lower()}"
-    if reason.kind == "explore":
-        return f"something to explore: {evidence['genre']}"
-    if reason.kind == "matches_query":
-        return f"matches \u201c{evidence['query']}\u201d"
-    return reason.text[:1].lower() + reason.text[1:]
+    if reason.kind not in _BRIEFS:
+        return reason.text[:1].lower() + reason.text[1:]
+    return _BRIEFS[reason.kind].format(**{
+        **evidence, "liked": re.sub(r"\s*\(\d{4}\)$", "", spoken_title(str(evidence.get("liked_title", "")))),
+        "verb": "directed by" if evidence.get("role") == "directed" else "with",
+        "genres": str(evidence.get("genres", "")).lower()})
 
 
 def _reason(kind: ReasonKind, text: str, **evidence: EvidenceValue) -> Reason:
