@@ -48,7 +48,7 @@ _SALVAGE_CUT = re.compile(r"[,;:\u2014]|\s(?=(?:about|with|that|who|whom|which|w
 _CREDITS = re.compile(r",?\s*\b(?:(?:co-)?(?:written|directed|produced|edited|distributed|released|created|developed)"
                       r"(?:,?\s+(?:and\s+)?(?:co-)?(?:written|directed|produced|edited))*\s+by"
                       r"|starring|(?:that|and|it)\s+stars)\b.*$", re.IGNORECASE)
-_PRODUCTION = re.compile(r"\b(produced|directed|written|released|grossed|premiered|awards?|box\s+office|budget|"
+_PRODUCTION = re.compile(r"\b(produced|directed|written|released|grossed|premiered|awards?|box\s+office|budget|based|"
                          r"installment|sequel|remake|screenplay|adaptation|nominated|starred|starring|stars|voices|"
                          r"cast)\b", re.IGNORECASE)
 # Cues that a sentence tells what happens; lower case only: "Toy Story" is not a story cue.
@@ -138,7 +138,9 @@ def item_excerpt(title: str, description: str, tags: tuple[str, ...] = (), genre
     if head and set(words(tail)) <= set(words(title)) | FUNCTION_WORDS:  # "…; In Thor: Ragnarok" tells nothing
         text = head
     said_genres = [genre.lower() for genre in genres if genre not in NOT_GENRES]
-    if sentences and what == first and said_genres:
+    if said_genres and re.match(r"(?:film|movie)\b", text):  # "Fight Club is a 1999 American film": which kind
+        text = f"{', '.join(said_genres)} {text}"
+    elif sentences and what == first and said_genres:
         text = f"{', '.join(said_genres)} film; {text}"
     if len(parts) < 2:  # no story: a few of its top tags say what it is about
         kept_tags: list[str] = []

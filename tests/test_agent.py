@@ -11,7 +11,9 @@ from convrec.agent.events import Cards, Done, Question, Status, Token
 from convrec.agent.llm import LLMError, ScriptedLLM
 from convrec.agent.prose import distinctness_violations, excerpt, fallback_sentence
 from convrec.agent.reading import preferences_schema
+from convrec.tools.explain import brief
 from convrec.tools.models import Recommendation
+from convrec.tools.textnorm import spoken_title
 
 
 def run(agent, message, user="ann", session=None):
@@ -196,6 +198,16 @@ def test_one_sentence_per_card_and_no_shared_skeleton(make_agent, demo_tools):
     # the same skeleton again, and nothing from the film's own words to cut back to: templates
     shown = list(zip(tokens, cards))
     assert all_templates(shown, catalog, first=1) and distinctness_violations(shown) == 0
+
+
+def test_a_sentence_that_cannot_be_cut_back_is_asked_for_once_more(make_agent, demo_tools):
+    catalog, _ = demo_tools
+    first = cards_of(run(make_agent(None), "I loved The Matrix"))[0]
+    told = f"{spoken_title(first.title)} is a {excerpt(first, catalog).split(';')[0]}."  # only what About says
+    llm = ScriptedLLM().enqueue(reading(catalog), "You will love Titanic!", told)
+    tokens = [t for t in run(make_agent(llm), "I loved The Matrix", user="bob") if isinstance(t, Token)]
+    assert tokens[0].text == f"{told[:-1]} \u2014 {brief(first.reasons[0])}."  # the why from the reason, in brief
+    assert llm.prompts[2][-1]["content"].endswith("Say only what About says about the movie.")
 
 
 class CountingLLM(ScriptedLLM):
