@@ -6,7 +6,8 @@ Run: nice -n 5 .venv/bin/python bench/prose_quality.py [--models qwen2.5-coder-0
 
 Each turn is one message to a fresh user: a ReDial dev seeker message (from case `--offset` on; the first seeker
 turn that names a movie, else the first of five words or more) or, for the last eighth, one of ours. Cases 1-400 are
-the tune split; the prompt was tuned on cases 9-50, and the default offset reports on cases from 201 on. The cards
+the tune split; the prompt was tuned on cases 9-50 and the cut-back/retry round on cases 101-190; the default offset
+reports on cases from 201 on, the last README row on cases 251-285 (`--offset 250`). The cards
 come from the deterministic turn (no LLM); then the same cards are phrased twice, by the current prompt and by
 main's (title + template reason only, `BASELINE_SYSTEM`, every card, the whole completion), in alternating order,
 both checked by the current check and given the current fallback (what is shown must pass it). Per model and prompt:
@@ -203,7 +204,7 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"],
                         choices=sorted(MODELS))
     parser.add_argument("--turns", type=int, default=40)
-    parser.add_argument("--offset", type=int, default=200, help="first ReDial dev case (tuned on cases 9-50)")
+    parser.add_argument("--offset", type=int, default=200, help="first ReDial dev case (tuned on cases 9-50 and 101-190)")
     parser.add_argument("--threads", type=int, default=None, help="default: 1 if the machine is busy, else 2")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "prose_quality.json")
     args = parser.parse_args()
