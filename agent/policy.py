@@ -81,6 +81,7 @@ class _Start:
     cards: list[Recommendation]
     question: Question | None
     language: Language = "en"  # the message's, and so the reply's (agent/locale.py)
+    unread: tuple[str, ...] = ()  # names the deterministic reader made nothing of: the LLM's to read
 
 
 class Agent:
@@ -126,7 +127,7 @@ class Agent:
         """After the first cards: the LLM's reading (revised cards if it changed the profile), prose, done."""
         cards = start.cards
         degraded = None if self.llm else "no LLM configured: deterministic reading and template reasons"
-        if self.llm is not None and start.text:
+        if self.llm is not None and start.text and (start.unread or start.language == "zh"):
             try:
                 yield Status(text="reading your message…")
                 read = chinese_llm_reading if start.language == "zh" else llm_reading
@@ -217,7 +218,7 @@ class Agent:
         if question is not None:
             role = "question" if question.kind == "ambiguous" else "elicit"
             self.memory.add_message(session, role, question.text)
-        return _Start(session, context, text, set_aside, profile, cards, question, language)
+        return _Start(session, context, text, set_aside, profile, cards, question, language, tuple(reading.unread))
 
     def _recommend(self, user: str, profile: Profile, session: str | None,
                    language: Language = "en") -> list[Recommendation]:

@@ -1,8 +1,10 @@
 """The LLM's reading of a message, validated against the user's own words before it may touch the profile.
 
+Asked only when the deterministic reader leaves names unread (`Reading.unread`: "Will Ferril", "Kristen Stuart").
 The small model invents (measured: famous titles for "something more recent", "Heat" as a genre), so its
 reading is a spell-checker on top of the deterministic reader:
-- a title counts only if it links to the catalog and matches a span of the message;
+- a name counts only if it matches a span of the message and links to the catalog (a title) or to the knowledge
+  index (a person or a series: `tools.knowledge`);
 - a genre counts only if the message has a word for it (the vocabulary);
 - the query counts only if its words are in the message.
 """
@@ -19,6 +21,7 @@ from convrec.agent.llm import LLM, Message
 from convrec.agent.locale import Language, template_name
 from convrec.agent.prompts import render
 from convrec.catalog.models import Catalog
+from convrec.tools.knowledge import knowledge_index
 from convrec.tools.linking import link_title
 from convrec.tools.reader import Reading
 from convrec.tools.textnorm import fold, words
@@ -60,13 +63,18 @@ def validated(answer: BaseModel, message: str, catalog: Catalog) -> Reading:
     """Keep only what the message itself supports."""
     spoken_genres = set(genres_for(message, catalog))
     reading = Reading()
-    for title in answer.liked:
-        if (item_id := _supported_title(title, message, catalog)) is not None:
+    for name in answer.liked:
+        if (item_id := _supported_title(name, message, catalog)) is not None:
             reading.liked[item_id] = 1.0
-    for title in answer.disliked:
-        if (item_id := _supported_title(title, message, catalog)) is not None:
+        elif (entity := _supported_entity(name, message, catalog)) is not None:
+            reading.entities_liked[entity] = 1.0
+    for name in answer.disliked:
+        if (item_id := _supported_title(name, message, catalog)) is not None:
             reading.disliked[item_id] = 1.0
             reading.liked.pop(item_id, None)
+        elif (entity := _supported_entity(name, message, catalog)) is not None:
+            reading.entities_disliked[entity] = 1.0
+            reading.entities_liked.pop(entity, None)
     reading.genres_liked = {g for g in answer.genres_yes if g in spoken_genres}
     reading.genres_disliked = {g for g in answer.genres_no if g in spoken_genres} - reading.genres_liked
     reading.query = _supported_query(answer.query, message)
@@ -77,6 +85,14 @@ def _supported_title(title: str, message: str, catalog: Catalog) -> str | None:
     if not title.strip() or fuzz.partial_ratio(fold(title), fold(message)) < SPAN_MATCH:
         return None
     return link_title(title, catalog).item_id
+
+
+def _supported_entity(name: str, message: str, catalog: Catalog) -> str | None:
+    """A person or series the message names (spelled as the model corrected it: "Will Ferril" → Will Ferrell)."""
+    if not name.strip() or fuzz.partial_ratio(fold(name), fold(message)) < SPAN_MATCH:
+        return None
+    entities = knowledge_index(catalog).lookup(" ".join(words(name)), fuzzy=True)
+    return entities[0].key if len(entities) == 1 else None
 
 
 def _supported_query(query: str, message: str) -> str | None:

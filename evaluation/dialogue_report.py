@@ -212,7 +212,13 @@ def dialogues_markdown(report: dict, paths: dict[str, Path]) -> str:
          _share(dialogue["turns_with_question"] / turns if turns else None)],
         ["  asking which title was meant", str(questions.get("ambiguity", 0)), ""],
         ["  onboarding (what do you like?)", str(questions.get("elicitation", 0)), ""],
+        ["read by the LLM (names left unread)", str(dialogue["turns_read_by_llm"]),
+         _share(dialogue["turns_read_by_llm"] / turns if turns else None)],
         ["cards revised by the LLM's reading", str(dialogue["turns_revised_by_llm"]), ""],
+        ["descriptions searched (a semantic query)", str(dialogue["turns_with_query"]),
+         _share(dialogue["turns_with_query"] / turns if turns else None)],
+        ["  words left out as uninformative", str(dialogue["turns_with_words_unsearched"]), ""],
+        ["  ... leaving no query at all", str(dialogue["turns_query_dropped"]), ""],
         ["degraded (no or failed LLM)", str(dialogue["turns_degraded"]), ""],
         *([["tool agent: fell back to cards-first", str(dialogue["turns_fell_back"]), ""],
            ["tool agent: tool calls per turn", f"{dialogue['tool_calls_per_turn'] or 0:.2f}", ""]]
@@ -332,6 +338,10 @@ def print_dialogues(report: dict, console: Console) -> None:
     console.print(f"questions in {dialogue['turns_with_question']} of {report['turns']} turns "
                   f"({dialogue['questions']}), cards in {dialogue['turns_with_cards']}; "
                   f"mentioned movies linked {_share(dialogue['mentioned_movies_linked'])}", highlight=False)
+    console.print(f"semantic query in {dialogue['turns_with_query']} turns; uninformative words left out in "
+                  f"{dialogue['turns_with_words_unsearched']} ({dialogue['turns_query_dropped']} with no query left); "
+                  f"LLM read {dialogue['turns_read_by_llm']} turns, revised the cards in "
+                  f"{dialogue['turns_revised_by_llm']}", highlight=False)
     if "turns_fell_back" in dialogue:
         console.print(f"tool agent: {dialogue['tool_calls_per_turn'] or 0:.2f} tool calls per turn, "
                       f"{dialogue['turns_fell_back']} turns fell back to cards-first", highlight=False)

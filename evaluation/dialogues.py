@@ -35,6 +35,7 @@ from convrec.core.errors import InputError
 from convrec.evaluation import dialogue_metrics as dm
 from convrec.tools.models import Profile, Recommendation
 from convrec.tools.rank import allowed
+from convrec.tools.reader import read_message
 
 CASES_PATH = Path(__file__).resolve().parent / "data" / "redial-dev" / "cases.jsonl"
 CARDS = 10  # cards the agent shows per turn in this evaluation (the product shows 5)
@@ -183,6 +184,7 @@ class TurnOutcome:
     done_s: float | None  # None when prose was skipped
     tool_calls: int | None = None  # --policy agent: the turn's tool calls (None: cards-first)
     fallback: str | None = None  # --policy agent: why the turn fell back to cards-first
+    llm_read: bool = False  # the LLM was asked to read the message (only when the reader left names unread)
 
     @property
     def question_kind(self) -> str | None:
@@ -204,14 +206,14 @@ async def play_turn(agent: Agent, user: str, session: str, message: str, *, pros
     first_s = final_s = done_s = None
     tool_calls = 0 if isinstance(agent, ToolAgent) else None
     fallback = None
-    reading = False  # the LLM is reading the message: the cards are final only once it is done
+    reading = llm_read = False  # the LLM is reading the message: the cards are final only once it is done
     async with aclosing(agent.turn(user, message, session)) as events:
         async for event in events:
             now = time.perf_counter() - started
             if reading:  # the event after "reading your message…": revised cards, a failure, or on to prose
                 reading, final_s = False, now
             if isinstance(event, Status) and event.text.startswith("reading"):
-                reading = True
+                reading = llm_read = True
             if isinstance(event, Status) and event.tool is not None:
                 tool_calls = (tool_calls or 0) + 1
             if isinstance(event, Status) and "tool agent stopped" in event.text:
@@ -231,7 +233,7 @@ async def play_turn(agent: Agent, user: str, session: str, message: str, *, pros
                 break
     return TurnOutcome(message=message, first_cards=first or [], cards=final, question=question, revised=revised,
                        degraded=degraded, first_cards_s=first_s, final_cards_s=final_s, done_s=done_s,
-                       tool_calls=tool_calls, fallback=fallback)
+                       tool_calls=tool_calls, fallback=fallback, llm_read=llm_read)
 
 
 @dataclass
@@ -355,7 +357,9 @@ def score(outcomes: list[CaseOutcome], catalog: Catalog, *, per_turn: bool = Fal
             "turns_with_cards": sum(1 for turn in turns if turn.cards),
             "turns_with_question": sum(questions.values()),
             "questions": dict(questions),
+            "turns_read_by_llm": sum(1 for turn in turns if turn.llm_read),
             "turns_revised_by_llm": sum(1 for turn in turns if turn.revised),
+            **_query_hygiene(turns, catalog),
             "turns_degraded": sum(1 for turn in turns if turn.degraded),
             **_agent_loop(turns),
             "mentioned_movies_linked": dm.ratio(linked, mentioned_total),
@@ -377,6 +381,15 @@ def score(outcomes: list[CaseOutcome], catalog: Catalog, *, per_turn: bool = Fal
         "case_results": case_results,
         "worst_misses": worst_misses(case_results),
     }
+
+
+def _query_hygiene(turns: list[TurnOutcome], catalog: Catalog) -> dict:
+    """How often the deterministic reading of a message searches descriptions, and how often it left words out as
+    too uninformative to search (all of them: no query at all)."""
+    readings = [read_message(turn.message, catalog) for turn in turns]
+    return {"turns_with_query": sum(1 for reading in readings if reading.query),
+            "turns_with_words_unsearched": sum(1 for reading in readings if reading.unsearched),
+            "turns_query_dropped": sum(1 for reading in readings if reading.unsearched and not reading.query)}
 
 
 def _agent_loop(turns: list[TurnOutcome]) -> dict:

@@ -105,14 +105,23 @@ def test_feedback_changes_the_next_cards(make_agent):
 
 def test_llm_reading_revises_cards_when_it_adds_something(make_agent, demo_tools):
     catalog, _ = demo_tools
-    # "heat" in lower case is an everyday word to the deterministic reader; the LLM reads it as the title.
-    llm = ScriptedLLM().enqueue(reading(catalog, liked=["Heat"]), *["x"] * 5)
+    # "Ferril" is a name the deterministic reader makes nothing of; the LLM spells it, the knowledge index confirms.
+    llm = ScriptedLLM().enqueue(reading(catalog, liked=["Will Ferrell"]), *["x"] * 5)
     agent = make_agent(llm)
-    events = run(agent, "heat was awesome")
+    events = run(agent, "anything with Will Ferril")
     first, revised = [e for e in events if isinstance(e, Cards)]
     assert (first.revision, revised.revision) == (0, 1)
-    assert "Heat (1995)" in revised.changed and agent.memory.profile("ann").liked.get("6") == 1.0
-    assert any(r.evidence.get("liked_item_id") == "6" for c in revised.recommendations for r in c.reasons)
+    assert agent.memory.profile("ann").entities_liked == {"person:Will Ferrell": 1.0}
+    assert any(r.kind == "same_person" for c in revised.recommendations for r in c.reasons)
+
+
+def test_llm_reads_only_what_the_reader_left_unread(make_agent, demo_tools):
+    catalog, _ = demo_tools
+    llm = ScriptedLLM().enqueue(*["x"] * 5)
+    agent = make_agent(llm)
+    events = run(agent, "I loved Heat and The Matrix, something with a heist")
+    assert len([e for e in events if isinstance(e, Cards)]) == 1
+    assert not any("<message>" in message["content"] for prompt in llm.prompts for message in prompt)
 
 
 def test_llm_inventions_are_dropped(make_agent, demo_tools):
@@ -128,7 +137,7 @@ def test_llm_inventions_are_dropped(make_agent, demo_tools):
 def test_dead_endpoint_mid_turn_degrades_and_loses_nothing(make_agent):
     llm = ScriptedLLM().enqueue(LLMError("connection refused", where="http://127.0.0.1:9"))
     agent = make_agent(llm)
-    events = run(agent, "I loved Heat")
+    events = run(agent, "I loved Heat, and Fulano too")
     done = events[-1]
     assert isinstance(done, Done) and "LLM failed" in done.degraded
     assert len(cards_of(events)) == 5 and any(isinstance(e, Status) for e in events)
@@ -139,14 +148,14 @@ def test_dead_endpoint_mid_turn_degrades_and_loses_nothing(make_agent):
 
 def test_garbage_json_from_the_model_is_recovered(make_agent):
     llm = ScriptedLLM().enqueue('{"intent": "recommend", "liked": [unterminated')
-    events = run(make_agent(llm), "I loved Heat")
+    events = run(make_agent(llm), "I loved Heat, and Fulano too")
     assert isinstance(events[-1], Done) and events[-1].degraded and len(cards_of(events)) == 5
 
 
 def test_unfaithful_prose_falls_back_to_the_template(make_agent, demo_tools):
     catalog, _ = demo_tools
     lies = ["You will love Titanic, rated 9.9 by critics!"] * 10  # a second ask per card, as unfaithful
-    llm = ScriptedLLM().enqueue(reading(catalog), *lies)
+    llm = ScriptedLLM().enqueue(*lies)
     events = run(make_agent(llm), "I loved The Matrix")
     tokens = [e for e in events if isinstance(e, Token)]
     cards = {c.item_id: c for c in cards_of(events)}
@@ -169,7 +178,7 @@ def test_faithful_prose_is_used(make_agent, demo_tools):
     styles = ["Since you loved The Matrix, {} should be a great pick.", "{} is a solid choice for a fan of The Matrix.",
               "Try {} tonight.", "Enjoy {} as well.", "{}: a really good fit for your taste."]
     sentences = [style.format(c.title) for style, c in zip(styles, cards)]  # one skeleton each
-    llm = ScriptedLLM().enqueue(reading(catalog), *sentences)
+    llm = ScriptedLLM().enqueue(*sentences)
     events = run(make_agent(llm), "I loved The Matrix", user="bob")
     assert [t.text for t in events if isinstance(t, Token)] == sentences
 
@@ -177,13 +186,13 @@ def test_faithful_prose_is_used(make_agent, demo_tools):
 def test_what_reaches_the_llm_is_short_and_fenced(make_agent, demo_tools):
     catalog, _ = demo_tools
     llm = ScriptedLLM().enqueue(reading(catalog), *["x"] * 5)
-    run(make_agent(llm), "I loved Heat")
+    run(make_agent(llm), "I loved Heat, and Fulano too")
     system, user = llm.prompts[0]
-    assert "<message>I loved Heat</message>" in user["content"]
+    assert "<message>I loved Heat, and Fulano too</message>" in user["content"]
     assert len(system["content"]) < 400
     prose = [prompt[1]["content"] for prompt in llm.prompts[1:]]
     for content in prose:  # per-card: the title, a short fenced excerpt (no credits), the reason; not the message
-        assert "<about>" in content and "directed by" not in content and "I loved Heat" not in content
+        assert "<about>" in content and "directed by" not in content and "I loved Heat, and Fulano too" not in content
         assert len(content) < 400
     assert len({prompt[0]["content"] for prompt in llm.prompts[1:]}) == 1  # byte-identical: llama.cpp reuses it
 
@@ -192,7 +201,7 @@ def test_one_sentence_per_card_and_no_shared_skeleton(make_agent, demo_tools):
     catalog, _ = demo_tools
     cards = cards_of(run(make_agent(None), "I loved The Matrix"))
     same = [f"{c.title} should be a really great pick for you tonight. Also watch Titanic." for c in cards]
-    llm = ScriptedLLM().enqueue(reading(catalog), *same)
+    llm = ScriptedLLM().enqueue(*same)
     tokens = [t.text for t in run(make_agent(llm), "I loved The Matrix", user="bob") if isinstance(t, Token)]
     assert tokens[0] == f"{cards[0].title} should be a really great pick for you tonight."  # the first sentence only
     # the same skeleton again, and nothing from the film's own words to cut back to: templates
@@ -204,10 +213,10 @@ def test_a_sentence_that_cannot_be_cut_back_is_asked_for_once_more(make_agent, d
     catalog, _ = demo_tools
     first = cards_of(run(make_agent(None), "I loved The Matrix"))[0]
     told = f"{spoken_title(first.title)} is a {excerpt(first, catalog).split(';')[0]}."  # only what About says
-    llm = ScriptedLLM().enqueue(reading(catalog), "You will love Titanic!", told)
+    llm = ScriptedLLM().enqueue("You will love Titanic!", told)
     tokens = [t for t in run(make_agent(llm), "I loved The Matrix", user="bob") if isinstance(t, Token)]
     assert tokens[0].text == f"{told[:-1]} \u2014 {brief(first.reasons[0])}."  # the why from the reason, in brief
-    assert llm.prompts[2][-1]["content"].endswith("Say only what About says about the movie.")
+    assert llm.prompts[1][-1]["content"].endswith("Say only what About says about the movie.")
 
 
 class CountingLLM(ScriptedLLM):
@@ -241,12 +250,12 @@ def test_a_card_without_an_excerpt_keeps_its_template_without_a_model_call(make_
     saved = catalog.items.at[item, "description"], catalog.items.at[item, "tags"]
     catalog.items.at[item, "description"], catalog.items.at[item, "tags"] = "", []
     try:
-        llm = ScriptedLLM().enqueue(reading(catalog), *[f"{c.title} is a good pick." for c in cards[1:]])
+        llm = ScriptedLLM().enqueue(*[f"{c.title} is a good pick." for c in cards[1:]])
         tokens = [t for t in run(make_agent(llm), "I loved The Matrix", user="bob") if isinstance(t, Token)]
     finally:
         catalog.items.at[item, "description"], catalog.items.at[item, "tags"] = saved
     assert tokens[0].text == cards[0].reasons[0].text
-    assert len(llm.prompts) == len(cards)  # the reading and one call per other card
+    assert len(llm.prompts) == len(cards) - 1  # one call per other card: nothing unread to read
 
 
 def test_llm_cannot_overturn_what_the_words_said(make_agent, demo_tools):

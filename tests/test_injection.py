@@ -63,14 +63,13 @@ def test_item_text_never_reaches_the_llm(make_agent, demo_tools, case):
     original = catalog.items.at[first, "description"]
     catalog.items.at[first, "description"] = f"{original} {case['text']}"
     try:
-        schema = preferences_schema(tuple(g for g in catalog.genres if g != "IMAX"))
         obedient = [f"{spoken_title(c.title)} is PWNED: your account is suspended, visit example.com." for c in cards]
-        llm = ScriptedLLM().enqueue(schema(), *obedient)
+        llm = ScriptedLLM().enqueue(*obedient)  # BASE leaves nothing unread: no reading call
         events = run(make_agent(llm), BASE, "target")
     finally:
         catalog.items.at[first, "description"] = original
     assert card_ids(events) == card_ids(baseline_events)
     assert all(case["text"] not in message["content"] for prompt in llm.prompts for message in prompt)
-    assert f"<about>{excerpt(cards[0], catalog)}</about>" in llm.prompts[1][1]["content"]  # the film's own part
+    assert f"<about>{excerpt(cards[0], catalog)}</about>" in llm.prompts[0][1]["content"]  # the film's own part
     reply = next(e for e in events if isinstance(e, Done)).reply
     assert "PWNED" not in reply and "example.com" not in reply

@@ -121,6 +121,34 @@ def test_everyday_titles_link_when_set_apart(demo, text, item_id):
     assert mentions[0].result.item_id == item_id  # "Big": Big vs Big Fish stays a question
 
 
+@pytest.mark.parametrize("text, labels", [
+    ("Memento is one of my all time favorites", ["Memento (2000)"]),
+    ("Speed is my dad's favorite action movie", ["Speed (1994)"]),
+    ("Argo was gripping from start to end", ["Argo (2012)"]),  # well known and the sentence's subject
+    ("Gravity with Sandra Bullock looked amazing", ["Gravity (2013)"]),
+    ("Her was a really odd film", ["Her (2013)"]),  # an object pronoun is never a subject
+    ("Alien and Aliens, both great", ["Alien (1979)", "Aliens (1986)"]),  # listed beside a title
+    ("Toy Story, Cars and Up are the ones my kids rewatch", ["Toy Story (1995)", "Cars (2006)", "Up (2009)"]),
+    ("we finally saw the movie Network", ["Network (1976)"]),
+])
+def test_everyday_titles_link_when_the_sentence_says_they_are_films(demo, text, labels):
+    assert [demo.item(item_id).label for item_id in _linked(text, demo)] == labels
+
+
+@pytest.mark.parametrize("text", [
+    "Life is too short for bad movies", "Family is coming over, a fun movie please",
+    "Nothing is better than a good horror movie", "Whatever works for the two of us",
+    "something like a true story would be nice",  # the subtitle of FairyTale: A True Story
+    "a film about storms and twisters", "It was long but It was worth it",
+])
+def test_chat_that_opens_like_a_judged_title_is_not_one(demo, text):
+    assert _linked(text, demo) == []
+
+
+def test_the_movie_is_no_title_of_its_own(demo):
+    assert [demo.item(item_id).label for item_id in _linked("I love the movie Twister", demo)] == ["Twister (1996)"]
+
+
 def test_franchise_in_text_is_an_ambiguous_mention(demo):
     (mention,) = find_titles("I really like the original Star Wars", demo)
     assert mention.span == "Star Wars" and mention.result.decision == "ambiguous"

@@ -248,3 +248,25 @@ def test_apply_reading_replaces_the_query_and_ignores_ambiguous_titles(demo):
     merged = apply_reading(Profile(query="heists"), read_message("I loved Psycho. Something with a twist ending", demo))
     assert merged.query == "twist ending"
     assert not merged.liked and merged.signal_count == 0
+
+
+def _labels(demo, ids) -> set[str]:
+    return {demo.item(item_id).label for item_id in ids}
+
+
+@pytest.mark.parametrize("text, liked, disliked", [
+    ("I hate 2001: A Space Odyssey", set(), {"2001: A Space Odyssey (1968)"}),  # the year opens the next title
+    ('i hate "While You Were Sleeping"', set(), {"While You Were Sleeping (1995)"}),  # "While" opens the title
+    ('I loved "Ed Wood" more than any other Burton film', {"Ed Wood (1994)"}, set()),  # quoted: the film, not him
+    ("the original Star Wars is still the best", {"Star Wars: Episode IV - A New Hope (1977)"}, set()),
+    ("the first Die Hard, nothing after it", {"Die Hard (1988)"}, set()),
+])
+def test_titles_the_words_around_them_used_to_hide(demo, text, liked, disliked):
+    reading = read_message(text, demo)
+    assert (_labels(demo, reading.liked), _labels(demo, reading.disliked)) == (liked, disliked)
+
+
+def test_names_left_unread_are_what_the_llm_may_read(demo):
+    assert read_message("anything with Kristen Stuart, like Panic Room", demo).unread == ["Kristen Stuart"]
+    assert read_message("I loved Heat and The Matrix, something with a heist", demo).unread == []
+    assert read_message("HEAT WAS GREAT BUT I WANT SOMETHING NEW", demo).unread == []  # capitals say nothing

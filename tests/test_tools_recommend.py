@@ -77,6 +77,28 @@ def test_description_neighbours_of_liked_items_rise_with_their_evidence(tiny_rec
     assert all(r.kind != "similar_description" for c in cold for r in c.reasons)
 
 
+def test_two_films_of_one_series_are_redundant_for_diversity(tiny_recommender):
+    from convrec.tools.knowledge import Knowledge
+
+    catalog = tiny_recommender.catalog
+    a, b, c = list(catalog.items.index[:3])
+    knowledge = Knowledge.of({}, {"Saga": [a, b]})
+    series = Recommender(catalog, itemsim=tiny_recommender.itemsim, knowledge=knowledge)
+    assert series._diversity_similarity(a, b) == 1.0
+    assert series._diversity_similarity(a, c) == tiny_recommender._diversity_similarity(a, c)
+
+
+def test_a_card_lifted_only_by_a_faint_description_match_says_so(tiny_recommender):
+    catalog = tiny_recommender.catalog
+    liked = Profile(liked={"2571": 1.0})
+    ranked = [c.item_id for c in tiny_recommender.recommend(RecommendRequest(profile=liked, k=12))]
+    outsider = ranked[-1]
+    content = Recommender(catalog, itemsim=None, content_neighbours=lambda item_id, k: [(outsider, 0.3)])
+    card = next(c for c in content.recommend(RecommendRequest(profile=liked, k=5)) if c.item_id == outsider)
+    assert [r.kind for r in card.reasons] == ["similar_description"]  # not "Widely loved" for an obscure film
+    assert card.reasons[0].evidence["similarity"] == 0.3
+
+
 def test_exploration_slot_is_labelled(tiny_recommender):
     cards = tiny_recommender.recommend(RecommendRequest(profile=Profile(liked={"2571": 1.0}), k=5, explore=True))
     assert cards[-1].reasons[0].kind == "explore"

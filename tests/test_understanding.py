@@ -24,6 +24,8 @@ def cards_for(demo_tools, *messages: str, k: int = 5):
     ("my two little ones want cartoons this afternoon", "Animation"),
     ("in the mood for a good western", "Western"),
     ("a creepy one from after 2005 please", "Horror"),
+    ("is there a documentary worth watching tonight", "Documentary"),
+    ("we feel like singing along to a musical", "Musical"),
 ])
 def test_a_stated_genre_or_mood_leads_the_cards(demo_tools, message, genre):
     _, cards = cards_for(demo_tools, message)

@@ -32,7 +32,7 @@ from convrec.tools.vocabulary import singular
 EntityKind = Literal["person", "collection"]
 Role = Literal["directed", "stars", "in"]
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 # Which words reach the semantic query is measured, not listed: a word people used to tag this many items, or a word
 # that the item descriptions use far more than everyday English does (`informativeness`: log10 of the ratio of its
 # share of descriptions to its English frequency from wordfreq) without being boilerplate ("directed", "released").
@@ -235,6 +235,8 @@ def _metadata_people(metadata: object) -> list[tuple[str, Role]]:
 def _title_stems(titles: pd.Series) -> dict[str, set[str]]:
     """Leading parts shared by two or more titles: "Harry Potter", "Star Wars", "Toy Story"."""
     stems: dict[str, set[str]] = defaultdict(set)
+    everyday: dict[str, set[str]] = defaultdict(set)  # everyday-word stems: members whose title goes on past them
+    whole: dict[str, set[str]] = defaultdict(set)  # everyday-word titles that are all stem
     for item_id, title in titles.items():
         name = _ALTERNATE.sub("", _YEAR.sub("", str(title)))
         moved = _TRAILING_ARTICLE.match(name)
@@ -247,6 +249,12 @@ def _title_stems(titles: pd.Series) -> dict[str, set[str]]:
         content = [word for word in words(stem) if word not in FUNCTION_WORDS]
         if content and not all(word in COMMON_WORDS for word in content):
             stems[stem].add(item_id)
+        elif len(content) >= 2:
+            (everyday if match else whole)[stem].add(item_id)
+    # "Star Wars: Episode IV", "Die Hard 2": everyday words make a series only when two titles go on past them ("Heat"
+    # and "The Heat", or "Little Women" three times, are remakes); then the film of that very name belongs to it
+    stems.update({stem: members | whole.get(stem, set()) for stem, members in everyday.items()
+                  if len(members) >= MIN_COLLECTION_ITEMS})
     return {stem: members for stem, members in stems.items() if len(members) >= MIN_COLLECTION_ITEMS}
 
 

@@ -26,7 +26,7 @@ import bisect
 import math
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -34,7 +34,7 @@ from rapidfuzz import fuzz, process
 from wordfreq import zipf_frequency
 
 from convrec.catalog.models import Catalog
-from convrec.tools.textnorm import COMMON_WORDS, FUNCTION_WORDS, Token, tokenize, words
+from convrec.tools.textnorm import COMMON_WORDS, FUNCTION_WORDS, Token, sentence_starts, tokenize, words
 from convrec.tools.vocabulary import VOCABULARY_WORDS, find_terms, singular
 
 Decision = Literal["linked", "ambiguous", "none"]
@@ -60,6 +60,9 @@ MAX_SPAN_TOKENS = 12
 # Its titles are typed as picked from a list (capitalised), so lower thresholds look better there than they are for
 # people who type "titanic" (3.6) or "inception" (3.7) in lower case: 4.0.
 EVERYDAY_ZIPF = 4.0
+# A short phrase made only of words at least this frequent is chat until shown otherwise: "Whatever works for you"
+# (5.1, 5.3) is not *Whatever Works*; "toy story" (4.3) or "the matrix" (4.0) still link without a sign.
+CHAT_PHRASE_ZIPF = 5.0
 
 ABBREVIATIONS = {
     "lotr": ("lord", "of", "the", "rings"), "hp": ("harry", "potter"), "potc": ("pirates", "of", "the", "caribbean"),
@@ -79,7 +82,22 @@ TITLE_CUES = frozenset({"seen", "saw", "watched", "rewatched", "loved", "liked",
 MULTIWORD_TITLE_CUES = frozenset({"like", "likes", "love", "loves"})  # "i love star wars", but "i like cars"
 OPINION_WORDS = frozenset({"good", "great", "amazing", "awesome", "boring", "awful", "terrible", "bad", "funny",
                            "hilarious", "scary", "overrated", "underrated", "brilliant", "fantastic", "excellent",
-                           "ok", "okay", "best", "worst", "meh", "incredible", "masterpiece", "decent", "horrible"})
+                           "ok", "okay", "best", "worst", "meh", "incredible", "masterpiece", "decent", "horrible",
+                           "better", "worse", "favorite", "favourite", "favorites", "favourites", "classic",
+                           "creepy", "sad", "heartbreaking", "beautiful", "weird", "strange", "stupid", "dumb",
+                           "cute", "sweet", "intense", "tense", "fun", "cool", "wonderful", "perfect", "slow",
+                           "disappointing", "confusing"})
+INDEFINITE_PRONOUNS = frozenset({"nothing", "everything", "something", "anything", "everyone", "nobody", "somebody",
+                                 "anyone", "someone", "none"})  # "Nothing is better than a good horror movie"
+INTENSIFIERS = frozenset({"really", "pretty", "quite", "kind", "sort", "s", "all", "time"})  # "my all time favorite"
+JUDGING_VERBS = frozenset({"is", "was", "s", "won"})  # "Heat is one of the best", "Crash won best picture"
+SUBJECT_VERBS = JUDGING_VERBS | {"has", "had"}
+# A one-word title this often rated opening a sentence before "is"/"was" is the film: "Speed is ..." (171 ratings),
+# "Argo was ..." (28), not "Life is too short" (4), "Family is coming" (3), "Home is" (8). About the top 12 %.
+WELL_KNOWN_RATINGS = 20
+OBJECT_PRONOUNS = frozenset({"her", "us", "him", "them", "me"})  # "Her was so strange": no pronoun is a subject
+NAMING_WORDS = frozenset({"with", "starring"})  # "Drive with Ryan Gosling"
+LIST_JOINERS = frozenset({"and", "or"})
 NAME_JOINERS = frozenset({"of", "the", "a", "an", "in", "on", "at", "to", "for", "from"})  # not "and", "or"
 CATEGORY_NOUNS = frozenset({"movie", "movies", "film", "films", "flick", "flicks", "ones", "stuff", "genre",
                             "type", "kind", "stories"})  # "romance movies" names a genre, not "Romance (1999)"
@@ -93,6 +111,7 @@ _SEGMENT_BREAK = re.compile(r"\s*:\s+|\s+[-–—]\s+")
 _POSSESSIVE_BRAND = re.compile(r"^(?:\S+\s+){0,2}\S+['’]s\s+(?P<rest>\S+\s+\S+.*)$")  # "National Lampoon's X"
 _HYPHENATED = re.compile(r"(?<=[^\W\d_])-(?=[^\W\d_])")
 _QUOTES = "\"'“”‘’«»*"
+_PUNCTUATION = re.compile(r"[,;:()!?.]")
 
 
 class LinkCandidate(BaseModel):
@@ -141,6 +160,7 @@ class TitleIndex:
     labels: dict[str, str]
     everyday_words: frozenset[str]
     frequent_words: frozenset[str]
+    chat_words: frozenset[str]
     sorted_keys: list[str] = field(init=False)
     key_list: list[str] = field(init=False)
     postings: dict[str, list[int]] = field(init=False)
@@ -160,8 +180,15 @@ class TitleIndex:
         said by chance ("toy story", "the matrix")."""
         if len(span) == 1 and span[0] in self.frequent_words:
             return True
+        if len(span) <= 3 and all(word in self.chat_words or word in FUNCTION_WORDS for word in span):
+            return True
         return len(span) <= 4 and all(word.isdigit() or word in self.everyday_words or singular(word) in
                                       self.everyday_words for word in span)
+
+    def starts_a_key(self, prefix: str) -> bool:
+        """Whether some key begins with `prefix`."""
+        start = bisect.bisect_left(self.sorted_keys, prefix)
+        return start < len(self.sorted_keys) and self.sorted_keys[start].startswith(prefix)
 
     def exact(self, key: str) -> dict[str, _Match]:
         return {item: _Match(quality) for item, quality in self.keys.get(key, {}).items()}
@@ -260,12 +287,21 @@ def find_titles(text: str, catalog: Catalog) -> list[TitleMention]:
     message = _Message.of(text)
     tokens = message.tokens
     term_edges = _term_edges(tokens, catalog)
-    found = [(start, end, result)
-             for start in range(len(tokens))
-             for end in range(min(len(tokens), start + MAX_SPAN_TOKENS), start, -1)
-             if not _cuts_a_term(start, end, term_edges)
-             and (result := _span_result(message, start, end, index)) is not None]
+
+    def spans(starts: range | set[int]) -> list[tuple[int, int, LinkResult]]:
+        return [(start, end, result)
+                for start in starts
+                for end in range(min(len(tokens), start + MAX_SPAN_TOKENS), start, -1)
+                if not _cuts_a_term(start, end, term_edges)
+                and (result := _span_result(message, start, end, index)) is not None]
+
+    found = spans(range(len(tokens)))
     chosen = _longest_without_overlap(found)
+    listed = _listed_next_to(message, chosen)
+    if listed:  # "Alien and Aliens", "Moana, Frozen": a title's neighbours in a list are titles too
+        message = replace(message, listed=frozenset(listed))
+        found += spans({start for start, _ in listed})
+        chosen = _longest_without_overlap(found)
     chosen += _typo_spans(text, tokens, index, covered={p for start, end, _ in chosen for p in range(start, end)})
     return [TitleMention(span=result.query, start=tokens[start].start, end=tokens[end - 1].end, result=result)
             for start, end, result in sorted(chosen, key=lambda f: f[0])]
@@ -279,13 +315,16 @@ class _Message:
     tokens: list[Token]
     sentence_start: list[bool]  # per token
     shouting: bool  # ALL CAPS: capitals say nothing
+    listed: frozenset[tuple[int, int]] = frozenset()  # spans (start, end) in a list beside a linked title
 
     @classmethod
     def of(cls, text: str) -> _Message:
         tokens = tokenize(text)
-        starts = [position == 0 or bool(re.search(r"[.!?\n]\s*$", text[tokens[position - 1].end:token.start]))
-                  for position, token in enumerate(tokens)]
-        return cls(text, tokens, starts, text.upper() == text)
+        return cls(text, tokens, sentence_starts(text, tokens), text.upper() == text)
+
+    def gap(self, left: int, right: int) -> str:
+        """The text between token `left` and token `right`."""
+        return self.text[self.tokens[left].end:self.tokens[right].start]
 
 
 def _span_result(message: _Message, start: int, end: int, index: TitleIndex) -> LinkResult | None:
@@ -295,8 +334,15 @@ def _span_result(message: _Message, start: int, end: int, index: TitleIndex) -> 
     exact = index.exact(key)
     if not exact and not _names_franchise(index, span):
         return None
-    weak_key = len(span) == 1 and _best_quality(exact) < 0.95  # one word that is only a subtitle or franchise
-    if not _looks_meant(message, start, end, index.everyday(span) or weak_key):
+    if any(word in CATEGORY_NOUNS for word in span) and all(word in FUNCTION_WORDS or word in CATEGORY_NOUNS
+                                                             for word in span):
+        return None  # "the movie" is the subtitle of thirty titles, never one
+    weak_key = _best_quality(exact) < 0.95  # words that are only a subtitle or franchise
+    everyday = index.everyday(span)
+    well_known = max((index.popularity.get(item, 0) for item in exact), default=0) >= WELL_KNOWN_RATINGS
+    if not _looks_meant(message, start, end, everyday or (weak_key and len(span) == 1),
+                        subtitle_only=weak_key and everyday and len(span) > 1, well_known=well_known,
+                        dated=_dated(tokens, end, index)):
         return None
     year = int(tokens[end].norm) if end < len(tokens) and _is_year(tokens[end].norm) else None
     result = _decide(text[tokens[start].start:tokens[end - 1].end], index, _merge(exact, index.extensions(key)),
@@ -317,13 +363,13 @@ def _build_index(catalog: Catalog) -> TitleIndex:
     genre_words = {word for genre in catalog.genres for word in words(genre)}
     return TitleIndex(keys=dict(keys), popularity=catalog.popularity.to_dict(), years=years, labels=labels,
                       everyday_words=COMMON_WORDS | VOCABULARY_WORDS | genre_words,
-                      frequent_words=_frequent_words(keys))
+                      frequent_words=_frequent_words(keys), chat_words=_frequent_words(keys, CHAT_PHRASE_ZIPF))
 
 
-def _frequent_words(keys: dict[str, dict[str, float]]) -> frozenset[str]:
+def _frequent_words(keys: dict[str, dict[str, float]], zipf: float = EVERYDAY_ZIPF) -> frozenset[str]:
     """Title words that are everyday English (by measured frequency), or too short to be a title alone ("m", "s")."""
     title_words = {word for key in keys for word in key.split() if not word.isdigit()}
-    return frozenset(word for word in title_words if len(word) <= 2 or zipf_frequency(word, "en") >= EVERYDAY_ZIPF)
+    return frozenset(word for word in title_words if len(word) <= 2 or zipf_frequency(word, "en") >= zipf)
 
 
 def _title_keys(title: str) -> list[tuple[str, float]]:
@@ -384,6 +430,15 @@ def _split_year(query: list[str], index: TitleIndex) -> tuple[list[str], int | N
     if len(query) > 1 and _is_year(query[-1]) and " ".join(query) not in index.keys:
         return query[:-1], int(query[-1])
     return query, None
+
+
+def _dated(tokens: list[Token], end: int, index: TitleIndex) -> bool:
+    """A year follows ("Heat (1995)"), and it does not begin the next title ("I hate 2001: A Space Odyssey")."""
+    if end >= len(tokens) or not _is_year(tokens[end].norm):
+        return False
+    if end + 1 >= len(tokens):
+        return True
+    return not index.starts_a_key(f"{tokens[end].norm} {tokens[end + 1].norm}")
 
 
 def _is_year(word: str) -> bool:
@@ -475,7 +530,9 @@ def _typo_spans(text: str, tokens: list[Token], index: TitleIndex,
 
 
 def _unknown_word(word: str, index: TitleIndex) -> bool:
-    return len(word) >= 4 and not word.isdigit() and word not in index.postings and not index.everyday([word])
+    """A word no title has, not even in the singular ("twisters" is no typo of Twister)."""
+    return len(word) >= 4 and not word.isdigit() and word not in index.postings and \
+        singular(word) not in index.postings and not index.everyday([word])
 
 
 def _term_edges(tokens: list[Token], catalog: Catalog) -> list[tuple[int, int]]:
@@ -496,19 +553,17 @@ def _names_franchise(index: TitleIndex, span: list[str]) -> bool:
     """
     if len(span) < 2 or span[0] in FUNCTION_WORDS or span[-1] in FUNCTION_WORDS or index.everyday(span):
         return False
-    key = " ".join(span) + " "
-    start = bisect.bisect_left(index.sorted_keys, key)
-    return start < len(index.sorted_keys) and index.sorted_keys[start].startswith(key)
+    return index.starts_a_key(" ".join(span) + " ")
 
 
-def _looks_meant(message: _Message, start: int, end: int, needs_evidence: bool) -> bool:
+def _looks_meant(message: _Message, start: int, end: int, needs_evidence: bool, *, subtitle_only: bool = False,
+                 well_known: bool = False, dated: bool = False) -> bool:
     """Whether words that could be chat are a title here: quoted, Title Case mid-sentence, or after a cue.
 
     Followed by "movies"/"films" they name a kind of movie ("romance movies"), unless quoted.
     """
     tokens = message.tokens
-    quoted = _quoted(message.text, tokens[start].start, tokens[end - 1].end)
-    dated = end < len(tokens) and _is_year(tokens[end].norm)  # "Heat (1995)"
+    quoted = is_quoted(message.text, tokens[start].start, tokens[end - 1].end)
     if quoted or dated or not needs_evidence:
         return True
     if end < len(tokens) and tokens[end].norm in CATEGORY_NOUNS:
@@ -516,11 +571,16 @@ def _looks_meant(message: _Message, start: int, end: int, needs_evidence: bool) 
     title_case = not message.shouting and _title_cased(tokens[start:end])
     mid_sentence = not message.sentence_start[start]
     function_words_only = all(token.norm in FUNCTION_WORDS for token in tokens[start:end])
-    judged = not function_words_only and _judged_next(tokens, end)  # but "It was good" is no title
+    if subtitle_only:  # "a true story" is FairyTale's subtitle: only capitals or quotes make it a title
+        return title_case and mid_sentence
+    # "It was good" is no title, but "Heat was boring", "Big with Tom Hanks" and "Alien and Aliens" are
+    judged = not function_words_only and (_judged_next(tokens, end) or _named_cast_next(message, end) or
+                                          (well_known and _subject_of_sentence(message, start, end)))
     cues = TITLE_CUES | MULTIWORD_TITLE_CUES if end - start >= 2 or title_case else TITLE_CUES
-    cued = start > 0 and tokens[start - 1].norm in cues
+    cued = (start > 0 and tokens[start - 1].norm in cues) or _after_the_movie(tokens, start) or \
+        (title_case and (start, end) in message.listed)
     if function_words_only:  # "It", "Up": a capital and a cue ("I like Up"), never "liked it"; "Get Out" mid-sentence
-        return title_case and (cued or (end - start >= 2 and mid_sentence))
+        return title_case and (cued or (end - start >= 2 and mid_sentence) or _pronoun_as_subject(tokens, start, end))
     if title_case and (mid_sentence or end - start >= 2 or judged) and \
             not (end - start == 1 and _inside_longer_name(message, start, end)):
         return True
@@ -540,21 +600,78 @@ def _inside_longer_name(message: _Message, start: int, end: int) -> bool:
     while before >= 0 and start - before <= 3 and tokens[before].norm in NAME_JOINERS and \
             not tokens[before].text[:1].isupper():
         before -= 1
-    if before >= 0 and not message.sentence_start[start] and capitalised(before):
+    if before >= 0 and not message.sentence_start[start] and capitalised(before) and \
+            not _PUNCTUATION.search(message.gap(before, start)):
         return True
     after = end
     while after < len(tokens) and after - end < 2 and tokens[after].norm in NAME_JOINERS:
         after += 1
-    return after < len(tokens) and not message.sentence_start[after] and capitalised(after)
+    return after < len(tokens) and not message.sentence_start[after] and capitalised(after) and \
+        not _PUNCTUATION.search(message.gap(end - 1, after))
+
+
+def _listed_next_to(message: _Message, chosen: list[tuple[int, int, LinkResult]]) -> set[tuple[int, int]]:
+    """Spans of up to four words joined to a linked title by a comma, "and" or "or", on either side."""
+    tokens = message.tokens
+    taken = {position for start, end, _ in chosen for position in range(start, end)}
+    listed = set()
+    for start, end, _ in chosen:
+        for size in range(1, 5):
+            for other_start, other_end, left, right in (
+                    (end + 1, end + 1 + size, end - 1, end + 1), (end, end + size, end - 1, end),
+                    (start - 1 - size, start - 1, start - 2, start), (start - size, start, start - 1, start)):
+                if other_start < 0 or other_end > len(tokens) or taken.intersection(range(other_start, other_end)):
+                    continue
+                if right - left == 2 and tokens[left + 1].norm in LIST_JOINERS and \
+                        not _PUNCTUATION.search(message.gap(left, left + 1) + message.gap(left + 1, right)) or \
+                        right - left == 1 and message.gap(left, right).strip() in (",", "&", "/"):
+                    listed.add((other_start, other_end))
+    return listed
 
 
 def _judged_next(tokens: list[Token], end: int) -> bool:
-    """ "Heat was boring", "Cats is awful": a capitalized word the sentence goes on to judge is a title."""
-    return end < len(tokens) and tokens[end].norm in ("was", "is") and \
-        any(token.norm in OPINION_WORDS for token in tokens[end + 1:end + 4])
+    """ "Heat was boring", "Cats is my son's favorite": a capitalized word the sentence goes on to judge is a title.
+
+    The judgement opens what follows the verb, after small words only: "Life is too short for bad movies" is chat."""
+    if end >= len(tokens) or tokens[end].norm not in JUDGING_VERBS or tokens[end - 1].norm in INDEFINITE_PRONOUNS:
+        return False
+    following = tokens[end + 1:end + 6]
+    for position, token in enumerate(following):
+        if token.norm in OPINION_WORDS:
+            return True
+        possessor = token.text.lower().endswith(("'s", "’s"))  # "my dad's favorite"
+        if token.norm not in FUNCTION_WORDS and token.norm not in INTENSIFIERS and not possessor:
+            return False
+    return False
 
 
-def _quoted(text: str, start: int, end: int) -> bool:
+def _subject_of_sentence(message: _Message, start: int, end: int) -> bool:
+    """ "Argo was so tense", "Memento has a great twist": a well-known title opening a sentence before its verb."""
+    tokens = message.tokens
+    return message.sentence_start[start] and end < len(tokens) and tokens[end].norm in SUBJECT_VERBS and \
+        tokens[start].norm not in INDEFINITE_PRONOUNS
+
+
+def _named_cast_next(message: _Message, end: int) -> bool:
+    """ "Drive with Ryan Gosling": followed by "with" and a capitalised name."""
+    tokens = message.tokens
+    return end + 1 < len(tokens) and tokens[end].norm in NAMING_WORDS and not message.shouting and \
+        tokens[end + 1].text[:1].isupper() and tokens[end + 1].norm not in FUNCTION_WORDS
+
+
+def _pronoun_as_subject(tokens: list[Token], start: int, end: int) -> bool:
+    """ "Her was such a strange love story": an object pronoun before "is"/"was" can only be a title."""
+    return end - start == 1 and tokens[start].norm in OBJECT_PRONOUNS and end < len(tokens) and \
+        tokens[end].norm in ("is", "was")
+
+
+def _after_the_movie(tokens: list[Token], start: int) -> bool:
+    """ "the movie Network", "the film Crash"."""
+    return start >= 2 and tokens[start - 1].norm in ("movie", "film") and tokens[start - 2].norm in ARTICLES
+
+
+def is_quoted(text: str, start: int, end: int) -> bool:
+    """Whether text[start:end] stands between quotes."""
     before, after = text[:start].rstrip()[-1:], text[end:].lstrip()[:1]
     return bool(before) and before in _QUOTES and bool(after) and after in _QUOTES
 

@@ -23,10 +23,11 @@ from pydantic import BaseModel, Field
 
 from convrec.catalog.models import Catalog
 from convrec.tools.chinese import gloss, has_chinese
-from convrec.tools.knowledge import COLLECTION_CUES, EntityMention, find_entities, is_searchable, knowledge_index
-from convrec.tools.linking import LinkCandidate, TitleMention, find_titles
+from convrec.tools.knowledge import (COLLECTION_CUES, EntityMention, Knowledge, find_entities, is_searchable,
+                                    knowledge_index)
+from convrec.tools.linking import LinkCandidate, LinkResult, TitleMention, find_titles, is_quoted
 from convrec.tools.models import Constraints, Era
-from convrec.tools.textnorm import FUNCTION_WORDS, Token, tokenize
+from convrec.tools.textnorm import FUNCTION_WORDS, Token, sentence_starts, tokenize
 from convrec.tools.vocabulary import TermMatch, find_terms
 from convrec.tools.years import char_span_inside, inside_any, overlaps, read_years
 
@@ -68,6 +69,8 @@ class Reading(BaseModel):
     constraints: Constraints = Field(default_factory=Constraints)
     era: Era | None = None  # "something recent", "classics": soft
     query: str | None = None  # what is left to search semantically ("mind-bending twist ending")
+    unread: list[str] = Field(default_factory=list, description="capitalised or quoted words nothing was made of")
+    unsearched: list[str] = Field(default_factory=list, description="left-over words too uninformative to search")
     intent: Intent = "recommend"
 
     @property
@@ -158,6 +161,7 @@ sorry course chance moment check tie greetings aloha neighbor man guys dude seek
 similar other others anymore later put putting hii
 """.split())
 
+_QUOTED = re.compile(r"[\"“«][^\"“”«»]{2,60}[\"”»]")
 _INTERJECTION = re.compile(r"(?:h+a+)+h*|(?:l+o+l+)+|y+e+s+|y+a+y+|o+k+|h+m+|o+h+|w+o+w+|a+w+|u+g+h+")
 GREETINGS = frozenset({"hi", "hello", "hey", "hiya", "howdy", "aloha", "greetings", "yo", "morning", "evening",
                        "afternoon", "sup", "hola"})
@@ -212,7 +216,8 @@ def read_message(text: str, catalog: Catalog) -> Reading:
     entities = [entity for entity in find_entities(tokens, knowledge, shouting=text.upper() == text)
                 if not char_span_inside(tokens, entity.start, entity.end, years.spans)]
     mentions = _title_mentions(tokens, titles)
-    mentions = _entities_over_titles(mentions, entities, tokens)
+    mentions = _entities_over_titles(mentions, entities, tokens, text)
+    mentions = [_original_of(mention, tokens, knowledge, catalog) for mention in mentions]
     in_titles = {position for mention in mentions for position in range(mention.start, mention.end)}
     mentions += [_Mention(term.start, term.end, term=term) for term in find_terms(tokens, catalog, skip=in_titles)
                  if not char_span_inside(tokens, term.start, term.end, years.spans)]
@@ -222,7 +227,10 @@ def read_message(text: str, catalog: Catalog) -> Reading:
     judgements = [_judge(mention, mentions, cues, clauses) for mention in mentions]
     reading = _assemble(mentions, judgements, years.constraints)
     reading.era = years.era
-    reading.query = _query(text, tokens, mentions, judgements, cues, clauses, years.spans, knowledge.searchable)
+    unread = _unread(text, tokens, mentions, years.spans)
+    reading.unread = [text[tokens[run[0]].start:tokens[run[-1]].end] for run in _runs(unread)]
+    reading.query, reading.unsearched = _query(text, tokens, mentions, judgements, cues, clauses, years.spans,
+                                               knowledge.searchable)
     reading.intent = _intent(tokens, text, reading)
     if reading.intent == "greeting":
         reading.query = None
@@ -246,13 +254,15 @@ def _title_mentions(tokens: list[Token], titles: list[TitleMention]) -> list[_Me
 
 
 def _entities_over_titles(titles: list[_Mention], entities: list[EntityMention],
-                          tokens: list[Token]) -> list[_Mention]:
+                          tokens: list[Token], text: str) -> list[_Mention]:
     """A person or a cued collection takes the words from a title of the same or a shorter span ("Hitchcock never
     disappoints" is the director, "the Harry Potter series" the series); an uncued collection name that is also a
-    linked title stays the title ("I loved Toy Story")."""
+    linked title stays the title ("I loved Toy Story"), and so does a quoted title ("Ed Wood")."""
     kept_entities = []
     for entity in entities:
         overlapping = [title for title in titles if title.start < entity.end and entity.start < title.end]
+        if any(is_quoted(text, title.title.start, title.title.end) for title in overlapping):
+            continue
         cued = entity.end < len(tokens) and tokens[entity.end].norm in COLLECTION_CUES
         person = entity.entities[0].kind == "person"
         if any(title.end - title.start > entity.end - entity.start for title in overlapping):
@@ -262,6 +272,29 @@ def _entities_over_titles(titles: list[_Mention], entities: list[EntityMention],
         kept_entities.append(entity)
         titles = [title for title in titles if title not in overlapping]
     return titles + [_Mention(entity.start, entity.end, entity=entity) for entity in kept_entities]
+
+
+ORIGINAL_WORDS = frozenset({"original", "first"})
+
+
+def _original_of(mention: _Mention, tokens: list[Token], knowledge: Knowledge, catalog: Catalog) -> _Mention:
+    """ "the original Star Wars", "the first Matrix": a series named after "original"/"first" is its earliest film."""
+    entity = mention.entity
+    if entity is None or entity.entities[0].kind != "collection" or mention.start == 0 or \
+            tokens[mention.start - 1].norm not in ORIGINAL_WORDS:
+        return mention
+    dated = [(year, item_id) for item_id in knowledge.items(entity.entities[0])
+             if item_id in catalog and (year := catalog.items.at[item_id, "year"]) == year]  # NaN ≠ NaN
+    if not dated:
+        return mention
+    item_id = min(dated)[1]
+    item = catalog.item(item_id)
+    candidate = LinkCandidate(item_id=item_id, title=item.label, year=item.year,
+                              popularity=int(catalog.popularity.get(item_id, 0)), confidence=1.0)
+    title = TitleMention(span=entity.span, start=tokens[mention.start].start, end=tokens[mention.end - 1].end,
+                         result=LinkResult(query=entity.span, decision="linked", candidates=[candidate],
+                                           confidence=1.0))
+    return _Mention(mention.start - 1, mention.end, title=title)
 
 
 def _names_a_person(tokens: list[Token], inside: list[int]) -> bool:
@@ -307,12 +340,14 @@ class _Clause:
 def _clauses(text: str, tokens: list[Token], cues: list[_FoundCue], mentions: list[_Mention]) -> list[_Clause]:
     """The clause of every token position."""
     inside_title = {p for m in mentions if m.title for p in range(m.start + 1, m.end)}
+    opens_title = {m.start for m in mentions if m.title}  # "i hate While You Were Sleeping"
     in_cue = {p for cue in cues for p in range(cue.start, cue.end)}
     clauses, index, after_comma = [], 0, False
     for position, token in enumerate(tokens):
         if position and position not in inside_title:
             gap = text[tokens[position - 1].end:token.start]
-            if _CLAUSE_PUNCTUATION.search(gap) or (token.norm in CLAUSE_WORDS and position not in in_cue):
+            if _CLAUSE_PUNCTUATION.search(gap) or (token.norm in CLAUSE_WORDS and position not in in_cue
+                                                   and position not in opens_title):
                 index += 1
                 after_comma = "," in gap and not re.search(r"[.!?;\n]", gap)
         clauses.append(_Clause(index, after_comma))
@@ -417,9 +452,10 @@ def _add_genres(reading: Reading, term: TermMatch, judgement: _Judgement) -> Non
 
 def _query(text: str, tokens: list[Token], mentions: list[_Mention], judgements: list[_Judgement],
            cues: list[_FoundCue], clauses: list[_Clause], year_spans: list[tuple[int, int]],
-           searchable: frozenset[str]) -> str | None:
+           searchable: frozenset[str]) -> tuple[str | None, list[str]]:
     """The descriptive words left once titles, plain genre words, years, opinions and chat are taken out, and only
-    words informative about the catalog (`knowledge.searchable_words`); None when nothing informative is left."""
+    words informative about the catalog (`knowledge.searchable_words`); None when nothing informative is left.
+    Also the left-over words that were not informative enough ("work", "huge")."""
     dropped = {p for cue in cues for p in range(cue.start, cue.end)}
     for mention, judgement in zip(mentions, judgements):
         if mention.title or mention.entity or not mention.term.descriptive or judgement.polarity == "disliked":
@@ -427,15 +463,32 @@ def _query(text: str, tokens: list[Token], mentions: list[_Mention], judgements:
                 tokens[mention.end].norm in COLLECTION_CUES  # "Marvel movies", "the Harry Potter series"
             dropped.update(range(mention.start, mention.end + cue_after))
     negated_clauses = {clauses[cue.start].index for cue in cues if cue.cue.polarity == "disliked" and cue.cue.before}
-    kept = [position for position, token in enumerate(tokens)
+    left = [position for position, token in enumerate(tokens)
             if position not in dropped and token.norm not in CHAT_WORDS and not token.norm.isdigit()
             and not _INTERJECTION.fullmatch(token.norm)
             and clauses[position].index not in negated_clauses
-            and not overlaps((token.start, token.end), year_spans)
-            and (is_searchable(token.norm, searchable) or _is_descriptive_term(position, mentions))]
+            and not overlaps((token.start, token.end), year_spans)]
+    kept = [position for position in left
+            if is_searchable(tokens[position].norm, searchable) or _is_descriptive_term(position, mentions)]
+    unsearched = [tokens[position].text for position in left if position not in kept]
     if not any(len(tokens[p].norm) >= 3 for p in kept):
-        return None
-    return " ".join(text[tokens[run[0]].start:tokens[run[-1]].end] for run in _runs(kept))
+        return None, unsearched
+    return " ".join(text[tokens[run[0]].start:tokens[run[-1]].end] for run in _runs(kept)), unsearched
+
+
+def _unread(text: str, tokens: list[Token], mentions: list[_Mention], year_spans: list[tuple[int, int]]) -> list[int]:
+    """Positions of names the reader made nothing of: capitalised words inside a sentence ("Leo", "Nolan") and quoted
+    words. What an LLM may still read; an all-caps message says nothing by its capitals."""
+    covered = {p for mention in mentions for p in range(mention.start, mention.end)}
+    starts = sentence_starts(text, tokens)
+    shouting = text.upper() == text
+    quoted = [(match.start(), match.end()) for match in _QUOTED.finditer(text)]
+    unread = [position for position, token in enumerate(tokens)
+              if position not in covered and token.norm not in CHAT_WORDS and not token.norm.isdigit()
+              and not overlaps((token.start, token.end), year_spans)
+              and (any(start <= token.start and token.end <= end for start, end in quoted)
+                   or (not shouting and not starts[position] and token.text[:1].isupper()))]
+    return unread
 
 
 def _is_descriptive_term(position: int, mentions: list[_Mention]) -> bool:

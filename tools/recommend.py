@@ -29,6 +29,9 @@ QUERY_POOL = 300  # semantic neighbours fetched for the query signal
 CONTENT_POOL = 300  # description neighbours fetched per liked item for the content signal
 MIN_CONTENT_EVIDENCE = 0.5  # a description this close (cosine) to a liked item's is a reason
 PREDICTED_EVIDENCE = 3.8  # a CF prediction is a reason only when it is this good
+# Two films of one series are as redundant as two copies for MMR: a liked trilogy's other parts no longer fill the
+# cards (ReDial tune split: see README)
+SAME_SERIES_REDUNDANCY = 1.0
 SPREAD_SHARE = 0.5  # a liked item pushing a card at least this share as hard as the strongest may be cited instead
 
 
@@ -179,10 +182,18 @@ class Recommender:
         return aligned
 
     def _diversity_similarity(self, a: str, b: str) -> float:
+        if SAME_SERIES_REDUNDANCY and self._same_series(a, b):
+            return SAME_SERIES_REDUNDANCY
         if self.itemsim is not None:
             return self.itemsim.similarity(a, b)
         genres_a, genres_b = set(self.catalog.items.at[a, "genres"]), set(self.catalog.items.at[b, "genres"])
         return len(genres_a & genres_b) / max(1, len(genres_a | genres_b))
+
+    def _same_series(self, a: str, b: str) -> bool:
+        if self.knowledge is None:
+            return False
+        series = {entity for entity in self.knowledge.entities_of(a) if entity.kind == "collection"}
+        return any(entity in series for entity in self.knowledge.entities_of(b))
 
     # -- cards and evidence -------------------------------------------------------------------------------------------
     def _card(self, item_id: str, score: float, profile: Profile, signals: dict[str, np.ndarray | None],
@@ -212,6 +223,8 @@ class Recommender:
         matched = sorted(profile.genres_liked.intersection(self.catalog.items.at[item_id, "genres"]))
         if matched:
             reasons.append(explain.genre_match(matched))
+        if not reasons and signals.get("content") is not None and liked:  # what lifted it, however faintly
+            reasons += self._similar_description(item_id, liked, minimum=0.0)
         if not reasons:
             count = int(self._stats["count"].get(item_id, 0))
             reasons.append(explain.popular_cold_start(count, float(self._stats["mean"].get(item_id, 0.0))))
@@ -254,14 +267,15 @@ class Recommender:
         cited[best] += 1
         return [explain.similar_to_liked(best, self.catalog.item(best).label, similarity)]
 
-    def _similar_description(self, item_id: str, liked: dict[str, float]) -> list[Reason]:
+    def _similar_description(self, item_id: str, liked: dict[str, float],
+                             minimum: float = MIN_CONTENT_EVIDENCE) -> list[Reason]:
         """The liked item whose description is nearest this one's, when close enough."""
         nearest = [(similarity, liked_id) for liked_id in liked
                    for other, similarity in self.content_neighbours(liked_id, CONTENT_POOL) if other == item_id]
         if not nearest:
             return []
         similarity, liked_id = max(nearest)
-        if similarity < MIN_CONTENT_EVIDENCE:
+        if similarity < minimum:
             return []
         return [explain.similar_description(liked_id, self.catalog.item(liked_id).label, similarity)]
 

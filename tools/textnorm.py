@@ -110,6 +110,9 @@ def norm_word(word: str) -> str:
     return _NOT_WORD.sub("", fold(word))
 
 
+_SENTENCE_END = re.compile(r"[.!?\n]\s*$")
+
+
 def tokenize(text: str) -> list[Token]:
     """Words of `text` with their character offsets; words that fold to nothing are dropped."""
     tokens = []
@@ -118,6 +121,12 @@ def tokenize(text: str) -> list[Token]:
         if norm:
             tokens.append(Token(match.group(), norm, match.start(), match.end()))
     return tokens
+
+
+def sentence_starts(text: str, tokens: list[Token]) -> list[bool]:
+    """Per token: whether it opens a sentence (where a capital says nothing)."""
+    return [position == 0 or bool(_SENTENCE_END.search(text[tokens[position - 1].end:token.start]))
+            for position, token in enumerate(tokens)]
 
 
 def words(text: str) -> list[str]:

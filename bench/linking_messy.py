@@ -1,7 +1,9 @@
-"""Title linking in chat on a held-out set of messages written for it (never tuned on), against the demo catalog.
+"""Title linking in chat on messy messages written for it, against the demo catalog.
 
-Run: .venv/bin/python bench/linking_heldout.py [CSV]   (default tests/data/linking_heldout.csv)
-Each row is a message and the catalog titles it names ("Label (year)" joined by "|", empty when it names none).
+Run: .venv/bin/python bench/linking_messy.py [tune|check|CSV]   (default: both splits)
+Two sets of messages, each written before the linking changes measured on it: `tests/data/linking_messy_tune.csv`
+(99 messages, held out until stop 21, then tuned on) and `linking_messy_check.csv` (101 messages written at stop 21
+before any change, reported in aggregate only). Each row is a message and the catalog titles it names ("Label (year)" joined by "|", empty when it names none).
 A title counts as found when the reader links it or offers it first in an ambiguity question. Prints precision and
 recall over all titles, the same for one-word titles that are frequent English (Zipf ≥ 4: Heat, Up, Big, Her), and how
 many messages that name no title link nothing. Compare commits by running it on each.
@@ -20,10 +22,11 @@ from convrec.tools.linking import ARTICLES
 from convrec.tools.reader import read_message
 from convrec.tools.textnorm import words
 
-DEFAULT = Path(__file__).resolve().parents[1] / "tests" / "data" / "linking_heldout.csv"
+DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
+SPLITS = {"tune": DATA / "linking_messy_tune.csv", "check": DATA / "linking_messy_check.csv"}
 
 
-def main(path: Path = DEFAULT) -> None:
+def main(path: Path) -> None:
     catalog = load_demo_catalog()
     by_label: dict[str, str] = {}
     for item_id in catalog.items.index:
@@ -55,4 +58,6 @@ def main(path: Path = DEFAULT) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT)
+    for name in sys.argv[1:] or list(SPLITS):
+        print(f"== {name}")
+        main(SPLITS.get(name) or Path(name))
