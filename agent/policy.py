@@ -27,7 +27,8 @@ from convrec.agent.llm import LLM, LLMError, LLMUnavailable
 from convrec.agent.locale import (Language, ambiguity_question, elicitation_question, language_of, local_title,
                                   localized_cards, localized_choices, reply_head_in, template_name)
 from convrec.agent.memory import Memory
-from convrec.agent.prose import doomed, excerpt, fallback_sentence, first_sentence_end, prompt_fact, rejection
+from convrec.agent.prose import (doomed, excerpt, fallback_sentence, first_sentence_end, prompt_fact, rejection,
+                                 salvage)
 from convrec.agent.prompts import render
 from convrec.agent.reading import llm_reading
 from convrec.agent.scheduler import LLMScheduler, Ticket
@@ -43,6 +44,9 @@ from convrec.tools.textnorm import spoken_title
 CARDS = 5
 log = logging.getLogger(__name__)
 PROSE_MAX_TOKENS = 48
+# A sentence the check rejects and that cannot be cut back is asked for once more ("say only what About says") while
+# the reply has taken less than this; later cards keep their templates, so a slow machine stays near its budget.
+PROSE_RETRY_BUDGET_S = 4.0
 CONTEXT_TURNS = 2
 MAX_ELICITATIONS = 2  # onboarding questions per session; after that, cards alone until the user says more
 COLD_START_SIGNALS = 1  # fewer item/genre opinions than this, and no query: ask
@@ -260,13 +264,15 @@ class Agent:
         templates: the turn never waits on a model that is restarting."""
         cancelled = ticket.cancelled if ticket is not None else None
         shown: list[tuple[str, Recommendation]] = []  # the check keeps later sentences from repeating these
+        started = time.perf_counter()
         for card in cards:
-            template = fallback_sentence(card, shown)
+            template = fallback_sentence(card, shown, excerpt(card, self.catalog) if language == "en" else "")
             sentence = template
             if use_llm and self._worth_phrasing(card):
+                retry = time.perf_counter() - started < PROSE_RETRY_BUDGET_S
                 try:
                     sentence = await self._llm_call(ticket, self._checked_phrase, card, cancelled,
-                                                    tuple(shown), language) or template
+                                                    tuple(shown), language, retry) or template
                 except LLMUnavailable as error:
                     use_llm = False
                     yield Status(text=f"{error.what}; {error.fix}")
@@ -279,21 +285,35 @@ class Agent:
 
     def _checked_phrase(self, card: Recommendation, cancelled: threading.Event | None = None,
                         shown: tuple[tuple[str, Recommendation], ...] = (),
-                        language: Language = "en") -> str | None:
+                        language: Language = "en", retry: bool = False) -> str | None:
+        """The model's sentence if the check passes it; else cut back to an opening clause in the film's own words
+        with the reason in brief (`agent.prose.salvage`); else, if `retry`, the same for a second sentence asked
+        to say only what the excerpt says (it tends to drop the why, which the brief then adds)."""
         candidate = self._phrase(card, cancelled, language)
         if not candidate:
             return None
         if language == "zh":
             return candidate if faithful_chinese(candidate, card, self.catalog) else None
         why = rejection(candidate, card, self.catalog, earlier=shown)
-        if why is not None:
-            log.debug("template kept for %s (%s): %s", card.item_id, why, candidate, extra={"rejection": why})
+        if why is None:
+            return candidate
+        salvaged = salvage(candidate, card, self.catalog, shown)
+        log.debug("%s for %s (%s): %s", "cut back" if salvaged else "template kept", card.item_id, why, candidate,
+                  extra={"rejection": why, "salvaged": salvaged})
+        if salvaged or not retry:
+            return salvaged
+        second = self._phrase(card, cancelled, language, retry=True)
+        if not second:
             return None
-        return candidate
+        salvaged = salvage(second, card, self.catalog, shown)
+        why = None if salvaged else rejection(second, card, self.catalog, earlier=shown)
+        log.debug("retry for %s (%s): %s", card.item_id, why, second,
+                  extra={"retry_rejection": why, "salvaged": salvaged})
+        return salvaged or (second if why is None else None)
 
     def _phrase(self, card: Recommendation, cancelled: threading.Event | None = None,
-                language: Language = "en") -> str | None:
-        messages = phrase_messages(card, self.catalog, language)
+                language: Language = "en", retry: bool = False) -> str | None:
+        messages = phrase_messages(card, self.catalog, language, retry)
         pieces = []
         try:
             stream = self.llm.stream_chat(messages, max_tokens=PROSE_MAX_TOKENS, temperature=0.3, stop=["\n"])
@@ -350,20 +370,23 @@ def _close(stream) -> None:
         close()
 
 
-def phrase_messages(card: Recommendation, catalog: Catalog, language: Language = "en") -> list[dict[str, str]]:
+def phrase_messages(card: Recommendation, catalog: Catalog, language: Language = "en",
+                    retry: bool = False) -> list[dict[str, str]]:
     """The prompt for one card's sentence: the system prompt, byte-identical for every card (llama.cpp reuses its
     KV cache), then the card's own short text. The person's message stays out: the small models pinned its words
     on any film ("The Shawshank Redemption … is a movie with animals"). In another language the model rephrases the
     card's (translated) first reason about its title as the user says it; the English excerpt stays out, since the
-    check for that language traces words to the card's own evidence."""
+    check for that language traces words to the card's own evidence. `retry`: the second ask after a rejected
+    sentence, with one more line: say only what About says."""
     if language != "en":
         return [{"role": "system", "content": render(template_name("reason_system", language))},
                 {"role": "user", "content": render(template_name("reason_user", language),
                                                    title=local_title(catalog, card.item_id, language),
                                                    fact=card.reasons[0].text)}]
+    ask = render("reason_user", title=spoken_title(card.title), about=excerpt(card, catalog) or "-",
+                 fact=prompt_fact(card))
     return [{"role": "system", "content": render("reason_system")},
-            {"role": "user", "content": render("reason_user", title=spoken_title(card.title),
-                                               about=excerpt(card, catalog) or "-", fact=prompt_fact(card))}]
+            {"role": "user", "content": f"{ask}\n{render('reason_retry')}" if retry else ask}]
 
 
 def reply_head(cards: list[Recommendation], language: Language = "en") -> str:

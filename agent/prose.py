@@ -20,6 +20,7 @@ from functools import lru_cache
 from convrec.agent.guard import strip_item_instructions
 from convrec.agent.prompts import template
 from convrec.catalog.models import Catalog
+from convrec.tools import explain
 from convrec.tools.linking import find_titles
 from convrec.tools.models import Recommendation
 from convrec.tools.textnorm import FUNCTION_WORDS, fold, spoken_title, tokenize, words
@@ -32,14 +33,22 @@ ECHO_WORDS = 5
 SKELETON_WORDS = 6  # two cards' sentences sharing this many words in a row (titles aside) read as one template
 EXCERPT_WORDS = 14
 EXCERPT_TAGS = 3
+NOT_GENRES = frozenset({"IMAX", "(no genres listed)"})  # how it was shown, or nothing: not what the film is
 # A sentence ends at . ! ? before a capital, but not after an initial or a title ("M. Night", "Douglas S. Cook").
 _SENTENCE_END = re.compile(r"(?<=[.!?])(?<!\b[A-Z]\.)(?<!\bMr\.)(?<!\bDr\.)(?<!\bSt\.)(?<!\bJr\.)(?<!\bMrs\.)"
                            r"\s+(?=[A-Z\"(])")
+# A clause ends at , ; or a full stop, but not at an initial's ("the hairy James P. Sullivan", "J. R. R. Tolkien").
+# A subordinate clause ("… at Hogwarts as he receives a mysterious") ends one too, before its conjunction.
+_CLAUSE_END = re.compile(r"[,;]|(?<!\b[A-Z])(?<!\bMr)(?<!\bDr)(?<!\bSt)(?<!\bJr)(?<!\bMrs)\.(?=\s)"
+                         r"|\s(?=(?:as|who|whom|which|when|while|where|after|before|until|because)\s)")
+# Where a model sentence may be cut back to its opening clause: punctuation, or before a word that starts a clause.
+_SALVAGE_CUT = re.compile(r"[,;:\u2014]|\s(?=(?:about|with|that|who|whom|which|where|when|while|as|and|but|just|"
+                          r"like|so|because|since|loved|is|was|in|to|for|from|by|of)\s)|$")
 # Credits are names the model would only parrot: cut from "directed by …" / "starring …" to the sentence's end.
-_CREDITS = re.compile(r",?\s*\b(?:(?:co-)?(?:written|directed|produced|distributed|released|created|developed)"
-                      r"(?:,?\s+(?:and\s+)?(?:co-)?(?:written|directed|produced))*\s+by"
+_CREDITS = re.compile(r",?\s*\b(?:(?:co-)?(?:written|directed|produced|edited|distributed|released|created|developed)"
+                      r"(?:,?\s+(?:and\s+)?(?:co-)?(?:written|directed|produced|edited))*\s+by"
                       r"|starring|(?:that|and|it)\s+stars)\b.*$", re.IGNORECASE)
-_PRODUCTION = re.compile(r"\b(produced|directed|written|released|grossed|premiered|awards?|box\s+office|budget|"
+_PRODUCTION = re.compile(r"\b(produced|directed|written|released|grossed|premiered|awards?|box\s+office|budget|based|"
                          r"installment|sequel|remake|screenplay|adaptation|nominated|starred|starring|stars|voices|"
                          r"cast)\b", re.IGNORECASE)
 # Cues that a sentence tells what happens; lower case only: "Toy Story" is not a story cue.
@@ -50,7 +59,7 @@ _STORY = re.compile(r"\b(follows?|story(?!\s+(?:by|was|is)\b)|centers?|centres?|
 _ROLE = re.compile(r"\bstars\s+(?:[A-Z][\w.'-]*\s+)+as\s+(?=(?:an?|the)\s)|\bstars\s+as\s+[^,]+,\s*(?=(?:an?|the)\s)")
 _SIMILARITY = re.compile(r"\s*\(similarity [\d.]+\)")
 # "1995 American crime film" → "crime film": the year and origin only cost tokens (and "a American")
-_LEADING_ORIGIN = re.compile(r"^(?:\d{4}\s+)?(?:[A-Z][a-z]+(?:-[A-Z][a-z]+)*\s+)?(?=[a-z])")
+_LEADING_ORIGIN = re.compile(r"^(?:\d{4}\s+)?(?:[A-Z][a-z]+(?:-[A-Z][a-z]+)*\s+(?=[a-z]))?")
 EXPLORATION_WORDS = frozenset({"explore", "exploring", "exploration", "beyond", "different", "new", "change",
                                "venture", "branch", "outside", "discover", "try"})
 # What a recommendation may say without evidence: liking, fit, invitation. Nothing about the film itself.
@@ -64,6 +73,9 @@ should would will could want appreciate appreciated rated rating ratings predict
 lot more much too something tonight next another one right up classic favorites share shares sharing
 similarity similarities kind this time request wish asked explores featuring
 """.split())
+# Words that start a clause the opening would leave unfinished, or the why the brief will say
+_NOT_WHAT = frozenset({"who", "whom", "which", "that", "where", "when", "while", "whose", "like", "just", "so",
+                       "because", "since"}) | PRAISE_WORDS
 
 
 def allowed_numbers(card: Recommendation) -> set[str]:
@@ -93,19 +105,25 @@ def prompt_fact(card: Recommendation) -> str:
 def excerpt(card: Recommendation, catalog: Catalog) -> str:
     """The card's item in a few guarded words of its own document: what it is, what happens, top tags."""
     item = catalog.item(card.item_id)
-    return item_excerpt(item.title, item.description or "", tuple(item.tags[:2 * EXCERPT_TAGS]))
+    return item_excerpt(item.title, item.description or "", tuple(item.tags[:2 * EXCERPT_TAGS]), tuple(item.genres))
 
 
 @lru_cache(maxsize=512)
-def item_excerpt(title: str, description: str, tags: tuple[str, ...] = ()) -> str:
-    """`excerpt` from the item's title, description and tags (most frequent first)."""
+def item_excerpt(title: str, description: str, tags: tuple[str, ...] = (), genres: tuple[str, ...] = ()) -> str:
+    """`excerpt` from the item's title, description, tags (most frequent first) and genres: a description that starts
+    with the story ("In 2035, the crew of …") gets the genres in front, so the model need not guess what it is."""
     guarded = re.sub(r"\s*\([^)]*\)", "", strip_item_instructions(description, spoken_title(title)))
     sentences = [s for s in _SENTENCE_END.split(" ".join(guarded.split())) if s]
     parts = []
     if sentences:
         names = "|".join(re.escape(re.sub(r"\s*\(.*\)\s*$", "", form)) for form in (spoken_title(title), title))
-        parts.append(re.sub(rf"^(?:{names})\s+(?:is|was)\s+(?:an?\s+)?", "", _CREDITS.sub("", sentences[0]),
-                            flags=re.IGNORECASE))
+        first = _CREDITS.sub("", sentences[0])
+        what = re.sub(rf"^(?:{names})\s+(?:is|was)\s+(?:an?\s+)?", "", first, flags=re.IGNORECASE)
+        if what == first:  # the lead names the film another way: "Star Wars: The Force Awakens is a 2015 …"
+            what = re.sub(r"^[^,;]{1,100}?\s(?:is|was)\s+(?:an?\s+)?(?=\d{4}\s)", "", first)
+        # "1995 American crime film" → "crime film" (the card shows the year; the model misquotes it), but a lead
+        # that does not define the title ("In the mid-21st century, …") keeps its first word
+        parts.append(_LEADING_ORIGIN.sub("", what) if what != first else what)
         # what happens in it: the first later sentence with a story cue, from the cue on ("depicts a dystopian …"),
         # or the role its star plays
         story = next((s[cue.end():] if cue.re is _ROLE else s[cue.start():] for s in sentences[1:]
@@ -115,9 +133,15 @@ def item_excerpt(title: str, description: str, tags: tuple[str, ...] = ()) -> st
         if story:
             parts.append(_CREDITS.sub("", story))
     parts = [part.rstrip(" ,;:.") for part in parts if part.strip(" ,;:.")]
-    if parts:
-        parts[0] = _LEADING_ORIGIN.sub("", parts[0])  # the card shows the year; the model misquotes it
     text = _first_words("; ".join(parts), EXCERPT_WORDS)
+    head, _, tail = text.rpartition("; ")
+    if head and set(words(tail)) <= set(words(title)) | FUNCTION_WORDS:  # "…; In Thor: Ragnarok" tells nothing
+        text = head
+    said_genres = [genre.lower() for genre in genres if genre not in NOT_GENRES]
+    if said_genres and re.match(r"(?:film|movie)\b", text):  # "Fight Club is a 1999 American film": which kind
+        text = f"{', '.join(said_genres)} {text}"
+    elif sentences and what == first and said_genres:
+        text = f"{', '.join(said_genres)} film; {text}"
     if len(parts) < 2:  # no story: a few of its top tags say what it is about
         kept_tags: list[str] = []
         for tag in tags:
@@ -134,7 +158,7 @@ def _first_words(text: str, limit: int) -> str:
     if len(tokens) <= limit:
         return text
     cut = text[:tokens[limit - 1].end]
-    clause = max(cut.rfind(","), cut.rfind(";"), cut.rfind(". "))
+    clause = max((match.start() for match in _CLAUSE_END.finditer(cut)), default=-1)
     cut = (cut[:clause] if clause > len(cut) // 3 else cut).rstrip(" ,;.")  # a cut phrase invites its own ending
     while (last := cut.rsplit(" ", 1))[-1].lower() in FUNCTION_WORDS and len(last) > 1:  # no dangling "when he"
         cut = last[0].rstrip(" ,;.")
@@ -164,8 +188,8 @@ def rejection(sentence: str, card: Recommendation, catalog: Catalog, *,
     allowed = {card.item_id} | cited_items(card)
     about = excerpt(card, catalog)
     for mention in find_titles(_PAREN_YEAR.sub("", text), catalog):  # "(2010), The Matrix" is not "2010: The …"
-        if mention.span.islower():  # "explores" is not "Explorers"; its words still need evidence (below)
-            continue
+        if mention.span.islower() or not re.search(r"[^\W\d_]", mention.span):  # "explores" is not "Explorers",
+            continue  # "4.2." not the film "42": the words and numbers still need evidence (below)
         ids = {candidate.item_id for candidate in mention.result.candidates}
         quoted = set(words(mention.span)) <= set(words(about))  # the excerpt's "anthology" is not "Pathology"
         if mention.result.decision == "linked" and not ids & allowed and not quoted:
@@ -177,7 +201,7 @@ def rejection(sentence: str, card: Recommendation, catalog: Catalog, *,
         return "unsupported words"
     if any(reason.kind == "explore" for reason in card.reasons[:1]) and not EXPLORATION_WORDS & set(words(text)):
         return "exploration unsaid"
-    if any(shared_skeleton(text, shown, card_titles(card) + card_titles(other)) for shown, other in earlier):
+    if _repeats(text, card, earlier):
         return "repeats a skeleton"
     return None
 
@@ -205,7 +229,12 @@ def unsupported_words(sentence: str, card: Recommendation, *, evidence: str = ""
 
 
 def _stem(word: str) -> str:
-    return re.sub(r"(?:ing|ed|es|e|s)$", "", singular(word)) if len(word) > 4 else word
+    """"robbing" → "rob", "centered" → "center", "centers" → "center"."""
+    if len(word) <= 4:
+        return word
+    base = singular(word)
+    stem = re.sub(r"(?:ing|ed|es|e|s)$", "", base)
+    return re.sub(r"([^aeiousl])\1$", r"\1", stem) if stem != base else stem  # "robb(ing)", not "kill", "dress"
 
 
 def card_titles(card: Recommendation) -> list[str]:
@@ -220,13 +249,57 @@ def shared_skeleton(a: str, b: str, titles: list[str] | tuple[str, ...] = ()) ->
     return next((gram for gram in _grams(_skeleton(a, titles), SKELETON_WORDS) if gram in grams_b), None)
 
 
-def fallback_sentence(card: Recommendation, earlier: Sequence[tuple[str, Recommendation]] = ()) -> str:
+def fallback_sentence(card: Recommendation, earlier: Sequence[tuple[str, Recommendation]] = (), about: str = "") -> str:
     """The card's template: its first reason whose text repeats no skeleton of a sentence already shown (two cards
-    predicted by the same collaborative filter read alike), else its first reason."""
+    predicted by the same collaborative filter read alike); else what the film is (`about`, its excerpt) with the
+    reason in brief, or the brief alone ("you like action, comedy"): card-specific words, few fixed ones; else its
+    first reason."""
     texts = [reason.text for reason in card.reasons] or ["A good match for you."]
-    return next((text for text in texts
-                 if not any(shared_skeleton(text, shown, card_titles(card) + card_titles(other))
-                            for shown, other in earlier)), texts[0])
+    briefs = [explain.brief(reason) for reason in card.reasons]
+    composed = [*(f"{about[:1].upper()}{about[1:]} \u2014 {text}" for text in briefs if about),
+                *(f"{text[:1].upper()}{text[1:]}" for text in briefs)]
+    return next((text for text in [*texts, *composed] if not _repeats(text, card, earlier)), texts[0])
+
+
+def salvage(sentence: str, card: Recommendation, catalog: Catalog,
+            earlier: Sequence[tuple[str, Recommendation]] = ()) -> str | None:
+    """A rejected model sentence cut back to its longest opening clause in the film's own words (title, excerpt,
+    function words) that tells something from the excerpt ("The Shawshank Redemption is a drama about banker Andy
+    Dufresne", before the invented "a man who …"), completed by the card's reason in brief and passing the check;
+    None if no opening clause does."""
+    about = excerpt(card, catalog)
+    own = {_stem(word) for word in [*words(about), *(w for title in card_titles(card) for w in words(title)),
+                                    *(w for genre in card.genres for w in (*words(genre), *_genre_words(genre)))]}
+    cuts = sorted({match.start() for match in _SALVAGE_CUT.finditer(sentence)}, reverse=True)
+    for cut in cuts:
+        opening = _without_trailing_function_words(sentence[:cut])
+        # what the film is, in its own words only: the why is the reason's, not "…, just the kind of film"
+        if not all(_stem(word) in own or (word in FUNCTION_WORDS and word not in _NOT_WHAT)
+                   for word in words(opening)) or not informative(opening, card, about):
+            continue
+        for completed in (f"{opening} \u2014 {explain.brief(reason)}." for reason in card.reasons):
+            if rejection(completed, card, catalog, earlier=earlier) is None:
+                return completed
+    return None
+
+
+def _without_trailing_function_words(text: str) -> str:
+    text = text.rstrip(" ,;:.!\u2014-")
+    while (tokens := tokenize(text)) and tokens[-1].norm in FUNCTION_WORDS:
+        text = text[:tokens[-1].start].rstrip(" ,;:.!\u2014-")
+    return text
+
+
+def informative(sentence: str, card: Recommendation, about: str) -> bool:
+    """The sentence has a content word from the item's excerpt that the card's templates (its reasons) do not
+    already have: it tells the person something about the film."""
+    title_words = {w for title in card_titles(card) for w in words(title)}
+    said = set(words(sentence)) - FUNCTION_WORDS - PRAISE_WORDS - title_words
+    return bool(said & set(words(about)) - {w for reason in card.reasons for w in words(reason.text)})
+
+
+def _repeats(text: str, card: Recommendation, earlier: Sequence[tuple[str, Recommendation]]) -> bool:
+    return any(shared_skeleton(text, shown, card_titles(card) + card_titles(other)) for shown, other in earlier)
 
 
 def distinctness_violations(shown: Sequence[tuple[str, Recommendation]]) -> int:
@@ -277,10 +350,10 @@ def _prompt_grams() -> frozenset[tuple[str, ...]]:
 
 def _names(text: str, title: str) -> bool:
     """The sentence names the title: its main words, as catalogued or as spoken ("Boot, Das" = "Das Boot")."""
-    said = fold(text)
+    said = f" {' '.join(words(text))} "
     for form in (title, spoken_title(title)):
-        core = re.sub(r",\s*(the|a|an)$", "", fold(re.sub(r"\s*\(.*\)\s*$", "", form))).strip()
-        if core and core in said:
+        core = " ".join(words(re.sub(r",\s*(the|a|an)$", "", re.sub(r"\s*\(.*\)\s*$", "", form), flags=re.I)))
+        if core and f" {core} " in said:  # word by word: "Crazy, Stupid, Love." said without its full stop
             return True
     return False
 

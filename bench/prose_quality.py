@@ -6,14 +6,20 @@ Run: nice -n 5 .venv/bin/python bench/prose_quality.py [--models qwen2.5-coder-0
 
 Each turn is one message to a fresh user: a ReDial dev seeker message (from case `--offset` on; the first seeker
 turn that names a movie, else the first of five words or more) or, for the last eighth, one of ours. Cases 1-400 are
-the tune split; the prompt was tuned on cases 9-50, and the default offset reports on cases from 201 on. The cards
+the tune split; the prompt was tuned on cases 9-50 and the cut-back/retry round on cases 101-190; the default offset
+reports on cases from 201 on, the last README row on cases 251-285 (`--offset 250`). The cards
 come from the deterministic turn (no LLM); then the same cards are phrased twice, by the current prompt and by
 main's (title + template reason only, `BASELINE_SYSTEM`, every card, the whole completion), in alternating order,
 both checked by the current check and given the current fallback (what is shown must pass it). Per model and prompt:
-- fallback rate: the share of cards showing a template (one of the card's reasons) instead of a model sentence;
-- the rule the check rejected each model sentence by (`agent.prose.REJECTIONS`);
-- informative share: the share of cards whose shown sentence has a content word from the item's excerpt that the
-  template does not already have;
+- fallback rate: the share of cards showing a template (one of the card's reasons, or the fallback composed from its
+  excerpt and a reason in brief: `agent.prose.fallback_sentence`) instead of a model sentence;
+- cut-back share: cards showing a rejected model sentence cut back to its opening clause + the reason in brief
+  (`agent.prose.salvage`): model words, but not the model's whole sentence;
+- the rule the check rejected each model sentence by (`agent.prose.REJECTIONS`), and how many second asks
+  (`agent.policy.PROSE_RETRY_BUDGET_S`) there were and how many of them were shown;
+- informative share: the share of cards whose shown sentence (a whole or cut-back model sentence) has a content word
+  from the item's excerpt that the card's reasons do not already have (`agent.prose.informative`), and the same
+  counting whole model sentences only;
 - distinctness violations: pairs of shown sentences in one reply sharing six words in a row, titles aside (all
   pairs, and those with a model sentence in them: two cards showing the same template reason are the rest);
 - the words per accepted sentence;
@@ -42,7 +48,8 @@ from convrec.agent.events import Token
 from convrec.agent.llama_backend import LlamaCppLLM
 from convrec.agent.memory import Memory
 from convrec.agent.policy import PROSE_MAX_TOKENS, Agent
-from convrec.agent.prose import PRAISE_WORDS, REJECTIONS, card_titles, distinctness_violations, excerpt, faithful
+from convrec.agent.prose import (REJECTIONS, distinctness_violations, excerpt, faithful, fallback_sentence,
+                                 informative)
 from convrec.agent.weights import MODELS, ensure_model
 from convrec.catalog.loaders import load_demo_catalog
 from convrec.core.settings import Settings
@@ -50,7 +57,7 @@ from convrec.tools.cf import SVDScorer
 from convrec.tools.cfmodel import load_or_train
 from convrec.tools.itemsim import EASE
 from convrec.tools.recommend import Recommender
-from convrec.tools.textnorm import FUNCTION_WORDS, spoken_title, words
+from convrec.tools.textnorm import spoken_title, words
 
 CASES = Path(__file__).resolve().parents[1] / "evaluation" / "data" / "redial-dev" / "cases.jsonl"
 OURS = [
@@ -75,7 +82,10 @@ class BaselineAgent(Agent):
     def _worth_phrasing(self, card):
         return bool(card.reasons)
 
-    def _phrase(self, card, cancelled=None):
+    def _checked_phrase(self, card, cancelled=None, shown=(), language="en", retry=False):
+        return super()._checked_phrase(card, cancelled, shown, language, retry=False)  # main asked once
+
+    def _phrase(self, card, cancelled=None, language="en", retry=False):
         messages = [{"role": "system", "content": BASELINE_SYSTEM},
                     {"role": "user", "content": f"Movie: {spoken_title(card.title)}\nFact: {card.reasons[0].text}"}]
         return "".join(self.llm.stream_chat(messages, max_tokens=PROSE_MAX_TOKENS, temperature=0.3,
@@ -88,10 +98,18 @@ class Rejections(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
         self.counts: Counter[str] = Counter()
+        self.rejected: list[tuple[str, str, str | None]] = []  # (rule, the model's sentence, what was cut back)
+        self.retries: list[tuple[str | None, str, str | None]] = []  # the same for the second ask
 
     def emit(self, record: logging.LogRecord) -> None:
         if hasattr(record, "rejection"):
             self.counts[record.rejection] += 1
+            self.rejected.append((record.rejection, str(record.args[-1]), record.salvaged))
+        elif hasattr(record, "retry_rejection"):
+            self.retries.append((record.retry_rejection, str(record.args[-1]), record.salvaged))
+
+    def cut_back(self) -> set[str]:
+        return {salvaged for _, _, salvaged in self.rejected + self.retries if salvaged}
 
 
 def messages(turns: int, offset: int) -> list[str]:
@@ -106,13 +124,6 @@ def messages(turns: int, offset: int) -> list[str]:
         if len(picked) >= turns - len(ours):
             break
     return picked + ours
-
-
-def informative(sentence: str, card, about: str) -> bool:
-    """A content word from the excerpt that the card's templates (its reasons) do not already have."""
-    title_words = {w for title in card_titles(card) for w in words(title)}
-    said = set(words(sentence)) - FUNCTION_WORDS - PRAISE_WORDS - title_words
-    return bool(said & set(words(about)) - {w for reason in card.reasons for w in words(reason.text)})
 
 
 async def phrase_all(agent: Agent, cards, llm: LlamaCppLLM) -> dict:
@@ -130,20 +141,29 @@ async def phrase_all(agent: Agent, cards, llm: LlamaCppLLM) -> dict:
             "prefilled": after[0] - prefilled, "decoded": after[1] - decoded, "load": load}
 
 
-def is_template(sentence: str, card) -> bool:
-    return sentence in {reason.text for reason in card.reasons}
+def is_template(sentence: str, card, earlier, catalog) -> bool:
+    """One of the card's reasons, or the fallback composed from its excerpt and a reason in brief."""
+    return sentence in {reason.text for reason in card.reasons} or sentence == fallback_sentence(
+        card, earlier, excerpt(card, catalog))
 
 
-def score(result: dict, catalog) -> dict:
+def score(result: dict, catalog, cut_back: set[str]) -> dict:
+    """`cut_back`: the model sentences the check rejected and `agent.prose.salvage` cut back to an opening clause
+    + the reason in brief: counted apart from whole model sentences and from templates."""
     shown = result["shown"]
-    model = [(s, c) for s, c in shown if not is_template(s, c)]
-    earlier_ok = [faithful(s, c, catalog, earlier=shown[:i]) for i, (s, c) in enumerate(shown) if not is_template(s, c)]
+    templated = [is_template(s, c, shown[:i], catalog) for i, (s, c) in enumerate(shown)]
+    model = [(s, c) for (s, c), template in zip(shown, templated) if not template]
+    whole = [(s, c) for s, c in model if s not in cut_back]
+    earlier_ok = [faithful(s, c, catalog, earlier=shown[:i])
+                  for i, ((s, c), template) in enumerate(zip(shown, templated)) if not template]
     return {
         "sentences": [s for s, _ in shown], "cards": len(shown), "fallbacks": len(shown) - len(model),
+        "cut_back": len(model) - len(whole),
         "informative": sum(1 for s, c in model if informative(s, c, excerpt(c, catalog))),
+        "informative_whole": sum(1 for s, c in whole if informative(s, c, excerpt(c, catalog))),
         "violations": distinctness_violations(shown),
         "model_violations": distinctness_violations(shown) - distinctness_violations(
-            [(s, c) for s, c in shown if is_template(s, c)]),  # pairs with a model sentence in them
+            [(s, c) for (s, c), template in zip(shown, templated) if template]),  # pairs with a model sentence in them
         "model_words": [len(words(s)) for s, _ in model],
         "shown_pass": sum(earlier_ok), "shown_model": len(model),
         "first_s": result["first_s"], "all_s": result["all_s"], "prefilled": result["prefilled"],
@@ -159,7 +179,11 @@ def summarize(rows: list[dict], rejections: Counter[str]) -> dict:
         "turns": len(rows), "cards": cards,
         "fallback_rate": round(sum(r["fallbacks"] for r in rows) / max(1, cards), 3),
         "rejections": {rule: rejections[rule] for rule in REJECTIONS if rejections[rule]},
+        "retries": sum(len(r["retries"]) for r in rows),
+        "retries_shown": sum(1 for r in rows for why, _, salvaged in r["retries"] if salvaged or why is None),
+        "cut_back_share": round(sum(r["cut_back"] for r in rows) / max(1, cards), 3),
         "informative_share": round(sum(r["informative"] for r in rows) / max(1, cards), 3),
+        "informative_share_whole_model_sentences": round(sum(r["informative_whole"] for r in rows) / max(1, cards), 3),
         "distinctness_violations": sum(r["violations"] for r in rows),
         "distinctness_violations_with_a_model_sentence": sum(r["model_violations"] for r in rows),
         "words_per_model_sentence_median": statistics.median(lengths) if lengths else None,
@@ -180,7 +204,7 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"],
                         choices=sorted(MODELS))
     parser.add_argument("--turns", type=int, default=40)
-    parser.add_argument("--offset", type=int, default=200, help="first ReDial dev case (tuned on cases 9-50)")
+    parser.add_argument("--offset", type=int, default=200, help="first ReDial dev case (tuned on cases 9-50 and 101-190)")
     parser.add_argument("--threads", type=int, default=None, help="default: 1 if the machine is busy, else 2")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "prose_quality.json")
     args = parser.parse_args()
@@ -216,7 +240,8 @@ def main() -> None:
                 finally:
                     policy_log.removeHandler(handler)
                 rejections[variant] += handler.counts
-                rows[variant].append({"message": message, **score(result, catalog)})
+                rows[variant].append({"message": message, **score(result, catalog, handler.cut_back()),
+                                       "rejected": handler.rejected, "retries": handler.retries})
             print(f"{name} {i + 1}/{len(cards)} new {rows['new'][-1]['all_s']:.1f}s "
                   f"old {rows['old'][-1]['all_s']:.1f}s  load {os.getloadavg()[0]:.2f}", file=sys.stderr)
         ratios = [n["all_s"] / o["all_s"] for n, o in zip(rows["new"], rows["old"]) if o["all_s"]]

@@ -9,7 +9,11 @@ import pytest
 
 from convrec.agent.events import Cards, Done, Question, Status, Token
 from convrec.agent.llm import LLMError, ScriptedLLM
+from convrec.agent.prose import distinctness_violations, excerpt, fallback_sentence
 from convrec.agent.reading import preferences_schema
+from convrec.tools.explain import brief
+from convrec.tools.models import Recommendation
+from convrec.tools.textnorm import spoken_title
 
 
 def run(agent, message, user="ann", session=None):
@@ -150,12 +154,21 @@ def test_garbage_json_from_the_model_is_recovered(make_agent):
 
 def test_unfaithful_prose_falls_back_to_the_template(make_agent, demo_tools):
     catalog, _ = demo_tools
-    lies = ["You will love Titanic, rated 9.9 by critics!"] * 5
+    lies = ["You will love Titanic, rated 9.9 by critics!"] * 10  # a second ask per card, as unfaithful
     llm = ScriptedLLM().enqueue(*lies)
     events = run(make_agent(llm), "I loved The Matrix")
     tokens = [e for e in events if isinstance(e, Token)]
     cards = {c.item_id: c for c in cards_of(events)}
-    assert all(t.text in {reason.text for reason in cards[t.item_id].reasons} for t in tokens)  # templates
+    assert all_templates([(t.text, cards[t.item_id]) for t in tokens], catalog)
+    assert tokens[0].text in {reason.text for reason in cards[tokens[0].item_id].reasons}
+    assert not llm.answers  # each card was asked twice
+
+
+def all_templates(shown: list[tuple[str, Recommendation]], catalog, first: int = 0) -> bool:
+    """Each sentence from `first` on is its card's template: a reason, or, where the reasons would repeat an earlier
+    card's sentence, the excerpt and a reason in brief."""
+    return all(text == fallback_sentence(card, shown[:i], excerpt(card, catalog))
+               for i, (text, card) in enumerate(shown) if i >= first)
 
 
 def test_faithful_prose_is_used(make_agent, demo_tools):
@@ -191,8 +204,19 @@ def test_one_sentence_per_card_and_no_shared_skeleton(make_agent, demo_tools):
     llm = ScriptedLLM().enqueue(*same)
     tokens = [t.text for t in run(make_agent(llm), "I loved The Matrix", user="bob") if isinstance(t, Token)]
     assert tokens[0] == f"{cards[0].title} should be a really great pick for you tonight."  # the first sentence only
-    # the same skeleton again: templates
-    assert all(text in {r.text for r in c.reasons} for text, c in zip(tokens[1:], cards[1:]))
+    # the same skeleton again, and nothing from the film's own words to cut back to: templates
+    shown = list(zip(tokens, cards))
+    assert all_templates(shown, catalog, first=1) and distinctness_violations(shown) == 0
+
+
+def test_a_sentence_that_cannot_be_cut_back_is_asked_for_once_more(make_agent, demo_tools):
+    catalog, _ = demo_tools
+    first = cards_of(run(make_agent(None), "I loved The Matrix"))[0]
+    told = f"{spoken_title(first.title)} is a {excerpt(first, catalog).split(';')[0]}."  # only what About says
+    llm = ScriptedLLM().enqueue("You will love Titanic!", told)
+    tokens = [t for t in run(make_agent(llm), "I loved The Matrix", user="bob") if isinstance(t, Token)]
+    assert tokens[0].text == f"{told[:-1]} \u2014 {brief(first.reasons[0])}."  # the why from the reason, in brief
+    assert llm.prompts[1][-1]["content"].endswith("Say only what About says about the movie.")
 
 
 class CountingLLM(ScriptedLLM):

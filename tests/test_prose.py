@@ -9,7 +9,7 @@ import pytest
 
 from convrec.agent.prose import (
     card_titles, distinctness_violations, doomed, excerpt, faithful, fallback_sentence, item_excerpt, rejection,
-    shared_skeleton, unsupported_words,
+    salvage, shared_skeleton, unsupported_words,
 )
 from convrec.tools import explain
 from convrec.tools.models import Recommendation
@@ -46,6 +46,15 @@ def test_a_sentence_built_from_the_evidence_passes(catalog, sentence):
 def test_anything_else_falls_back_to_the_template_and_names_the_rule(catalog, sentence, rule):
     assert not faithful(sentence, matrix_card(), catalog)
     assert rejection(sentence, matrix_card(), catalog) == rule
+
+
+def test_a_number_is_not_a_title_and_a_title_is_named_word_by_word(catalog):
+    card = matrix_card(explain.popular_cold_start(149, 4.2))
+    assert faithful("The Matrix is a science fiction action film \u2014 widely loved: 149 ratings averaging 4.2.", card,
+                    catalog)  # "4.2." is not the film "42"
+    stupid = Recommendation(item_id="88163", title="Crazy, Stupid, Love.", score=1.0,
+                            reasons=[explain.genre_match(["Comedy"])])
+    assert rejection("Crazy, Stupid, Love is a comedy you like.", stupid, catalog) != "no title"
 
 
 def test_a_lowercase_word_that_is_also_a_title_is_not_a_title_mention(catalog):
@@ -98,6 +107,19 @@ def test_without_a_story_the_excerpt_names_top_tags_and_initials_do_not_end_a_se
                                                         "patient claims he can see the dead")
     assert item_excerpt("Rock, The", "The Rock is a 1996 American action thriller film written by Douglas S. Cook.",
                         ("alcatraz", "terrorism")) == "action thriller film; themes: alcatraz, terrorism"
+
+
+def test_an_excerpt_is_cut_at_a_clause_not_inside_a_name_or_after_a_title_alone():
+    monsters = ("Monsters, Inc. is a 2001 American computer-animated comedy film produced by Pixar. The film centers on "
+                "two monsters, the hairy James P. \"Sulley\" Sullivan and his one-eyed partner Mike Wazowski, who work "
+                "at a factory.")
+    assert item_excerpt("Monsters, Inc.", monsters) == "computer-animated comedy film; centers on two monsters"
+    thor = ("Thor: Ragnarok is a 2017 American superhero film based on the Marvel Comics character Thor. In Thor: "
+            "Ragnarok, Thor must escape the alien planet Sakaar in time to save Asgard.")
+    assert item_excerpt("Thor: Ragnarok", thor) == "superhero film based on the Marvel Comics character Thor"
+    interstellar = "In the mid-21st century, crop blights threaten humanity's survival."
+    assert item_excerpt("Interstellar", interstellar) == "In the mid-21st century, crop blights threaten humanity's " \
+                                                         "survival"
 
 
 @pytest.mark.parametrize("injection", ITEM_INJECTIONS, ids=lambda text: text[:30])
@@ -170,7 +192,39 @@ def test_a_template_that_would_repeat_an_earlier_one_gives_way_to_the_cards_next
     assert fallback_sentence(second) == predicted.text
     assert fallback_sentence(second, [(first.reasons[0].text, first)]) == "In genres you like: Crime"
     only = Recommendation(item_id="3", title="Big", score=1.0, reasons=[predicted])
-    assert fallback_sentence(only, [(first.reasons[0].text, first)]) == predicted.text  # nothing else to say
+    assert fallback_sentence(only, [(first.reasons[0].text, first)]) == "Predicted 4.3/5 for you"
+
+
+def test_when_every_reason_repeats_the_fallback_says_what_the_film_is_and_the_reason_in_brief():
+    kids = explain.genre_match(["Animation", "Children"])
+    cards = [Recommendation(item_id=str(i), title=title, score=1.0, reasons=[kids])
+             for i, title in enumerate(["Toy Story", "Monsters, Inc.", "Finding Nemo", "Shrek"])]
+    abouts = ["computer-animated comedy film; a cowboy doll feels threatened by a new spaceman action figure",
+              "computer-animated comedy film; centers on two monsters", "computer-animated adventure film", ""]
+    shown: list[tuple[str, Recommendation]] = []
+    for card, about in zip(cards, abouts):
+        shown.append((fallback_sentence(card, shown, about), card))
+    assert [sentence for sentence, _ in shown] == [
+        "In genres you like: Animation, Children",
+        "Computer-animated comedy film; centers on two monsters \u2014 you like animation, children",
+        "Computer-animated adventure film \u2014 you like animation, children",
+        "You like animation, children"]
+    assert distinctness_violations(shown) == 0
+
+
+def test_a_rejected_sentence_is_cut_back_to_its_opening_clause_with_the_reason_in_brief(catalog):
+    card = matrix_card()
+    invented = "The Matrix is a science fiction action film about a dystopian future, where Neo fights"
+    assert rejection(invented, card, catalog) == "unsupported words"
+    assert salvage(invented, card, catalog) == ("The Matrix is a science fiction action film about a dystopian future "
+                                                "\u2014 because you liked Inception.")
+    first = "Heat is a crime film about a dystopian future, just the kind of film you like."
+    heat = Recommendation(item_id="6", title="Heat", score=1.0, reasons=[explain.genre_match(["Action"])])
+    repeated = "The Matrix is a science fiction action film, just the kind of film you like."
+    assert rejection(repeated, card, catalog, earlier=[(first, heat)]) == "repeats a skeleton"
+    assert salvage(repeated, card, catalog, [(first, heat)]) == ("The Matrix is a science fiction action film "
+                                                                 "\u2014 because you liked Inception.")
+    assert salvage("The Matrix is a movie about a hacker named Neo.", card, catalog) is None  # nothing from its text
 
 
 def test_the_check_rejects_a_sentence_that_repeats_an_earlier_ones_skeleton(catalog):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from convrec.tools.models import EvidenceValue, Reason, ReasonKind
 from convrec.tools.textnorm import spoken_title
 
@@ -59,6 +61,27 @@ def same_collection(collection: str, liked_item_id: str | None = None, liked_tit
 
 def explore(genre: str) -> Reason:
     return _reason("explore", f"Something to explore beyond your usual picks: {genre}", genre=genre)
+
+
+# Each reason kind in a few words (the rest keep their text): `brief`
+_BRIEFS: dict[str, str] = {
+    "similar_to_liked": "because you liked {liked}", "similar_description": "described like {liked}",
+    "cf_predicted": "predicted {predicted_rating}/{scale_high:g} for you", "same_person": "{verb} {person}",
+    "genre_match": "you like {genres}", "explore": "something to explore: {genre}",
+    "matches_query": "matches \u201c{query}\u201d",
+}
+
+
+def brief(reason: Reason) -> str:
+    """The reason in a few words, to follow what the film is ("… — because you liked Heat"): few fixed words, so two
+    cards with the same kind of evidence do not read as one template (six shared words in a row do)."""
+    evidence = reason.evidence
+    if reason.kind not in _BRIEFS:
+        return reason.text[:1].lower() + reason.text[1:]
+    return _BRIEFS[reason.kind].format(**{
+        **evidence, "liked": re.sub(r"\s*\(\d{4}\)$", "", spoken_title(str(evidence.get("liked_title", "")))),
+        "verb": "directed by" if evidence.get("role") == "directed" else "with",
+        "genres": str(evidence.get("genres", "")).lower()})
 
 
 def _reason(kind: ReasonKind, text: str, **evidence: EvidenceValue) -> Reason:
