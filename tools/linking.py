@@ -361,15 +361,16 @@ def _build_index(catalog: Catalog) -> TitleIndex:
     labels = {item: (f"{title} ({years[item]})" if years[item] else str(title))
               for item, title in catalog.items["title"].items()}
     genre_words = {word for genre in catalog.genres for word in words(genre)}
+    frequency = {word: zipf_frequency(word, "en") for key in keys for word in key.split() if not word.isdigit()}
     return TitleIndex(keys=dict(keys), popularity=catalog.popularity.to_dict(), years=years, labels=labels,
                       everyday_words=COMMON_WORDS | VOCABULARY_WORDS | genre_words,
-                      frequent_words=_frequent_words(keys), chat_words=_frequent_words(keys, CHAT_PHRASE_ZIPF))
+                      frequent_words=_frequent_words(frequency, EVERYDAY_ZIPF),
+                      chat_words=_frequent_words(frequency, CHAT_PHRASE_ZIPF))
 
 
-def _frequent_words(keys: dict[str, dict[str, float]], zipf: float = EVERYDAY_ZIPF) -> frozenset[str]:
-    """Title words that are everyday English (by measured frequency), or too short to be a title alone ("m", "s")."""
-    title_words = {word for key in keys for word in key.split() if not word.isdigit()}
-    return frozenset(word for word in title_words if len(word) <= 2 or zipf_frequency(word, "en") >= zipf)
+def _frequent_words(frequency: dict[str, float], zipf: float) -> frozenset[str]:
+    """Title words that are everyday English (Zipf ≥ `zipf`), or too short to be a title alone ("m", "s")."""
+    return frozenset(word for word, measured in frequency.items() if len(word) <= 2 or measured >= zipf)
 
 
 def _title_keys(title: str) -> list[tuple[str, float]]:

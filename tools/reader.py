@@ -213,7 +213,8 @@ def read_message(text: str, catalog: Catalog) -> Reading:
     years = read_years(text, catalog)
     titles = [mention for mention in find_titles(text, catalog) if not inside_any(mention, years.spans)]
     knowledge = knowledge_index(catalog)
-    entities = [entity for entity in find_entities(tokens, knowledge, shouting=text.upper() == text)
+    shouting = text.upper() == text  # ALL CAPS: capitals say nothing
+    entities = [entity for entity in find_entities(tokens, knowledge, shouting=shouting)
                 if not char_span_inside(tokens, entity.start, entity.end, years.spans)]
     mentions = _title_mentions(tokens, titles)
     mentions = _entities_over_titles(mentions, entities, tokens, text)
@@ -227,7 +228,7 @@ def read_message(text: str, catalog: Catalog) -> Reading:
     judgements = [_judge(mention, mentions, cues, clauses) for mention in mentions]
     reading = _assemble(mentions, judgements, years.constraints)
     reading.era = years.era
-    unread = _unread(text, tokens, mentions, years.spans)
+    unread = _unread(text, tokens, mentions, years.spans, shouting)
     reading.unread = [text[tokens[run[0]].start:tokens[run[-1]].end] for run in _runs(unread)]
     reading.query, reading.unsearched = _query(text, tokens, mentions, judgements, cues, clauses, years.spans,
                                                knowledge.searchable)
@@ -476,12 +477,12 @@ def _query(text: str, tokens: list[Token], mentions: list[_Mention], judgements:
     return " ".join(text[tokens[run[0]].start:tokens[run[-1]].end] for run in _runs(kept)), unsearched
 
 
-def _unread(text: str, tokens: list[Token], mentions: list[_Mention], year_spans: list[tuple[int, int]]) -> list[int]:
+def _unread(text: str, tokens: list[Token], mentions: list[_Mention], year_spans: list[tuple[int, int]],
+            shouting: bool) -> list[int]:
     """Positions of names the reader made nothing of: capitalised words inside a sentence ("Leo", "Nolan") and quoted
     words. What an LLM may still read; an all-caps message says nothing by its capitals."""
     covered = {p for mention in mentions for p in range(mention.start, mention.end)}
     starts = sentence_starts(text, tokens)
-    shouting = text.upper() == text
     quoted = [(match.start(), match.end()) for match in _QUOTED.finditer(text)]
     unread = [position for position, token in enumerate(tokens)
               if position not in covered and token.norm not in CHAT_WORDS and not token.norm.isdigit()
