@@ -317,7 +317,8 @@ _TITLE_GOES_ON = r"(?![\d０-９:：·]|之(?![后前类一外间中]))"
 # Inside a title, people write the break between its parts in several ways or not at all: "蝙蝠侠：黑暗骑士",
 # "蝙蝠侠:黑暗骑士", "蝙蝠侠 黑暗骑士", "蝙蝠侠之黑暗骑士", "蝙蝠侠黑暗骑士"; "哈利·波特", "哈利波特".
 _TITLE_BREAKS = "：:·・•"
-_ANY_BREAK = r"(?:[：:·・•\s]|之)?"
+_BREAK_CHARS = rf"[{_TITLE_BREAKS}\s]"
+_ANY_BREAK = rf"(?:{_BREAK_CHARS}|之)?"
 
 
 def _title_key(written: str, titles: dict[str, str]) -> str:
@@ -329,7 +330,7 @@ def _title_key(written: str, titles: dict[str, str]) -> str:
 
 
 def _without_breaks(name: str) -> str:
-    return re.sub(r"[：:·・•\s]|(?<=.)之(?=.)", "", name)
+    return re.sub(rf"{_BREAK_CHARS}|(?<=.)之(?=.)", "", name)
 
 
 @lru_cache(maxsize=8)
