@@ -164,14 +164,18 @@ class TitleIndex:
     sorted_keys: list[str] = field(init=False)
     key_list: list[str] = field(init=False)
     postings: dict[str, list[int]] = field(init=False)
+    item_keys: dict[str, list[str]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.sorted_keys = sorted(self.keys)
         self.key_list = list(self.keys)
         self.postings = defaultdict(list)
+        self.item_keys = defaultdict(list)
         for position, key in enumerate(self.key_list):
             for word in set(key.split()):
                 self.postings[word].append(position)
+            for item in self.keys[key]:
+                self.item_keys[item].append(key)
 
     def everyday(self, span: list[str]) -> bool:
         """Whether the words could all be ordinary chat ("home alone", "heat", "9", "whatever"): short spans only.
