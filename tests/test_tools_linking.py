@@ -130,6 +130,8 @@ def test_everyday_titles_link_when_set_apart(demo, text, item_id):
     ("Alien and Aliens, both great", ["Alien (1979)", "Aliens (1986)"]),  # listed beside a title
     ("Toy Story, Cars and Up are the ones my kids rewatch", ["Toy Story (1995)", "Cars (2006)", "Up (2009)"]),
     ("we finally saw the movie Network", ["Network (1976)"]),
+    ("i really enjoyed get out", ["Get Out (2017)"]),  # words that could be chat, right after a watching verb
+    ("we're rewatching home alone with the kids", ["Home Alone (1990)"]),
 ])
 def test_everyday_titles_link_when_the_sentence_says_they_are_films(demo, text, labels):
     assert [demo.item(item_id).label for item_id in _linked(text, demo)] == labels
@@ -140,6 +142,8 @@ def test_everyday_titles_link_when_the_sentence_says_they_are_films(demo, text, 
     "Nothing is better than a good horror movie", "Whatever works for the two of us",
     "something like a true story would be nice",  # the subtitle of FairyTale: A True Story
     "a film about storms and twisters", "It was long but It was worth it",
+    "I saw it all", "we enjoyed it so much", "I'm watching out for spoilers", "we are watching together",
+    "I watched up until the end", "I finished off the popcorn",
 ])
 def test_chat_that_opens_like_a_judged_title_is_not_one(demo, text):
     assert _linked(text, demo) == []

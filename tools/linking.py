@@ -79,7 +79,8 @@ MINOR_WORDS = frozenset({"the", "a", "an", "of", "and", "or", "in", "on", "at", 
 # Words after which everyday words are probably a title ("loved heat"). Not "like"/"love": "I like cars a lot".
 TITLE_CUES = frozenset({"seen", "saw", "watched", "rewatched", "loved", "liked", "hated", "enjoyed", "disliked",
                         "called", "titled"})
-MULTIWORD_TITLE_CUES = frozenset({"like", "likes", "love", "loves"})  # "i love star wars", but "i like cars"
+WATCHING_CUES = frozenset({"watching", "rewatching", "finished"})  # "watching home alone", but "watching together"
+MULTIWORD_TITLE_CUES = frozenset({"like", "likes", "love", "loves"}) | WATCHING_CUES  # "i love star wars", "i like cars"
 OPINION_WORDS = frozenset({"good", "great", "amazing", "awesome", "boring", "awful", "terrible", "bad", "funny",
                            "hilarious", "scary", "overrated", "underrated", "brilliant", "fantastic", "excellent",
                            "ok", "okay", "best", "worst", "meh", "incredible", "masterpiece", "decent", "horrible",
@@ -585,7 +586,10 @@ def _looks_meant(message: _Message, start: int, end: int, needs_evidence: bool, 
     cued = (start > 0 and tokens[start - 1].norm in cues) or _after_the_movie(tokens, start) or \
         (title_case and (start, end) in message.listed)
     if function_words_only:  # "It", "Up": a capital and a cue ("I like Up"), never "liked it"; "Get Out" mid-sentence
-        return title_case and (cued or (end - start >= 2 and mid_sentence) or _pronoun_as_subject(tokens, start, end))
+        after_verb = start > 0 and tokens[start - 1].norm in TITLE_CUES | WATCHING_CUES
+        phrase_after_verb = end - start >= 2 and after_verb  # "enjoyed get out", never "enjoyed it"
+        return phrase_after_verb or title_case and (cued or (end - start >= 2 and mid_sentence)
+                                                    or _pronoun_as_subject(tokens, start, end))
     if title_case and (mid_sentence or end - start >= 2 or judged) and \
             not (end - start == 1 and _inside_longer_name(message, start, end)):
         return True
