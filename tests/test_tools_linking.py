@@ -11,6 +11,7 @@ import pytest
 
 from convrec.catalog.loaders import load_catalog, load_demo_catalog
 from convrec.tools.linking import find_titles, link_title, title_index
+from convrec.tools.reader import read_message
 
 CASES = Path(__file__).parent / "data" / "linking_cases.csv"
 REDIAL_DEV = Path(__file__).resolve().parents[1] / "evaluation" / "data" / "redial-dev" / "cases.jsonl"
@@ -132,6 +133,11 @@ def test_everyday_titles_link_when_set_apart(demo, text, item_id):
     ("we finally saw the movie Network", ["Network (1976)"]),
     ("i really enjoyed get out", ["Get Out (2017)"]),  # words that could be chat, right after a watching verb
     ("we're rewatching home alone with the kids", ["Home Alone (1990)"]),
+    ("die hard is a christmas movie, fight me", ["Die Hard (1988)"]),  # the sentence calls it a film
+    ("Clue is the funniest thing ever", ["Clue (1985)"]),  # a superlative judges like its plain form
+    ("fight club, se7en and zodiac are my comfort rewatches", ["Fight Club (1999)", "Seven (a.k.a. Se7en) (1995)",
+                                                               "Zodiac (2007)"]),
+    ("network from 1976 still holds up", ["Network (1976)"]),
 ])
 def test_everyday_titles_link_when_the_sentence_says_they_are_films(demo, text, labels):
     assert [demo.item(item_id).label for item_id in _linked(text, demo)] == labels
@@ -144,6 +150,7 @@ def test_everyday_titles_link_when_the_sentence_says_they_are_films(demo, text, 
     "a film about storms and twisters", "It was long but It was worth it",
     "I saw it all", "we enjoyed it so much", "I'm watching out for spoilers", "we are watching together",
     "I watched up until the end", "I finished off the popcorn",
+    "we left after 10 minutes", "the hoverboard scene still holds up", "home is a great place to relax",
 ])
 def test_chat_that_opens_like_a_judged_title_is_not_one(demo, text):
     assert _linked(text, demo) == []
@@ -185,3 +192,16 @@ def test_redial_dev_seeker_turns_precision_and_recall(demo):
           f"{false_positive}, missed {missed}, ambiguous mentions {ambiguous}; precision {precision:.3f}, "
           f"recall {recall:.3f}, {per_turn_ms:.1f} ms per turn")
     assert precision >= MIN_REDIAL_PRECISION and recall >= MIN_REDIAL_RECALL
+
+
+def test_a_title_whose_cast_the_message_names_is_meant(demo):
+    """In lower case "drive" and "big" could be chat; the stars named beside them say they are films, and which."""
+    assert [demo.item(i).label for i in _linked_by_reader("drive with ryan gosling has the best soundtrack", demo)] \
+        == ["Drive (2011)"]
+    assert [demo.item(i).label for i in _linked_by_reader("tom hanks in big is such a comfort watch", demo)] \
+        == ["Big (1988)"]  # not Big Fish
+    assert _linked_by_reader("i want to drive with tom hanks", demo) == []  # a star named, but not Drive's
+
+
+def _linked_by_reader(text, catalog):
+    return [title.item_id for title in read_message(text, catalog).titles]

@@ -51,6 +51,7 @@ FUZZY_MIN_CHARS = 5
 TYPO_MIN_RATIO = 88  # inside chat text a typo must be slight: "the matirx" (90) yes, "moovie" → "movie" never
 TYPO_MIN_CHARS = 7
 TYPO_SPAN_TOKENS = 4
+TYPO_MAX_ZIPF = 2.0  # a word English uses is no typo: "hoverboard" (2.4) is not Overboard, "jurrasic" (1.2) may be
 MAX_TYPO_WORDS = 5
 MAX_EXTENSIONS = 300  # keys starting with the query looked at ("the" would otherwise scan thousands)
 MAX_SPAN_TOKENS = 12
@@ -90,7 +91,7 @@ OPINION_WORDS = frozenset({"good", "great", "amazing", "awesome", "boring", "awf
                            "disappointing", "confusing"})
 INDEFINITE_PRONOUNS = frozenset({"nothing", "everything", "something", "anything", "everyone", "nobody", "somebody",
                                  "anyone", "someone", "none"})  # "Nothing is better than a good horror movie"
-INTENSIFIERS = frozenset({"really", "pretty", "quite", "kind", "sort", "s", "all", "time"})  # "my all time favorite"
+INTENSIFIERS = frozenset({"really", "pretty", "quite", "so", "kind", "sort", "s", "all", "time"})  # "my all time favorite"
 JUDGING_VERBS = frozenset({"is", "was", "s", "won"})  # "Heat is one of the best", "Crash won best picture"
 SUBJECT_VERBS = JUDGING_VERBS | {"has", "had"}
 # A one-word title this often rated opening a sentence before "is"/"was" is the film: "Speed is ..." (171 ratings),
@@ -100,6 +101,8 @@ OBJECT_PRONOUNS = frozenset({"her", "us", "him", "them", "me"})  # "Her was so s
 NAMING_WORDS = frozenset({"with", "starring"})  # "Drive with Ryan Gosling"
 LIST_JOINERS = frozenset({"and", "or"})
 NAME_JOINERS = frozenset({"of", "the", "a", "an", "in", "on", "at", "to", "for", "from"})  # not "and", "or"
+FILM_WORDS = frozenset({"movie", "film", "flick", "classic", "masterpiece", "underrated", "overrated", "underseen",
+                        "sequel", "remake"})  # "die hard is a christmas movie", "signs is so underrated"
 CATEGORY_NOUNS = frozenset({"movie", "movies", "film", "films", "flick", "flicks", "ones", "stuff", "genre",
                             "type", "kind", "stories"})  # "romance movies" names a genre, not "Romance (1999)"
 
@@ -281,15 +284,16 @@ def link_title(text: str, catalog: Catalog, *, limit: int = 5) -> LinkResult:
     return _decide(text, index, matches, year, limit)
 
 
-def find_titles(text: str, catalog: Catalog) -> list[TitleMention]:
+def find_titles(text: str, catalog: Catalog, *, cast_named: frozenset[str] = frozenset()) -> list[TitleMention]:
     """Titles named inside a chat message, each a linked or ambiguous mention, in text order.
 
     Spans of up to 12 words are looked up as exact keys, or as the start of several titles ("harry potter");
     the longest spans win, without overlap. A title made of everyday words ("Heat", "Up", "Home Alone") counts only
     with a sign that the user meant a title (see `_looks_meant`), so "I want something up to date" links nothing.
+    `cast_named`: items whose people the message names ("room with brie larson"): such a title is meant.
     """
     index = title_index(catalog)
-    message = _Message.of(text)
+    message = replace(_Message.of(text), cast_named=cast_named)
     tokens = message.tokens
     term_edges = _term_edges(tokens, catalog)
 
@@ -321,6 +325,7 @@ class _Message:
     sentence_start: list[bool]  # per token
     shouting: bool  # ALL CAPS: capitals say nothing
     listed: frozenset[tuple[int, int]] = frozenset()  # spans (start, end) in a list beside a linked title
+    cast_named: frozenset[str] = frozenset()  # items whose director or stars the message names
 
     @classmethod
     def of(cls, text: str) -> _Message:
@@ -345,13 +350,14 @@ def _span_result(message: _Message, start: int, end: int, index: TitleIndex) -> 
     weak_key = _best_quality(exact) < 0.95  # words that are only a subtitle or franchise
     everyday = index.everyday(span)
     well_known = max((index.popularity.get(item, 0) for item in exact), default=0) >= WELL_KNOWN_RATINGS
+    with_cast = {item: match for item, match in exact.items() if item in message.cast_named and match.quality >= 0.95}
     if not _looks_meant(message, start, end, everyday or (weak_key and len(span) == 1),
                         subtitle_only=weak_key and everyday and len(span) > 1, well_known=well_known,
-                        dated=_dated(tokens, end, index)):
+                        dated=_dated(tokens, end, index) or bool(with_cast)):
         return None
     year = int(tokens[end].norm) if end < len(tokens) and _is_year(tokens[end].norm) else None
-    result = _decide(text[tokens[start].start:tokens[end - 1].end], index, _merge(exact, index.extensions(key)),
-                     year, limit=5)
+    matches = with_cast or _merge(exact, index.extensions(key))  # "big" with Tom Hanks is Big, not Big Fish
+    result = _decide(text[tokens[start].start:tokens[end - 1].end], index, matches, year, limit=5)
     return None if result.decision == "none" else result
 
 
@@ -440,11 +446,25 @@ def _split_year(query: list[str], index: TitleIndex) -> tuple[list[str], int | N
 
 def _dated(tokens: list[Token], end: int, index: TitleIndex) -> bool:
     """A year follows ("Heat (1995)"), and it does not begin the next title ("I hate 2001: A Space Odyssey")."""
+    if end + 1 < len(tokens) and tokens[end].norm == "from":  # "network from 1976"
+        end += 1
     if end >= len(tokens) or not _is_year(tokens[end].norm):
         return False
     if end + 1 >= len(tokens):
         return True
     return not index.starts_a_key(f"{tokens[end].norm} {tokens[end + 1].norm}")
+
+
+def _graded(word: str) -> str:
+    """The plain form of a comparative or superlative: "funniest" → "funny", "scarier" → "scary", "saddest" → "sad"."""
+    for ending in ("iest", "ier"):
+        if word.endswith(ending):
+            return word[:-len(ending)] + "y"
+    for ending in ("est", "er"):
+        if word.endswith(ending) and len(word) > len(ending) + 2:
+            stem = word[:-len(ending)]
+            return stem[:-1] if stem[-1] == stem[-2] else stem
+    return word
 
 
 def _is_year(word: str) -> bool:
@@ -538,7 +558,8 @@ def _typo_spans(text: str, tokens: list[Token], index: TitleIndex,
 def _unknown_word(word: str, index: TitleIndex) -> bool:
     """A word no title has, not even in the singular ("twisters" is no typo of Twister)."""
     return len(word) >= 4 and not word.isdigit() and word not in index.postings and \
-        singular(word) not in index.postings and not index.everyday([word])
+        singular(word) not in index.postings and not index.everyday([word]) and \
+        zipf_frequency(word, "en") < TYPO_MAX_ZIPF
 
 
 def _term_edges(tokens: list[Token], catalog: Catalog) -> list[tuple[int, int]]:
@@ -570,11 +591,12 @@ def _looks_meant(message: _Message, start: int, end: int, needs_evidence: bool, 
     """
     tokens = message.tokens
     quoted = is_quoted(message.text, tokens[start].start, tokens[end - 1].end)
-    if quoted or dated or not needs_evidence:
+    if quoted or dated or not needs_evidence:  # dated: "heat 1995", or its cast named ("room with brie larson")
         return True
     if end < len(tokens) and tokens[end].norm in CATEGORY_NOUNS:
         return False
-    title_case = not message.shouting and _title_cased(tokens[start:end])
+    title_case = not message.shouting and _title_cased(tokens[start:end]) and \
+        not all(token.norm.isdigit() for token in tokens[start:end])  # "after 10 minutes": a number says nothing
     mid_sentence = not message.sentence_start[start]
     function_words_only = all(token.norm in FUNCTION_WORDS for token in tokens[start:end])
     if subtitle_only:  # "a true story" is FairyTale's subtitle: only capitals or quotes make it a title
@@ -584,12 +606,14 @@ def _looks_meant(message: _Message, start: int, end: int, needs_evidence: bool, 
                                           (well_known and _subject_of_sentence(message, start, end)))
     cues = TITLE_CUES | MULTIWORD_TITLE_CUES if end - start >= 2 or title_case else TITLE_CUES
     cued = (start > 0 and tokens[start - 1].norm in cues) or _after_the_movie(tokens, start) or \
-        (title_case and (start, end) in message.listed)
+        ((title_case or end - start >= 2) and (start, end) in message.listed)  # "fight club, se7en and zodiac"
     if function_words_only:  # "It", "Up": a capital and a cue ("I like Up"), never "liked it"; "Get Out" mid-sentence
         after_verb = start > 0 and tokens[start - 1].norm in TITLE_CUES | WATCHING_CUES
         phrase_after_verb = end - start >= 2 and after_verb  # "enjoyed get out", never "enjoyed it"
         return phrase_after_verb or title_case and (cued or (end - start >= 2 and mid_sentence)
                                                     or _pronoun_as_subject(tokens, start, end))
+    if _called_a_film(message, end):
+        return True
     if title_case and (mid_sentence or end - start >= 2 or judged) and \
             not (end - start == 1 and _inside_longer_name(message, start, end)):
         return True
@@ -646,11 +670,25 @@ def _judged_next(tokens: list[Token], end: int) -> bool:
         return False
     following = tokens[end + 1:end + 6]
     for position, token in enumerate(following):
-        if token.norm in OPINION_WORDS:
+        if token.norm in OPINION_WORDS or _graded(token.norm) in OPINION_WORDS:
             return True
         possessor = token.text.lower().endswith(("'s", "’s"))  # "my dad's favorite"
         if token.norm not in FUNCTION_WORDS and token.norm not in INTENSIFIERS and not possessor:
             return False
+    return False
+
+
+def _called_a_film(message: _Message, end: int) -> bool:
+    """ "die hard is a christmas movie", "signs is so underrated": the sentence goes on to say it is a film, in
+    the same sentence (so even in a message without capitals)."""
+    tokens = message.tokens
+    if end >= len(tokens) or tokens[end].norm not in JUDGING_VERBS or tokens[end - 1].norm in INDEFINITE_PRONOUNS:
+        return False
+    for position in range(end + 1, min(len(tokens), end + 6)):
+        if message.sentence_start[position]:
+            return False
+        if singular(tokens[position].norm) in FILM_WORDS:
+            return True
     return False
 
 

@@ -211,11 +211,14 @@ def read_message(text: str, catalog: Catalog) -> Reading:
         return glossed.restore(read_message(glossed.english, catalog))
     tokens = tokenize(text)
     years = read_years(text, catalog)
-    titles = [mention for mention in find_titles(text, catalog) if not inside_any(mention, years.spans)]
     knowledge = knowledge_index(catalog)
     shouting = text.upper() == text  # ALL CAPS: capitals say nothing
     entities = [entity for entity in find_entities(tokens, knowledge, shouting=shouting)
                 if not char_span_inside(tokens, entity.start, entity.end, years.spans)]
+    cast_named = frozenset(item for mention in entities if len(mention.entities) == 1
+                           for entity in mention.entities if entity.kind == "person" for item in knowledge.items(entity))
+    titles = [mention for mention in find_titles(text, catalog, cast_named=cast_named)
+              if not inside_any(mention, years.spans)]
     mentions = _title_mentions(tokens, titles)
     mentions = _entities_over_titles(mentions, entities, tokens, text)
     mentions = [_original_of(mention, tokens, knowledge, catalog) for mention in mentions]
