@@ -138,6 +138,10 @@ def test_everyday_titles_link_when_set_apart(demo, text, item_id):
     ("fight club, se7en and zodiac are my comfort rewatches", ["Fight Club (1999)", "Seven (a.k.a. Se7en) (1995)",
                                                                "Zodiac (2007)"]),
     ("network from 1976 still holds up", ["Network (1976)"]),
+    ("something like speed, tense from start to end", ["Speed (1994)"]),  # what a request is compared to
+    ("shawshank still makes me cry", ["Shawshank Redemption, The (1994)"]),  # a rare word of one well-known title
+    ("spirited away and totoro for the kids", ["Spirited Away (Sen to Chihiro no kamikakushi) (2001)",
+                                               "My Neighbor Totoro (Tonari no Totoro) (1988)"]),
 ])
 def test_everyday_titles_link_when_the_sentence_says_they_are_films(demo, text, labels):
     assert [demo.item(item_id).label for item_id in _linked(text, demo)] == labels
@@ -151,6 +155,8 @@ def test_everyday_titles_link_when_the_sentence_says_they_are_films(demo, text, 
     "I saw it all", "we enjoyed it so much", "I'm watching out for spoilers", "we are watching together",
     "I watched up until the end", "I finished off the popcorn",
     "we left after 10 minutes", "the hoverboard scene still holds up", "home is a great place to relax",
+    "something like home, cozy", "I want something like fun and light", "something like romance",
+    "forrest is my cousin",
 ])
 def test_chat_that_opens_like_a_judged_title_is_not_one(demo, text):
     assert _linked(text, demo) == []

@@ -51,6 +51,9 @@ FUZZY_MIN_CHARS = 5
 TYPO_MIN_RATIO = 88  # inside chat text a typo must be slight: "the matirx" (90) yes, "moovie" → "movie" never
 TYPO_MIN_CHARS = 7
 TYPO_SPAN_TOKENS = 4
+DISTINCTIVE_MIN_CHARS = 5
+DISTINCTIVE_MAX_ZIPF = 3.0  # "shawshank" 2.6, "totoro" 2.4; "fellowship" 3.6 and "captain" 4.3 say nothing alone
+DISTINCTIVE_CONFIDENCE = 0.85
 TYPO_MAX_ZIPF = 2.0  # a word English uses is no typo: "hoverboard" (2.4) is not Overboard, "jurrasic" (1.2) may be
 MAX_TYPO_WORDS = 5
 MAX_EXTENSIONS = 300  # keys starting with the query looked at ("the" would otherwise scan thousands)
@@ -101,6 +104,8 @@ OBJECT_PRONOUNS = frozenset({"her", "us", "him", "them", "me"})  # "Her was so s
 NAMING_WORDS = frozenset({"with", "starring"})  # "Drive with Ryan Gosling"
 LIST_JOINERS = frozenset({"and", "or"})
 NAME_JOINERS = frozenset({"of", "the", "a", "an", "in", "on", "at", "to", "for", "from"})  # not "and", "or"
+COMPARED_MAX_ZIPF = 5.5  # "something like speed" (5.0), never "something like home" (5.8)
+COMPARED_THINGS = frozenset({"something", "anything", "movie", "movies", "film", "films", "stuff", "ones", "more"})
 FILM_WORDS = frozenset({"movie", "film", "flick", "classic", "masterpiece", "underrated", "overrated", "underseen",
                         "sequel", "remake"})  # "die hard is a christmas movie", "signs is so underrated"
 CATEGORY_NOUNS = frozenset({"movie", "movies", "film", "films", "flick", "flicks", "ones", "stuff", "genre",
@@ -192,6 +197,10 @@ class TitleIndex:
             return True
         return len(span) <= 4 and all(word.isdigit() or word in self.everyday_words or singular(word) in
                                       self.everyday_words for word in span)
+
+    def items_with_word(self, word: str) -> set[str]:
+        """Items with a title (or alternate title) that has `word`."""
+        return {item for position in self.postings.get(word, ()) for item in self.keys[self.key_list[position]]}
 
     def starts_a_key(self, prefix: str) -> bool:
         """Whether some key begins with `prefix`."""
@@ -311,7 +320,9 @@ def find_titles(text: str, catalog: Catalog, *, cast_named: frozenset[str] = fro
         message = replace(message, listed=frozenset(listed))
         found += spans({start for start, _ in listed})
         chosen = _longest_without_overlap(found)
-    chosen += _typo_spans(text, tokens, index, covered={p for start, end, _ in chosen for p in range(start, end)})
+    covered = {p for start, end, _ in chosen for p in range(start, end)}
+    chosen += _typo_spans(text, tokens, index, covered)
+    chosen += _distinctive_words(tokens, index, covered)
     return [TitleMention(span=result.query, start=tokens[start].start, end=tokens[end - 1].end, result=result)
             for start, end, result in sorted(chosen, key=lambda f: f[0])]
 
@@ -555,6 +566,28 @@ def _typo_spans(text: str, tokens: list[Token], index: TitleIndex,
     return found
 
 
+def _distinctive_words(tokens: list[Token], index: TitleIndex,
+                       covered: set[int]) -> list[tuple[int, int, LinkResult]]:
+    """A rare word that names one well-known title on its own: "shawshank", "totoro", "ragnarok" (English rarely uses
+    it, and no rival title with it comes near in popularity)."""
+    found = []
+    for position, token in enumerate(tokens):
+        if position in covered or len(token.norm) < DISTINCTIVE_MIN_CHARS or token.norm.isdigit() or \
+                zipf_frequency(token.norm, "en") >= DISTINCTIVE_MAX_ZIPF:
+            continue
+        ranked = sorted(index.items_with_word(token.norm), key=lambda item: -index.popularity.get(item, 0))
+        if not ranked:
+            continue
+        top = index.popularity.get(ranked[0], 0)
+        runner_up = index.popularity.get(ranked[1], 0) if len(ranked) > 1 else 0
+        if top >= WELL_KNOWN_RATINGS and runner_up * NEAR_RATIO < top:
+            candidate = LinkCandidate(item_id=ranked[0], title=index.labels[ranked[0]], year=index.years.get(ranked[0]),
+                                      popularity=top, confidence=DISTINCTIVE_CONFIDENCE)
+            found.append((position, position + 1, LinkResult(query=token.text, decision="linked",
+                                                             candidates=[candidate], confidence=DISTINCTIVE_CONFIDENCE)))
+    return found
+
+
 def _unknown_word(word: str, index: TitleIndex) -> bool:
     """A word no title has, not even in the singular ("twisters" is no typo of Twister)."""
     return len(word) >= 4 and not word.isdigit() and word not in index.postings and \
@@ -606,6 +639,7 @@ def _looks_meant(message: _Message, start: int, end: int, needs_evidence: bool, 
                                           (well_known and _subject_of_sentence(message, start, end)))
     cues = TITLE_CUES | MULTIWORD_TITLE_CUES if end - start >= 2 or title_case else TITLE_CUES
     cued = (start > 0 and tokens[start - 1].norm in cues) or _after_the_movie(tokens, start) or \
+        _compared_to(tokens, start) or \
         ((title_case or end - start >= 2) and (start, end) in message.listed)  # "fight club, se7en and zodiac"
     if function_words_only:  # "It", "Up": a capital and a cue ("I like Up"), never "liked it"; "Get Out" mid-sentence
         after_verb = start > 0 and tokens[start - 1].norm in TITLE_CUES | WATCHING_CUES
@@ -710,6 +744,17 @@ def _pronoun_as_subject(tokens: list[Token], start: int, end: int) -> bool:
     """ "Her was such a strange love story": an object pronoun before "is"/"was" can only be a title."""
     return end - start == 1 and tokens[start].norm in OBJECT_PRONOUNS and end < len(tokens) and \
         tokens[end].norm in ("is", "was")
+
+
+def _compared_to(tokens: list[Token], start: int) -> bool:
+    """ "something like speed", "movies like heat", "similar to up": what a request is compared to is a film, unless
+    it is one word chat uses all the time, a taste word or an opinion ("like home", "like romance", "like fun")."""
+    if start < 2:
+        return False
+    before, joiner, word = tokens[start - 2].norm, tokens[start - 1].norm, tokens[start].norm
+    compared = (joiner == "like" and before in COMPARED_THINGS) or (joiner == "to" and before == "similar")
+    return compared and word not in OPINION_WORDS and word not in VOCABULARY_WORDS and \
+        zipf_frequency(word, "en") < COMPARED_MAX_ZIPF
 
 
 def _after_the_movie(tokens: list[Token], start: int) -> bool:
