@@ -207,6 +207,9 @@ def test_a_title_whose_cast_the_message_names_is_meant(demo):
     assert [demo.item(i).label for i in _linked_by_reader("tom hanks in big is such a comfort watch", demo)] \
         == ["Big (1988)"]  # not Big Fish
     assert _linked_by_reader("i want to drive with tom hanks", demo) == []  # a star named, but not Drive's
+    assert [demo.item(i).label for i in _linked_by_reader("prisoners with hugh jackman was so tense", demo)] \
+        == ["Prisoners (2013)"]  # "with" and a person the index knows, though not (yet) as this film's star
+    assert _linked_by_reader("i went for a walk with tom hanks", demo) == []  # "a walk" is a common noun
 
 
 def _linked_by_reader(text, catalog):

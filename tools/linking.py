@@ -102,6 +102,7 @@ SUBJECT_VERBS = JUDGING_VERBS | {"has", "had"}
 WELL_KNOWN_RATINGS = 20
 OBJECT_PRONOUNS = frozenset({"her", "us", "him", "them", "me"})  # "Her was so strange": no pronoun is a subject
 NAMING_WORDS = frozenset({"with", "starring"})  # "Drive with Ryan Gosling"
+COMMON_NOUN_DETERMINERS = frozenset({"a", "an", "my", "our", "your", "his", "her", "their", "some", "any", "every"})
 LIST_JOINERS = frozenset({"and", "or"})
 NAME_JOINERS = frozenset({"of", "the", "a", "an", "in", "on", "at", "to", "for", "from"})  # not "and", "or"
 COMPARED_MAX_ZIPF = 5.5  # "something like speed" (5.0), never "something like home" (5.8)
@@ -293,16 +294,18 @@ def link_title(text: str, catalog: Catalog, *, limit: int = 5) -> LinkResult:
     return _decide(text, index, matches, year, limit)
 
 
-def find_titles(text: str, catalog: Catalog, *, cast_named: frozenset[str] = frozenset()) -> list[TitleMention]:
+def find_titles(text: str, catalog: Catalog, *, cast_named: frozenset[str] = frozenset(),
+                people_at: frozenset[int] = frozenset()) -> list[TitleMention]:
     """Titles named inside a chat message, each a linked or ambiguous mention, in text order.
 
     Spans of up to 12 words are looked up as exact keys, or as the start of several titles ("harry potter");
     the longest spans win, without overlap. A title made of everyday words ("Heat", "Up", "Home Alone") counts only
     with a sign that the user meant a title (see `_looks_meant`), so "I want something up to date" links nothing.
-    `cast_named`: items whose people the message names ("room with brie larson"): such a title is meant.
+    `cast_named`: items whose people the message names ("tom hanks in big"): such a title is meant.
+    `people_at`: token positions where the message names a person ("prisoners with hugh jackman").
     """
     index = title_index(catalog)
-    message = replace(_Message.of(text), cast_named=cast_named)
+    message = replace(_Message.of(text), cast_named=cast_named, people_at=people_at)
     tokens = message.tokens
     term_edges = _term_edges(tokens, catalog)
 
@@ -337,6 +340,7 @@ class _Message:
     shouting: bool  # ALL CAPS: capitals say nothing
     listed: frozenset[tuple[int, int]] = frozenset()  # spans (start, end) in a list beside a linked title
     cast_named: frozenset[str] = frozenset()  # items whose director or stars the message names
+    people_at: frozenset[int] = frozenset()  # token positions where a person's name starts
 
     @classmethod
     def of(cls, text: str) -> _Message:
@@ -646,7 +650,7 @@ def _looks_meant(message: _Message, start: int, end: int, needs_evidence: bool, 
         phrase_after_verb = end - start >= 2 and after_verb  # "enjoyed get out", never "enjoyed it"
         return phrase_after_verb or title_case and (cued or (end - start >= 2 and mid_sentence)
                                                     or _pronoun_as_subject(tokens, start, end))
-    if _called_a_film(message, end):
+    if _called_a_film(message, end) or _with_known_person(message, start, end):
         return True
     if title_case and (mid_sentence or end - start >= 2 or judged) and \
             not (end - start == 1 and _inside_longer_name(message, start, end)):
@@ -738,6 +742,15 @@ def _named_cast_next(message: _Message, end: int) -> bool:
     tokens = message.tokens
     return end + 1 < len(tokens) and tokens[end].norm in NAMING_WORDS and not message.shouting and \
         tokens[end + 1].text[:1].isupper() and tokens[end + 1].norm not in FUNCTION_WORDS
+
+
+def _with_known_person(message: _Message, start: int, end: int) -> bool:
+    """ "prisoners with hugh jackman": followed by "with" and a person the knowledge index knows, in any case; never
+    a common noun ("a walk with tom hanks")."""
+    tokens = message.tokens
+    common_noun = start > 0 and tokens[start - 1].norm in COMMON_NOUN_DETERMINERS
+    return end + 1 < len(tokens) and tokens[end].norm in NAMING_WORDS and end + 1 in message.people_at and \
+        not common_noun
 
 
 def _pronoun_as_subject(tokens: list[Token], start: int, end: int) -> bool:

@@ -217,7 +217,8 @@ def read_message(text: str, catalog: Catalog) -> Reading:
                 if not char_span_inside(tokens, entity.start, entity.end, years.spans)]
     cast_named = frozenset(item for mention in entities if len(mention.entities) == 1
                            for entity in mention.entities if entity.kind == "person" for item in knowledge.items(entity))
-    titles = [mention for mention in find_titles(text, catalog, cast_named=cast_named)
+    people_at = frozenset(mention.start for mention in entities if mention.entities[0].kind == "person")
+    titles = [mention for mention in find_titles(text, catalog, cast_named=cast_named, people_at=people_at)
               if not inside_any(mention, years.spans)]
     mentions = _title_mentions(tokens, titles)
     mentions = _entities_over_titles(mentions, entities, tokens, text)
