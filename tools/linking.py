@@ -102,7 +102,8 @@ SUBJECT_VERBS = JUDGING_VERBS | {"has", "had"}
 WELL_KNOWN_RATINGS = 20
 OBJECT_PRONOUNS = frozenset({"her", "us", "him", "them", "me"})  # "Her was so strange": no pronoun is a subject
 NAMING_WORDS = frozenset({"with", "starring"})  # "Drive with Ryan Gosling"
-COMMON_NOUN_DETERMINERS = frozenset({"a", "an", "my", "our", "your", "his", "her", "their", "some", "any", "every"})
+ORDINARY_WORD_BEFORE = frozenset({"a", "an", "my", "our", "your", "his", "her", "their", "some", "any", "every",
+                                  "to"})  # "a walk", "my room", "to drive": a common noun or a verb
 LIST_JOINERS = frozenset({"and", "or"})
 NAME_JOINERS = frozenset({"of", "the", "a", "an", "in", "on", "at", "to", "for", "from"})  # not "and", "or"
 COMPARED_MAX_ZIPF = 5.5  # "something like speed" (5.0), never "something like home" (5.8)
@@ -746,11 +747,11 @@ def _named_cast_next(message: _Message, end: int) -> bool:
 
 def _with_known_person(message: _Message, start: int, end: int) -> bool:
     """ "prisoners with hugh jackman": followed by "with" and a person the knowledge index knows, in any case; never
-    a common noun ("a walk with tom hanks")."""
+    a common noun or a verb ("a walk with tom hanks", "to drive with her")."""
     tokens = message.tokens
-    common_noun = start > 0 and tokens[start - 1].norm in COMMON_NOUN_DETERMINERS
+    ordinary = start > 0 and tokens[start - 1].norm in ORDINARY_WORD_BEFORE
     return end + 1 < len(tokens) and tokens[end].norm in NAMING_WORDS and end + 1 in message.people_at and \
-        not common_noun
+        not ordinary
 
 
 def _pronoun_as_subject(tokens: list[Token], start: int, end: int) -> bool:
