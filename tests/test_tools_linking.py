@@ -140,6 +140,8 @@ def test_everyday_titles_link_when_set_apart(demo, text, item_id):
     ("network from 1976 still holds up", ["Network (1976)"]),
     ("something like speed, tense from start to end", ["Speed (1994)"]),  # what a request is compared to
     ("shawshank still makes me cry", ["Shawshank Redemption, The (1994)"]),  # a rare word of one well-known title
+    ("lotr fellowship is my go to rewatch", ["Lord of the Rings: The Fellowship of the Ring, The (2001)"]),
+    ("harry potter azkaban was the best one", ["Harry Potter and the Prisoner of Azkaban (2004)"]),  # not a question
     ("spirited away and totoro for the kids", ["Spirited Away (Sen to Chihiro no kamikakushi) (2001)",
                                                "My Neighbor Totoro (Tonari no Totoro) (1988)"]),
 ])

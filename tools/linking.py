@@ -324,6 +324,7 @@ def find_titles(text: str, catalog: Catalog, *, cast_named: frozenset[str] = fro
         message = replace(message, listed=frozenset(listed))
         found += spans({start for start, _ in listed})
         chosen = _longest_without_overlap(found)
+    chosen = [_narrowed_by_next_word(message, found_span, index, chosen) for found_span in chosen]
     covered = {p for start, end, _ in chosen for p in range(start, end)}
     chosen += _typo_spans(text, tokens, index, covered)
     chosen += _distinctive_words(tokens, index, covered)
@@ -569,6 +570,26 @@ def _typo_spans(text: str, tokens: list[Token], index: TitleIndex,
             found.append(best)
             covered.update(range(best[0], best[1]))
     return found
+
+
+def _narrowed_by_next_word(message: _Message, found: tuple[int, int, LinkResult], index: TitleIndex,
+                           chosen: list[tuple[int, int, LinkResult]]) -> tuple[int, int, LinkResult]:
+    """A series name followed by a word that only one of its films has: "lotr fellowship", "harry potter azkaban"."""
+    start, end, result = found
+    tokens = message.tokens
+    if result.decision != "ambiguous" or end >= len(tokens) or tokens[end].norm in FUNCTION_WORDS or \
+            any(other_start <= end < other_end for other_start, other_end, _ in chosen):
+        return found
+    key = " ".join(canonical([token.norm for token in tokens[start:end]]))
+    word = tokens[end].norm
+    narrowed = [item for item in index.extensions(key) if any(word in other.split() for other in index.item_keys[item])]
+    if len(narrowed) != 1:
+        return found
+    item = narrowed[0]
+    candidate = LinkCandidate(item_id=item, title=index.labels[item], year=index.years.get(item),
+                              popularity=index.popularity.get(item, 0), confidence=LINK_MIN)
+    span = message.text[tokens[start].start:tokens[end].end]
+    return start, end + 1, LinkResult(query=span, decision="linked", candidates=[candidate], confidence=LINK_MIN)
 
 
 def _distinctive_words(tokens: list[Token], index: TitleIndex,
