@@ -48,6 +48,13 @@ def test_chat_words_do_not_become_a_search(demo_tools, message):
     assert read_message(message, catalog).query is None
 
 
+@pytest.mark.parametrize("message, query", [("a feel-good movie for tonight", "feel-good"),
+                                            ("something thought-provoking please", "thought-provoking")])
+def test_a_hyphenated_mood_is_searched_whole(demo_tools, message, query):
+    catalog, _ = demo_tools
+    assert read_message(message, catalog).query == query  # not "feel" alone
+
+
 def test_a_fan_of_an_actor_gets_their_films_not_namesakes_of_the_chat_words(demo_tools):
     profile, cards = cards_for(demo_tools, "I'm a huge Leonardo DiCaprio fan")
     assert profile.query is None and profile.entities_liked == {"person:Leonardo DiCaprio": 1.0}
