@@ -378,6 +378,9 @@ def sequel_spans(text: str, titles: dict[str, str], catalog: Catalog, taken: lis
     catalog cannot tell which film that is (not the first film instead)."""
     from convrec.tools.knowledge import nth_film
 
+    # "哈利波特1" names the series' first film, so 哈利波特 + a number names the series (哈利波特 alone does not)
+    titles = {**{name[:-1]: item_id for name, item_id in titles.items() if name.endswith("1") and len(name) > 2},
+              **titles}
     plain = tuple(sorted((name for name in titles if not name.startswith("《")), key=len, reverse=True))
     found = []
     for match in _sequel_pattern(plain).finditer(text) if plain else ():
