@@ -424,6 +424,8 @@ _TITLE_CUES_AFTER = re.compile(
 _OPINION_BEFORE = re.compile(r"(?:喜欢|喜爱|爱看|最爱|超爱|讨厌|受不了)\s*$")
 _JUDGED_AS_FILM = re.compile(r"^[^。！？；.!?;]*?(?:好看|难看|无聊|精彩|感人|拖沓|烂片|太长|冗长|经典|神作|烧脑|催泪|太假"
                              r"|剧情|画面|配乐|演技|结局)")
+_NAME_ENDS = re.compile(r"[，。！？；：,.!?;:、…~]|(?:和|跟|与|还有|以及|了|吧|啊|呢|吗|呀|嘛|很|真|太|挺|超|特别|非常|也|都|还|"
+                        r"是|让|把|这|那|我|才|就|又|再|后|时|简直|确实|实在|竟然|居然|不|没|以后|之后|以前|一遍|两遍|几遍|[\d一二两三四五六七八九十几好多]+遍)")
 # Joined to a title that is linked: "周星驰的功夫和少林足球".
 _LIST_JOINT = re.compile(r"^\s*(?:和|跟|与|、|还有|以及|及|或|或者|,|，)\s*$")
 # Someone's X: only a person's ("周星驰的功夫"), not anyone's ("我的英雄"), and not said of their skill ("成龙的功夫很厉害").
@@ -453,16 +455,25 @@ def cued_spans(text: str, aliases: dict[str, str], taken: list[TitleSpan]) -> li
                 candidates.append(TitleSpan(start, end, bare[name]))
     candidates = [span for span in candidates if not _ORDINARY_BEFORE.search(text[:span.start])
                   and not _ORDINARY_AFTER.match(text[span.end:])]
-    found = [span for span in candidates if _TITLE_CUES_BEFORE.search(text[:span.start])
-             or _TITLE_CUES_AFTER.match(text[span.end:]) or _persons_work(text, span) or _judged(text, span)]
+    found = [span for span in candidates if _TITLE_CUES_AFTER.match(text[span.end:]) or (
+        _ends_a_name(text, span) and (_TITLE_CUES_BEFORE.search(text[:span.start]) or _persons_work(text, span)
+                                      or _judged(text, span)))]
     while True:  # a list grows from any linked title it holds
         linked = [*taken, *found]
-        listed = [span for span in candidates if span not in found and any(
+        listed = [span for span in candidates if span not in found and _ends_a_name(text, span) and any(
             _LIST_JOINT.match(text[a.end:b.start]) for a, b in ((span, other) if span < other else (other, span)
                                                                   for other in linked))]
         if not listed:
             return sorted(found)
         found += listed
+
+
+def _ends_a_name(text: str, span: TitleSpan) -> bool:
+    """The word is the whole name, not the start of a longer one the table lacks ("看了唐人街探案", "电影英雄本色"):
+    what follows is the message's end, a mark, a particle, an adverb or a word the glossary knows."""
+    rest = text[span.end:].lstrip()
+    return not rest or _NAME_ENDS.match(rest) is not None or any(
+        rest.startswith(word) for word in segment(rest[:6])[:1] if word in GLOSSARY)
 
 
 def _judged(text: str, span: TitleSpan) -> bool:
