@@ -388,9 +388,20 @@ def sequel_spans(text: str, titles: dict[str, str], catalog: Catalog, taken: lis
             continue
         number = match["digits"] or match["nth"] or match["han"]
         number = int(number) if number.isdigit() else _han_number(number)
-        if (item_id := nth_film(catalog, titles[_title_key(match["title"], titles)], number)) is not None:
+        name = _title_key(match["title"], titles)
+        if (item_id := nth_film(catalog, titles[name], number)) is not None and _agrees(name, titles, catalog):
             found.append(TitleSpan(match.start(), match.end(), item_id))
     return found
+
+
+def _agrees(name: str, titles: dict[str, str], catalog: Catalog) -> bool:
+    """The series' order agrees with the numbered names the table has ("X战警2" is X2, which "X-Men …" titles do
+    not name: so the catalog's order of X-Men films is not the table's, and X战警4 links nothing)."""
+    from convrec.tools.knowledge import nth_film
+
+    numbered = {int(other[len(name):]): item_id for other, item_id in titles.items()
+                if other.startswith(name) and other[len(name):].isdigit()}
+    return all(nth_film(catalog, titles[name], number) == item_id for number, item_id in numbered.items())
 
 
 @lru_cache(maxsize=8)
