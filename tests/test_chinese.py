@@ -359,6 +359,14 @@ def test_the_blind_set_names_only_demo_items_and_runs_as_its_own_split(catalog):
     assert not first & {case["text"] for case in cases}
 
 
+def test_messages_of_your_own_load_as_one_tuning_set_naming_demo_items(catalog):
+    cases = load_cases(CASES_PATH.with_name("chinese_messages_own.jsonl"), half="tune")
+    assert {case["half"] for case in cases} == {"tune"} and {"unlisted", "everyday", "ordinary"} <= {
+        case["category"] for case in cases}
+    named = [item for case in cases for key in ("liked", "disliked") for item in case["expected"].get(key, [])]
+    assert named and all(item in catalog for item in named)
+
+
 def test_a_pick_for_a_chinese_disambiguation_question_keeps_the_opinion():
     from convrec.agent.events import Choice, Question
     from convrec.agent.frontend import choice_message
