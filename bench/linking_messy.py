@@ -1,9 +1,13 @@
 """Title linking in chat on messy messages written for it, against the demo catalog.
 
-Run: .venv/bin/python bench/linking_messy.py [tune|check|CSV]   (default: both splits)
+Run: .venv/bin/python bench/linking_messy.py [tune|check|blind|blind-a|blind-b|CSV]   (default: tune, check, blind-b)
 Two sets of messages, each written before the linking changes measured on it: `tests/data/linking_messy_tune.csv`
 (99 messages, held out until stop 21, then tuned on) and `linking_messy_check.csv` (101 messages written at stop 21
-before any change, reported in aggregate only). Each row is a message and the catalog titles it names ("Label (year)" joined by "|", empty when it names none).
+before any change, reported in aggregate only). A third, `blind` (`linking_messy_blind.csv`, 100 messages, 18 naming
+no title), was written without looking at the linking code, its alias data or the other sets. At stop 22 it
+scored 0.857/0.641 (precision/recall) and was split: `blind-a`, rows 1-50, was then tuned on; `blind-b`, rows 51-100,
+is reported in aggregate only. Each row is a message and the catalog titles it names ("Label (year)" joined by "|", empty when it
+names none).
 A title counts as found when the reader links it or offers it first in an ambiguity question. Prints precision and
 recall over all titles, the same for one-word titles that are frequent English (Zipf ≥ 4: Heat, Up, Big, Her), and how
 many messages that name no title link nothing. Compare commits by running it on each.
@@ -23,10 +27,14 @@ from convrec.tools.reader import read_message
 from convrec.tools.textnorm import words
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
-SPLITS = {"tune": DATA / "linking_messy_tune.csv", "check": DATA / "linking_messy_check.csv"}
+BLIND = DATA / "linking_messy_blind.csv"
+SPLITS = {"tune": (DATA / "linking_messy_tune.csv", slice(None)),
+          "check": (DATA / "linking_messy_check.csv", slice(None)),
+          "blind": (BLIND, slice(None)), "blind-a": (BLIND, slice(0, 50)), "blind-b": (BLIND, slice(50, None))}
+DEFAULT_SPLITS = ("tune", "check", "blind-b")
 
 
-def main(path: Path) -> None:
+def main(path: Path, rows_taken: slice = slice(None)) -> None:
     catalog = load_demo_catalog()
     by_label: dict[str, str] = {}
     for item_id in catalog.items.index:
@@ -39,7 +47,7 @@ def main(path: Path) -> None:
     counts = {"all": [0, 0, 0], "everyday": [0, 0, 0]}  # true positives, false positives, false negatives
     quiet = chat_only = 0
     with open(path, encoding="utf-8") as rows:
-        for row in csv.DictReader(rows):
+        for row in list(csv.DictReader(rows))[rows_taken]:
             expected = {by_label[label] for label in row["expected"].split("|") if label}
             reading = read_message(row["message"], catalog)
             found = {title.item_id for title in reading.titles} | \
@@ -58,6 +66,6 @@ def main(path: Path) -> None:
 
 
 if __name__ == "__main__":
-    for name in sys.argv[1:] or list(SPLITS):
+    for name in sys.argv[1:] or DEFAULT_SPLITS:
         print(f"== {name}")
-        main(SPLITS.get(name) or Path(name))
+        main(*SPLITS.get(name, (Path(name), slice(None))))

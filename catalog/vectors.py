@@ -3,6 +3,11 @@
 Embedded by default (`PersistentClient` under the index dir); `CONVREC_CHROMA_URL` switches to a Chroma server.
 Similarity is the cosine clipped to [0, 1]: Chroma's cosine distance d is 1 - cos, so similarity = clip(1 - d),
 and the rare negative cosine counts as 0 (1 - d/2 would instead give unrelated items a misleading 0.5).
+
+Up to `EXACT_SEARCH_MAX` vectors, nearest neighbours are computed exactly over the stored vectors (one matrix
+product, ~1 ms for 10k items): HNSW is approximate and Chroma rebuilds parts of its graph at random when it opens,
+so the same query returned different neighbour sets from run to run (measured: 1 run in 4 moved an item across
+the 300th place, enough to change cards). Beyond that, and for `where` filters, Chroma's HNSW answers.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import numpy as np
 import pandas as pd
 
 from convrec.catalog.documents import content_hash, documents
@@ -23,6 +29,7 @@ from convrec.core.progress import Progress, no_progress
 from convrec.core.settings import Settings
 
 EMBED_CHUNK = 256  # documents embedded and upserted per step: a progress tick every few seconds
+EXACT_SEARCH_MAX = 50_000  # vectors searched exactly (a 50k x 384 float32 matrix is ~77 MB)
 CONNECT_TIMEOUT_S = 5.0  # Chroma's HTTP client has no timeout: probe the port first so a dead host fails fast
 
 
@@ -74,6 +81,7 @@ class VectorIndex:
         self.embedding_function = embedding_function
         self.batch_size = client.get_max_batch_size()
         self.collection = self._open_collection(collection_name(catalog_name))
+        self._exact: _StoredVectors | None = None  # loaded on the first search
 
     @classmethod
     def from_settings(cls, catalog_name: str, settings: Settings) -> VectorIndex:
@@ -105,6 +113,7 @@ class VectorIndex:
             self.collection.upsert(ids=ids, documents=texts, embeddings=self.embedding_function(texts),
                                    metadatas=[_metadata(catalog, item_id, hashes[item_id]) for item_id in ids])
             progress("embedding", start + len(ids), len(changed))
+        self._exact = None
         return SyncReport(embedded=len(changed), deleted=len(removed), unchanged=len(docs) - len(changed))
 
     def query(self, text: str, k: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
@@ -113,20 +122,47 @@ class VectorIndex:
         count = self.count()
         if k <= 0 or count == 0:
             return []
-        result = self.collection.query(query_embeddings=self.embedding_function([text]), n_results=min(k, count),
+        embedding = self.embedding_function([text])
+        if not where and (exact := self._exact_vectors()) is not None:
+            return _nearest(exact, np.asarray(embedding[0], dtype=np.float32), k)
+        result = self.collection.query(query_embeddings=embedding, n_results=min(k, count),
                                        where=where or None, include=["distances"])
         return [(item_id, similarity(distance)) for item_id, distance in zip(result["ids"][0], result["distances"][0])]
 
     def neighbours(self, item_id: str, k: int) -> list[tuple[str, float]]:
         """The k items whose documents are nearest to `item_id`'s stored vector (itself left out), best first; no
         embedding model is needed. Empty when the item is not indexed."""
+        if k <= 0:
+            return []
+        if (exact := self._exact_vectors()) is not None:
+            if item_id not in exact.positions:
+                return []
+            nearest = _nearest(exact, exact.matrix[exact.positions[item_id]], k + 1)
+            return [(other, score) for other, score in nearest if other != item_id][:k]
         stored = self.collection.get(ids=[item_id], include=["embeddings"])
-        if not stored["ids"] or k <= 0:
+        if not stored["ids"]:
             return []
         result = self.collection.query(query_embeddings=[stored["embeddings"][0]],
                                        n_results=min(k + 1, self.count()), include=["distances"])
         return [(other, similarity(distance)) for other, distance in zip(result["ids"][0], result["distances"][0])
                 if other != item_id][:k]
+
+    def _exact_vectors(self) -> _StoredVectors | None:
+        """All stored ids and unit vectors, when there are few enough to search exactly; None beyond."""
+        if self._exact is None:
+            count = self.count()
+            if count == 0 or count > EXACT_SEARCH_MAX:
+                return None
+            ids: list[str] = []
+            vectors = []
+            for offset in range(0, count, self.batch_size):
+                batch = self.collection.get(include=["embeddings"], limit=self.batch_size, offset=offset)
+                ids += batch["ids"]
+                vectors.append(np.asarray(batch["embeddings"], dtype=np.float32))
+            matrix = np.vstack(vectors)
+            matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+            self._exact = _StoredVectors(ids, matrix, {item_id: position for position, item_id in enumerate(ids)})
+        return self._exact
 
     def _open_collection(self, name: str):
         def open_or_create():
@@ -149,6 +185,22 @@ class VectorIndex:
                           for item_id, meta in zip(page["ids"], page["metadatas"]))
             if len(page["ids"]) < self.batch_size:
                 return stored
+
+
+@dataclass(frozen=True)
+class _StoredVectors:
+    ids: list[str]
+    matrix: np.ndarray  # unit rows, aligned with ids
+    positions: dict[str, int]
+
+
+def _nearest(stored: _StoredVectors, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+    """The k stored items with the highest cosine to `vector`, best first (ties by position, so never varying)."""
+    cosines = stored.matrix @ (vector / max(float(np.linalg.norm(vector)), 1e-12))
+    k = min(k, len(stored.ids))
+    top = np.argpartition(-cosines, k - 1)[:k] if k < len(stored.ids) else np.arange(len(stored.ids))
+    top = top[np.lexsort((top, -cosines[top]))]
+    return [(stored.ids[position], min(1.0, max(0.0, float(cosines[position])))) for position in top]
 
 
 def collection_name(catalog_name: str) -> str:

@@ -368,17 +368,18 @@ def eval_chinese(
     prose: Annotated[bool, typer.Option("--prose/--no-prose", help="let the agent write its reasons")] = True,
     report: Annotated[Path | None, typer.Option("--report", help="folder for chinese.json")] = None,
     split: Annotated[str, typer.Option("--split", help="tune (odd lines) | check (even lines) | all: the "
-                                       "first set; heldout: the blind second set")] = "all",
+                                       "first set; heldout: the blind second set; blind: the third")] = "all",
     cases: Annotated[Path | None, typer.Option("--cases", help="a .jsonl of your own messages instead of a split "
                                                "(its misses are listed)")] = None,
 ) -> None:
     """Chinese test messages through the agent: titles linked, exclusions kept, replies in Chinese."""
+    from convrec.evaluation.chinese import SPLITS
     from convrec.evaluation.chinese import main as run_chinese
 
     if llm not in ("none", "local", "openai"):
         raise typer.BadParameter("use none, local or openai", param_hint="--llm")
-    if split not in ("tune", "check", "all", "heldout"):
-        raise typer.BadParameter("use tune, check, all or heldout", param_hint="--split")
+    if split not in SPLITS:
+        raise typer.BadParameter(f"use {', '.join(SPLITS[:-1])} or {SPLITS[-1]}", param_hint="--split")
     run_chinese(report, llm=llm, model=model, aliases=aliases, prose=prose, split=split, cases_path=cases)
 
 

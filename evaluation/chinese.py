@@ -14,6 +14,8 @@ only. Every run reports both halves; `--split` runs one.
 `--cases PATH` runs messages of your own in the same format (a tuning set: its misses are listed).
 `--split heldout` runs a second, blind set (tests/data/chinese_messages_heldout.jsonl), written after the first was
 read in full and committed before any tuning on it: reported in aggregate only, like the check half.
+`--split blind` runs a third set (tests/data/chinese_messages_blind.jsonl, 50 messages), written without looking at
+the Chinese reading, its vocabulary or the other sets: reported in aggregate only too.
 """
 
 from __future__ import annotations
@@ -37,9 +39,11 @@ from convrec.tools.models import Profile
 
 CASES_PATH = Path(__file__).resolve().parents[1] / "tests" / "data" / "chinese_messages.jsonl"
 HELDOUT_PATH = CASES_PATH.with_name("chinese_messages_heldout.jsonl")
+BLIND_PATH = CASES_PATH.with_name("chinese_messages_blind.jsonl")
+WHOLE_SETS = {"heldout": HELDOUT_PATH, "blind": BLIND_PATH}  # run whole, never split into halves
 
 HALVES = ("tune", "check")
-SPLITS = ("tune", "check", "all", "heldout")
+SPLITS = ("tune", "check", "all", *WHOLE_SETS)
 
 
 def load_cases(path: Path, *, half: str | None = None) -> list[dict]:
@@ -51,9 +55,9 @@ def load_cases(path: Path, *, half: str | None = None) -> list[dict]:
 
 
 def cases_of_split(split: str) -> list[dict]:
-    """`tune`, `check` or `all` of the first set, or the whole blind `heldout` set."""
-    if split == "heldout":
-        return load_cases(HELDOUT_PATH, half="heldout")
+    """`tune`, `check` or `all` of the first set, or the whole blind `heldout` or `blind` set."""
+    if split in WHOLE_SETS:
+        return load_cases(WHOLE_SETS[split], half=split)
     return [case for case in load_cases(CASES_PATH) if split in ("all", case["half"])]
 
 

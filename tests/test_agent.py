@@ -10,8 +10,9 @@ import pytest
 from convrec.agent.events import Cards, Done, Question, Status, Token
 from convrec.agent.llm import LLMError, ScriptedLLM
 from convrec.agent.prose import distinctness_violations, excerpt, fallback_sentence
-from convrec.agent.reading import preferences_schema
+from convrec.agent.reading import preferences_schema, validated
 from convrec.tools.explain import brief
+from convrec.tools.linking import link_title
 from convrec.tools.models import Recommendation
 from convrec.tools.textnorm import spoken_title
 
@@ -132,6 +133,17 @@ def test_llm_inventions_are_dropped(make_agent, demo_tools):
     run(agent, "something more recent please, and no horror")
     profile = agent.memory.profile("ann")
     assert not profile.liked and not profile.genres_liked and profile.era is not None and profile.era.year_min is not None
+
+
+def test_llm_names_must_be_titles_the_message_says_and_its_query_passes_the_readers_hygiene(demo_tools):
+    catalog, _ = demo_tools
+    message = "I speak Spanish too, I like comedy and action movies, and horror, and I loved Toy Story"
+    answer = reading(catalog, liked=["Action", "horror", "Toy Story"], genres_yes=["Comedy"],
+                     query="comedy action movies")
+    validated_reading = validated(answer, message, catalog)
+    toy_story = link_title("Toy Story", catalog).item_id
+    assert set(validated_reading.liked) == {toy_story}  # not Action Jackson, not Horror of Dracula
+    assert validated_reading.genres_liked == {"Comedy"} and validated_reading.query is None
 
 
 def test_dead_endpoint_mid_turn_degrades_and_loses_nothing(make_agent):

@@ -350,13 +350,14 @@ def test_the_test_set_is_large_enough_and_scores_itself(catalog):
     assert scores["titles_linked"] == scores["titles"] == 1 and scores["exclusions_kept"] == 1
 
 
-def test_the_blind_set_names_only_demo_items_and_runs_as_its_own_split(catalog):
-    cases = cases_of_split("heldout")
-    assert len(cases) >= 30 and {case["half"] for case in cases} == {"heldout"}
+@pytest.mark.parametrize("split", ["heldout", "blind"])
+def test_each_blind_set_names_only_demo_items_and_runs_as_its_own_split(catalog, split):
+    cases = cases_of_split(split)
+    assert len(cases) >= 30 and {case["half"] for case in cases} == {split}
     named = [item for case in cases for key in ("liked", "disliked") for item in case["expected"].get(key, [])]
     assert len(named) >= 30 and all(item in catalog for item in named)
-    first = {case["text"] for case in load_cases(CASES_PATH)}
-    assert not first & {case["text"] for case in cases}
+    others = {case["text"] for other in ("all", "heldout", "blind") if other != split for case in cases_of_split(other)}
+    assert not others & {case["text"] for case in cases}
 
 
 def test_messages_of_your_own_load_as_one_tuning_set_naming_demo_items(catalog):

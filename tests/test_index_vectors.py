@@ -189,6 +189,24 @@ def test_query_finds_the_obvious_item(tmp_path, embedder):
 
 
 @pytest.mark.slow
+def test_exact_search_gives_chromas_neighbours_and_sees_a_sync(tmp_path, embedder, monkeypatch):
+    """Small catalogs are searched exactly (the same answer every run); HNSW answers beyond EXACT_SEARCH_MAX."""
+    import convrec.catalog.vectors as vectors
+
+    catalog = make_catalog()
+    index = VectorIndex(open_client(tmp_path), catalog.name, embedder)
+    index.sync(catalog)
+    exact = index.neighbours("1", 5)
+    monkeypatch.setattr(vectors, "EXACT_SEARCH_MAX", 0)
+    by_chroma = VectorIndex(open_client(tmp_path), catalog.name, embedder).neighbours("1", 5)
+    assert [i for i, _ in exact] == [i for i, _ in by_chroma]
+    assert [s for _, s in exact] == pytest.approx([s for _, s in by_chroma], abs=1e-4)
+    monkeypatch.undo()
+    index.sync(make_catalog(MOVIES[1:]))
+    assert index.neighbours("1", 5) == [] and "1" not in {i for i, _ in index.query("toys", 24)}
+
+
+@pytest.mark.slow
 def test_metadata_filters_genres_and_years(tmp_path, embedder):
     catalog = make_catalog()
     index = VectorIndex(open_client(tmp_path), catalog.name, embedder)

@@ -11,6 +11,7 @@ import pytest
 
 from convrec.catalog.loaders import load_catalog, load_demo_catalog
 from convrec.tools.linking import find_titles, link_title, title_index
+from convrec.tools.reader import read_message
 
 CASES = Path(__file__).parent / "data" / "linking_cases.csv"
 REDIAL_DEV = Path(__file__).resolve().parents[1] / "evaluation" / "data" / "redial-dev" / "cases.jsonl"
@@ -130,6 +131,19 @@ def test_everyday_titles_link_when_set_apart(demo, text, item_id):
     ("Alien and Aliens, both great", ["Alien (1979)", "Aliens (1986)"]),  # listed beside a title
     ("Toy Story, Cars and Up are the ones my kids rewatch", ["Toy Story (1995)", "Cars (2006)", "Up (2009)"]),
     ("we finally saw the movie Network", ["Network (1976)"]),
+    ("i really enjoyed get out", ["Get Out (2017)"]),  # words that could be chat, right after a watching verb
+    ("we're rewatching home alone with the kids", ["Home Alone (1990)"]),
+    ("die hard is a christmas movie, fight me", ["Die Hard (1988)"]),  # the sentence calls it a film
+    ("Clue is the funniest thing ever", ["Clue (1985)"]),  # a superlative judges like its plain form
+    ("fight club, se7en and zodiac are my comfort rewatches", ["Fight Club (1999)", "Seven (a.k.a. Se7en) (1995)",
+                                                               "Zodiac (2007)"]),
+    ("network from 1976 still holds up", ["Network (1976)"]),
+    ("something like speed, tense from start to end", ["Speed (1994)"]),  # what a request is compared to
+    ("shawshank still makes me cry", ["Shawshank Redemption, The (1994)"]),  # a rare word of one well-known title
+    ("lotr fellowship is my go to rewatch", ["Lord of the Rings: The Fellowship of the Ring, The (2001)"]),
+    ("harry potter azkaban was the best one", ["Harry Potter and the Prisoner of Azkaban (2004)"]),  # not a question
+    ("spirited away and totoro for the kids", ["Spirited Away (Sen to Chihiro no kamikakushi) (2001)",
+                                               "My Neighbor Totoro (Tonari no Totoro) (1988)"]),
 ])
 def test_everyday_titles_link_when_the_sentence_says_they_are_films(demo, text, labels):
     assert [demo.item(item_id).label for item_id in _linked(text, demo)] == labels
@@ -140,6 +154,11 @@ def test_everyday_titles_link_when_the_sentence_says_they_are_films(demo, text, 
     "Nothing is better than a good horror movie", "Whatever works for the two of us",
     "something like a true story would be nice",  # the subtitle of FairyTale: A True Story
     "a film about storms and twisters", "It was long but It was worth it",
+    "I saw it all", "we enjoyed it so much", "I'm watching out for spoilers", "we are watching together",
+    "I watched up until the end", "I finished off the popcorn",
+    "we left after 10 minutes", "the hoverboard scene still holds up", "home is a great place to relax",
+    "something like home, cozy", "I want something like fun and light", "something like romance",
+    "forrest is my cousin",
 ])
 def test_chat_that_opens_like_a_judged_title_is_not_one(demo, text):
     assert _linked(text, demo) == []
@@ -181,3 +200,19 @@ def test_redial_dev_seeker_turns_precision_and_recall(demo):
           f"{false_positive}, missed {missed}, ambiguous mentions {ambiguous}; precision {precision:.3f}, "
           f"recall {recall:.3f}, {per_turn_ms:.1f} ms per turn")
     assert precision >= MIN_REDIAL_PRECISION and recall >= MIN_REDIAL_RECALL
+
+
+def test_a_title_whose_cast_the_message_names_is_meant(demo):
+    """In lower case "drive" and "big" could be chat; the stars named beside them say they are films, and which."""
+    assert [demo.item(i).label for i in _linked_by_reader("drive with ryan gosling has the best soundtrack", demo)] \
+        == ["Drive (2011)"]
+    assert [demo.item(i).label for i in _linked_by_reader("tom hanks in big is such a comfort watch", demo)] \
+        == ["Big (1988)"]  # not Big Fish
+    assert _linked_by_reader("i want to drive with tom hanks", demo) == []  # a star named, but not Drive's
+    assert [demo.item(i).label for i in _linked_by_reader("prisoners with hugh jackman was so tense", demo)] \
+        == ["Prisoners (2013)"]  # "with" and a person the index knows, though not (yet) as this film's star
+    assert _linked_by_reader("i went for a walk with tom hanks", demo) == []  # "a walk" is a common noun
+
+
+def _linked_by_reader(text, catalog):
+    return [title.item_id for title in read_message(text, catalog).titles]

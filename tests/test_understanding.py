@@ -48,11 +48,30 @@ def test_chat_words_do_not_become_a_search(demo_tools, message):
     assert read_message(message, catalog).query is None
 
 
+@pytest.mark.parametrize("message, query", [("a feel-good movie for tonight", "feel-good"),
+                                            ("something thought-provoking please", "thought-provoking")])
+def test_a_hyphenated_mood_is_searched_whole(demo_tools, message, query):
+    catalog, _ = demo_tools
+    assert read_message(message, catalog).query == query  # not "feel" alone
+
+
 def test_a_fan_of_an_actor_gets_their_films_not_namesakes_of_the_chat_words(demo_tools):
     profile, cards = cards_for(demo_tools, "I'm a huge Leonardo DiCaprio fan")
     assert profile.query is None and profile.entities_liked == {"person:Leonardo DiCaprio": 1.0}
     assert all(card.reasons[0].kind == "same_person" for card in cards)
     assert {"Big (1988)", "My Giant (1998)"}.isdisjoint(card.label for card in cards)
+
+
+@pytest.mark.parametrize("message, person", [("i love kubrick", "Stanley Kubrick"),
+                                             ("we liked sandler when we were kids", "Adam Sandler")])
+def test_a_surname_in_lower_case_after_like_or_love_is_the_person(demo_tools, message, person):
+    catalog, _ = demo_tools
+    assert set(read_message(message, catalog).entities_liked) == {f"person:{person}"}
+
+
+def test_a_lower_case_word_english_uses_is_not_a_person(demo_tools):
+    catalog, _ = demo_tools
+    assert not read_message("i love cruise holidays", catalog).entities_liked  # not Tom Cruise
 
 
 def test_a_liked_film_brings_its_director_and_stars_as_evidence(demo_tools):

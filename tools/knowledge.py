@@ -24,6 +24,7 @@ from typing import Literal
 
 import pandas as pd
 from rapidfuzz import fuzz, process
+from wordfreq import zipf_frequency
 
 from convrec.catalog.models import Catalog
 from convrec.tools.textnorm import COMMON_WORDS, FUNCTION_WORDS, Token, longest_matches, spoken_title, words
@@ -283,6 +284,8 @@ def _aliases(people: dict[str, dict[str, Role]], collections: dict[str, list[str
 COLLECTION_CUES = frozenset({"movies", "movie", "films", "film", "series", "franchise", "saga", "trilogy",
                              "universe", "fan", "fans", "sequels", "ones", "collection"})
 PERSON_BEFORE = frozenset({"with", "starring", "by", "featuring", "actor", "actress", "director", "directed"})
+LIKING_WORDS = frozenset({"like", "likes", "liked", "love", "loves", "loved", "enjoy", "enjoyed", "adore"})
+RARE_NAME_ZIPF = 4.0  # "i love kubrick" (2.9), "i like nolan" (3.6); never "i love cruise" (4.2) or "allen" (4.4)
 
 
 @dataclass(frozen=True)
@@ -318,12 +321,14 @@ def _longest_at(tokens: list[Token], position: int, knowledge: Knowledge, skip: 
 
 
 def _meant(entity: Entity, tokens: list[Token], start: int, end: int, shouting: bool) -> bool:
-    """A full name needs nothing; one word needs a capital letter or a cue; a collection needs a cue or capitals."""
+    """A full name needs nothing; one word needs a capital letter or a cue (in lower case after "like"/"love" only a
+    name English rarely uses); a collection needs a cue or capitals."""
     capitalised = not shouting and all(token.text[:1].isupper() for token in tokens[start:end])
     after = tokens[end].norm if end < len(tokens) else ""
     before = tokens[start - 1].norm if start > 0 else ""
     if entity.kind == "person":
-        return end - start >= 2 or capitalised or before in PERSON_BEFORE or after in COLLECTION_CUES
+        liked_by_name = before in LIKING_WORDS and zipf_frequency(tokens[start].norm, "en") < RARE_NAME_ZIPF
+        return end - start >= 2 or capitalised or before in PERSON_BEFORE or after in COLLECTION_CUES or liked_by_name
     cued = after in COLLECTION_CUES or (before == "the" and after in COLLECTION_CUES)
     return cued or (capitalised and end - start >= 2)
 

@@ -51,6 +51,10 @@ FUZZY_MIN_CHARS = 5
 TYPO_MIN_RATIO = 88  # inside chat text a typo must be slight: "the matirx" (90) yes, "moovie" → "movie" never
 TYPO_MIN_CHARS = 7
 TYPO_SPAN_TOKENS = 4
+DISTINCTIVE_MIN_CHARS = 5
+DISTINCTIVE_MAX_ZIPF = 3.0  # "shawshank" 2.6, "totoro" 2.4; "fellowship" 3.6 and "captain" 4.3 say nothing alone
+DISTINCTIVE_CONFIDENCE = 0.85
+TYPO_MAX_ZIPF = 2.0  # a word English uses is no typo: "hoverboard" (2.4) is not Overboard, "jurrasic" (1.2) may be
 MAX_TYPO_WORDS = 5
 MAX_EXTENSIONS = 300  # keys starting with the query looked at ("the" would otherwise scan thousands)
 MAX_SPAN_TOKENS = 12
@@ -79,7 +83,8 @@ MINOR_WORDS = frozenset({"the", "a", "an", "of", "and", "or", "in", "on", "at", 
 # Words after which everyday words are probably a title ("loved heat"). Not "like"/"love": "I like cars a lot".
 TITLE_CUES = frozenset({"seen", "saw", "watched", "rewatched", "loved", "liked", "hated", "enjoyed", "disliked",
                         "called", "titled"})
-MULTIWORD_TITLE_CUES = frozenset({"like", "likes", "love", "loves"})  # "i love star wars", but "i like cars"
+WATCHING_CUES = frozenset({"watching", "rewatching", "finished"})  # "watching home alone", but "watching together"
+MULTIWORD_TITLE_CUES = frozenset({"like", "likes", "love", "loves"}) | WATCHING_CUES  # "i love star wars", "i like cars"
 OPINION_WORDS = frozenset({"good", "great", "amazing", "awesome", "boring", "awful", "terrible", "bad", "funny",
                            "hilarious", "scary", "overrated", "underrated", "brilliant", "fantastic", "excellent",
                            "ok", "okay", "best", "worst", "meh", "incredible", "masterpiece", "decent", "horrible",
@@ -89,7 +94,7 @@ OPINION_WORDS = frozenset({"good", "great", "amazing", "awesome", "boring", "awf
                            "disappointing", "confusing"})
 INDEFINITE_PRONOUNS = frozenset({"nothing", "everything", "something", "anything", "everyone", "nobody", "somebody",
                                  "anyone", "someone", "none"})  # "Nothing is better than a good horror movie"
-INTENSIFIERS = frozenset({"really", "pretty", "quite", "kind", "sort", "s", "all", "time"})  # "my all time favorite"
+INTENSIFIERS = frozenset({"really", "pretty", "quite", "so", "kind", "sort", "s", "all", "time"})  # "my all time favorite"
 JUDGING_VERBS = frozenset({"is", "was", "s", "won"})  # "Heat is one of the best", "Crash won best picture"
 SUBJECT_VERBS = JUDGING_VERBS | {"has", "had"}
 # A one-word title this often rated opening a sentence before "is"/"was" is the film: "Speed is ..." (171 ratings),
@@ -97,8 +102,14 @@ SUBJECT_VERBS = JUDGING_VERBS | {"has", "had"}
 WELL_KNOWN_RATINGS = 20
 OBJECT_PRONOUNS = frozenset({"her", "us", "him", "them", "me"})  # "Her was so strange": no pronoun is a subject
 NAMING_WORDS = frozenset({"with", "starring"})  # "Drive with Ryan Gosling"
+ORDINARY_WORD_BEFORE = frozenset({"a", "an", "my", "our", "your", "his", "her", "their", "some", "any", "every",
+                                  "to"})  # "a walk", "my room", "to drive": a common noun or a verb
 LIST_JOINERS = frozenset({"and", "or"})
 NAME_JOINERS = frozenset({"of", "the", "a", "an", "in", "on", "at", "to", "for", "from"})  # not "and", "or"
+COMPARED_MAX_ZIPF = 5.5  # "something like speed" (5.0), never "something like home" (5.8)
+COMPARED_THINGS = frozenset({"something", "anything", "movie", "movies", "film", "films", "stuff", "ones", "more"})
+FILM_WORDS = frozenset({"movie", "film", "flick", "classic", "masterpiece", "underrated", "overrated", "underseen",
+                        "sequel", "remake"})  # "die hard is a christmas movie", "signs is so underrated"
 CATEGORY_NOUNS = frozenset({"movie", "movies", "film", "films", "flick", "flicks", "ones", "stuff", "genre",
                             "type", "kind", "stories"})  # "romance movies" names a genre, not "Romance (1999)"
 
@@ -164,14 +175,18 @@ class TitleIndex:
     sorted_keys: list[str] = field(init=False)
     key_list: list[str] = field(init=False)
     postings: dict[str, list[int]] = field(init=False)
+    item_keys: dict[str, list[str]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.sorted_keys = sorted(self.keys)
         self.key_list = list(self.keys)
         self.postings = defaultdict(list)
+        self.item_keys = defaultdict(list)
         for position, key in enumerate(self.key_list):
             for word in set(key.split()):
                 self.postings[word].append(position)
+            for item in self.keys[key]:
+                self.item_keys[item].append(key)
 
     def everyday(self, span: list[str]) -> bool:
         """Whether the words could all be ordinary chat ("home alone", "heat", "9", "whatever"): short spans only.
@@ -184,6 +199,10 @@ class TitleIndex:
             return True
         return len(span) <= 4 and all(word.isdigit() or word in self.everyday_words or singular(word) in
                                       self.everyday_words for word in span)
+
+    def items_with_word(self, word: str) -> set[str]:
+        """Items with a title (or alternate title) that has `word`."""
+        return {item for position in self.postings.get(word, ()) for item in self.keys[self.key_list[position]]}
 
     def starts_a_key(self, prefix: str) -> bool:
         """Whether some key begins with `prefix`."""
@@ -276,15 +295,18 @@ def link_title(text: str, catalog: Catalog, *, limit: int = 5) -> LinkResult:
     return _decide(text, index, matches, year, limit)
 
 
-def find_titles(text: str, catalog: Catalog) -> list[TitleMention]:
+def find_titles(text: str, catalog: Catalog, *, cast_named: frozenset[str] = frozenset(),
+                people_at: frozenset[int] = frozenset()) -> list[TitleMention]:
     """Titles named inside a chat message, each a linked or ambiguous mention, in text order.
 
     Spans of up to 12 words are looked up as exact keys, or as the start of several titles ("harry potter");
     the longest spans win, without overlap. A title made of everyday words ("Heat", "Up", "Home Alone") counts only
     with a sign that the user meant a title (see `_looks_meant`), so "I want something up to date" links nothing.
+    `cast_named`: items whose people the message names ("tom hanks in big"): such a title is meant.
+    `people_at`: token positions where the message names a person ("prisoners with hugh jackman").
     """
     index = title_index(catalog)
-    message = _Message.of(text)
+    message = replace(_Message.of(text), cast_named=cast_named, people_at=people_at)
     tokens = message.tokens
     term_edges = _term_edges(tokens, catalog)
 
@@ -302,7 +324,10 @@ def find_titles(text: str, catalog: Catalog) -> list[TitleMention]:
         message = replace(message, listed=frozenset(listed))
         found += spans({start for start, _ in listed})
         chosen = _longest_without_overlap(found)
-    chosen += _typo_spans(text, tokens, index, covered={p for start, end, _ in chosen for p in range(start, end)})
+    chosen = [_narrowed_by_next_word(message, found_span, index, chosen) for found_span in chosen]
+    covered = {p for start, end, _ in chosen for p in range(start, end)}
+    chosen += _typo_spans(text, tokens, index, covered)
+    chosen += _distinctive_words(tokens, index, covered)
     return [TitleMention(span=result.query, start=tokens[start].start, end=tokens[end - 1].end, result=result)
             for start, end, result in sorted(chosen, key=lambda f: f[0])]
 
@@ -316,6 +341,8 @@ class _Message:
     sentence_start: list[bool]  # per token
     shouting: bool  # ALL CAPS: capitals say nothing
     listed: frozenset[tuple[int, int]] = frozenset()  # spans (start, end) in a list beside a linked title
+    cast_named: frozenset[str] = frozenset()  # items whose director or stars the message names
+    people_at: frozenset[int] = frozenset()  # token positions where a person's name starts
 
     @classmethod
     def of(cls, text: str) -> _Message:
@@ -340,13 +367,14 @@ def _span_result(message: _Message, start: int, end: int, index: TitleIndex) -> 
     weak_key = _best_quality(exact) < 0.95  # words that are only a subtitle or franchise
     everyday = index.everyday(span)
     well_known = max((index.popularity.get(item, 0) for item in exact), default=0) >= WELL_KNOWN_RATINGS
+    with_cast = {item: match for item, match in exact.items() if item in message.cast_named and match.quality >= 0.95}
     if not _looks_meant(message, start, end, everyday or (weak_key and len(span) == 1),
                         subtitle_only=weak_key and everyday and len(span) > 1, well_known=well_known,
-                        dated=_dated(tokens, end, index)):
+                        dated=_dated(tokens, end, index) or bool(with_cast)):
         return None
     year = int(tokens[end].norm) if end < len(tokens) and _is_year(tokens[end].norm) else None
-    result = _decide(text[tokens[start].start:tokens[end - 1].end], index, _merge(exact, index.extensions(key)),
-                     year, limit=5)
+    matches = with_cast or _merge(exact, index.extensions(key))  # "big" with Tom Hanks is Big, not Big Fish
+    result = _decide(text[tokens[start].start:tokens[end - 1].end], index, matches, year, limit=5)
     return None if result.decision == "none" else result
 
 
@@ -441,11 +469,25 @@ def _split_year(query: list[str], index: TitleIndex) -> tuple[list[str], int | N
 
 def _dated(tokens: list[Token], end: int, index: TitleIndex) -> bool:
     """A year follows ("Heat (1995)"), and it does not begin the next title ("I hate 2001: A Space Odyssey")."""
+    if end + 1 < len(tokens) and tokens[end].norm == "from":  # "network from 1976"
+        end += 1
     if end >= len(tokens) or not _is_year(tokens[end].norm):
         return False
     if end + 1 >= len(tokens):
         return True
     return not index.starts_a_key(f"{tokens[end].norm} {tokens[end + 1].norm}")
+
+
+def _graded(word: str) -> str:
+    """The plain form of a comparative or superlative: "funniest" → "funny", "scarier" → "scary", "saddest" → "sad"."""
+    for ending in ("iest", "ier"):
+        if word.endswith(ending):
+            return word[:-len(ending)] + "y"
+    for ending in ("est", "er"):
+        if word.endswith(ending) and len(word) > len(ending) + 2:
+            stem = word[:-len(ending)]
+            return stem[:-1] if stem[-1] == stem[-2] else stem
+    return word
 
 
 def _is_year(word: str) -> bool:
@@ -536,10 +578,53 @@ def _typo_spans(text: str, tokens: list[Token], index: TitleIndex,
     return found
 
 
+def _narrowed_by_next_word(message: _Message, found: tuple[int, int, LinkResult], index: TitleIndex,
+                           chosen: list[tuple[int, int, LinkResult]]) -> tuple[int, int, LinkResult]:
+    """A series name followed by a word that only one of its films has: "lotr fellowship", "harry potter azkaban"."""
+    start, end, result = found
+    tokens = message.tokens
+    if result.decision != "ambiguous" or end >= len(tokens) or tokens[end].norm in FUNCTION_WORDS or \
+            any(other_start <= end < other_end for other_start, other_end, _ in chosen):
+        return found
+    key = " ".join(canonical([token.norm for token in tokens[start:end]]))
+    word = tokens[end].norm
+    narrowed = [item for item in index.extensions(key) if any(word in other.split() for other in index.item_keys[item])]
+    if len(narrowed) != 1:
+        return found
+    item = narrowed[0]
+    candidate = LinkCandidate(item_id=item, title=index.labels[item], year=index.years.get(item),
+                              popularity=index.popularity.get(item, 0), confidence=LINK_MIN)
+    span = message.text[tokens[start].start:tokens[end].end]
+    return start, end + 1, LinkResult(query=span, decision="linked", candidates=[candidate], confidence=LINK_MIN)
+
+
+def _distinctive_words(tokens: list[Token], index: TitleIndex,
+                       covered: set[int]) -> list[tuple[int, int, LinkResult]]:
+    """A rare word that names one well-known title on its own: "shawshank", "totoro", "ragnarok" (English rarely uses
+    it, and no rival title with it comes near in popularity)."""
+    found = []
+    for position, token in enumerate(tokens):
+        if position in covered or len(token.norm) < DISTINCTIVE_MIN_CHARS or token.norm.isdigit() or \
+                zipf_frequency(token.norm, "en") >= DISTINCTIVE_MAX_ZIPF:
+            continue
+        ranked = sorted(index.items_with_word(token.norm), key=lambda item: -index.popularity.get(item, 0))
+        if not ranked:
+            continue
+        top = index.popularity.get(ranked[0], 0)
+        runner_up = index.popularity.get(ranked[1], 0) if len(ranked) > 1 else 0
+        if top >= WELL_KNOWN_RATINGS and runner_up * NEAR_RATIO < top:
+            candidate = LinkCandidate(item_id=ranked[0], title=index.labels[ranked[0]], year=index.years.get(ranked[0]),
+                                      popularity=top, confidence=DISTINCTIVE_CONFIDENCE)
+            found.append((position, position + 1, LinkResult(query=token.text, decision="linked",
+                                                             candidates=[candidate], confidence=DISTINCTIVE_CONFIDENCE)))
+    return found
+
+
 def _unknown_word(word: str, index: TitleIndex) -> bool:
     """A word no title has, not even in the singular ("twisters" is no typo of Twister)."""
     return len(word) >= 4 and not word.isdigit() and word not in index.postings and \
-        singular(word) not in index.postings and not index.everyday([word])
+        singular(word) not in index.postings and not index.everyday([word]) and \
+        zipf_frequency(word, "en") < TYPO_MAX_ZIPF
 
 
 def _term_edges(tokens: list[Token], catalog: Catalog) -> list[tuple[int, int]]:
@@ -571,11 +656,12 @@ def _looks_meant(message: _Message, start: int, end: int, needs_evidence: bool, 
     """
     tokens = message.tokens
     quoted = is_quoted(message.text, tokens[start].start, tokens[end - 1].end)
-    if quoted or dated or not needs_evidence:
+    if quoted or dated or not needs_evidence:  # dated: "heat 1995", or its cast named ("room with brie larson")
         return True
     if end < len(tokens) and tokens[end].norm in CATEGORY_NOUNS:
         return False
-    title_case = not message.shouting and _title_cased(tokens[start:end])
+    title_case = not message.shouting and _title_cased(tokens[start:end]) and \
+        not all(token.norm.isdigit() for token in tokens[start:end])  # "after 10 minutes": a number says nothing
     mid_sentence = not message.sentence_start[start]
     function_words_only = all(token.norm in FUNCTION_WORDS for token in tokens[start:end])
     if subtitle_only:  # "a true story" is FairyTale's subtitle: only capitals or quotes make it a title
@@ -585,9 +671,15 @@ def _looks_meant(message: _Message, start: int, end: int, needs_evidence: bool, 
                                           (well_known and _subject_of_sentence(message, start, end)))
     cues = TITLE_CUES | MULTIWORD_TITLE_CUES if end - start >= 2 or title_case else TITLE_CUES
     cued = (start > 0 and tokens[start - 1].norm in cues) or _after_the_movie(tokens, start) or \
-        (title_case and (start, end) in message.listed)
+        _compared_to(tokens, start) or \
+        ((title_case or end - start >= 2) and (start, end) in message.listed)  # "fight club, se7en and zodiac"
     if function_words_only:  # "It", "Up": a capital and a cue ("I like Up"), never "liked it"; "Get Out" mid-sentence
-        return title_case and (cued or (end - start >= 2 and mid_sentence) or _pronoun_as_subject(tokens, start, end))
+        after_verb = start > 0 and tokens[start - 1].norm in TITLE_CUES | WATCHING_CUES
+        phrase_after_verb = end - start >= 2 and after_verb  # "enjoyed get out", never "enjoyed it"
+        return phrase_after_verb or title_case and (cued or (end - start >= 2 and mid_sentence)
+                                                    or _pronoun_as_subject(tokens, start, end))
+    if _called_a_film(message, end) or _with_known_person(message, start, end):
+        return True
     if title_case and (mid_sentence or end - start >= 2 or judged) and \
             not (end - start == 1 and _inside_longer_name(message, start, end)):
         return True
@@ -644,11 +736,25 @@ def _judged_next(tokens: list[Token], end: int) -> bool:
         return False
     following = tokens[end + 1:end + 6]
     for position, token in enumerate(following):
-        if token.norm in OPINION_WORDS:
+        if token.norm in OPINION_WORDS or _graded(token.norm) in OPINION_WORDS:
             return True
         possessor = token.text.lower().endswith(("'s", "’s"))  # "my dad's favorite"
         if token.norm not in FUNCTION_WORDS and token.norm not in INTENSIFIERS and not possessor:
             return False
+    return False
+
+
+def _called_a_film(message: _Message, end: int) -> bool:
+    """ "die hard is a christmas movie", "signs is so underrated": the sentence goes on to say it is a film, in
+    the same sentence (so even in a message without capitals)."""
+    tokens = message.tokens
+    if end >= len(tokens) or tokens[end].norm not in JUDGING_VERBS or tokens[end - 1].norm in INDEFINITE_PRONOUNS:
+        return False
+    for position in range(end + 1, min(len(tokens), end + 6)):
+        if message.sentence_start[position]:
+            return False
+        if singular(tokens[position].norm) in FILM_WORDS:
+            return True
     return False
 
 
@@ -666,10 +772,30 @@ def _named_cast_next(message: _Message, end: int) -> bool:
         tokens[end + 1].text[:1].isupper() and tokens[end + 1].norm not in FUNCTION_WORDS
 
 
+def _with_known_person(message: _Message, start: int, end: int) -> bool:
+    """ "prisoners with hugh jackman": followed by "with" and a person the knowledge index knows, in any case; never
+    a common noun or a verb ("a walk with tom hanks", "to drive with her")."""
+    tokens = message.tokens
+    ordinary = start > 0 and tokens[start - 1].norm in ORDINARY_WORD_BEFORE
+    return end + 1 < len(tokens) and tokens[end].norm in NAMING_WORDS and end + 1 in message.people_at and \
+        not ordinary
+
+
 def _pronoun_as_subject(tokens: list[Token], start: int, end: int) -> bool:
     """ "Her was such a strange love story": an object pronoun before "is"/"was" can only be a title."""
     return end - start == 1 and tokens[start].norm in OBJECT_PRONOUNS and end < len(tokens) and \
         tokens[end].norm in ("is", "was")
+
+
+def _compared_to(tokens: list[Token], start: int) -> bool:
+    """ "something like speed", "movies like heat", "similar to up": what a request is compared to is a film, unless
+    it is one word chat uses all the time, a taste word or an opinion ("like home", "like romance", "like fun")."""
+    if start < 2:
+        return False
+    before, joiner, word = tokens[start - 2].norm, tokens[start - 1].norm, tokens[start].norm
+    compared = (joiner == "like" and before in COMPARED_THINGS) or (joiner == "to" and before == "similar")
+    return compared and word not in OPINION_WORDS and word not in VOCABULARY_WORDS and \
+        zipf_frequency(word, "en") < COMPARED_MAX_ZIPF
 
 
 def _after_the_movie(tokens: list[Token], start: int) -> bool:

@@ -211,11 +211,15 @@ def read_message(text: str, catalog: Catalog) -> Reading:
         return glossed.restore(read_message(glossed.english, catalog))
     tokens = tokenize(text)
     years = read_years(text, catalog)
-    titles = [mention for mention in find_titles(text, catalog) if not inside_any(mention, years.spans)]
     knowledge = knowledge_index(catalog)
     shouting = text.upper() == text  # ALL CAPS: capitals say nothing
     entities = [entity for entity in find_entities(tokens, knowledge, shouting=shouting)
                 if not char_span_inside(tokens, entity.start, entity.end, years.spans)]
+    cast_named = frozenset(item for mention in entities if len(mention.entities) == 1
+                           for entity in mention.entities if entity.kind == "person" for item in knowledge.items(entity))
+    people_at = frozenset(mention.start for mention in entities if mention.entities[0].kind == "person")
+    titles = [mention for mention in find_titles(text, catalog, cast_named=cast_named, people_at=people_at)
+              if not inside_any(mention, years.spans)]
     mentions = _title_mentions(tokens, titles)
     mentions = _entities_over_titles(mentions, entities, tokens, text)
     mentions = [_original_of(mention, tokens, knowledge, catalog) for mention in mentions]
@@ -471,10 +475,29 @@ def _query(text: str, tokens: list[Token], mentions: list[_Mention], judgements:
             and not overlaps((token.start, token.end), year_spans)]
     kept = [position for position in left
             if is_searchable(tokens[position].norm, searchable) or _is_descriptive_term(position, mentions)]
+    named = {p for mention in mentions for p in range(mention.start, mention.end)}
+    kept = sorted(set(kept) | _hyphenated_with(kept, named, text, tokens))  # "feel-good", not "feel"
     unsearched = [tokens[position].text for position in left if position not in kept]
     if not any(len(tokens[p].norm) >= 3 for p in kept):
         return None, unsearched
     return " ".join(text[tokens[run[0]].start:tokens[run[-1]].end] for run in _runs(kept)), unsearched
+
+
+def _hyphenated_with(kept: list[int], named: set[int], text: str, tokens: list[Token]) -> set[int]:
+    """The other parts of hyphenated words a kept word belongs to, chat and opinion words too ("feel-good" for
+    "feel"), unless a title, a name or a taste word took them."""
+    joined = {position for position in range(len(tokens) - 1)
+              if text[tokens[position].end:tokens[position + 1].start] == "-"}  # position and position + 1
+    added: set[int] = set()
+    frontier = set(kept)
+    while frontier:
+        position = frontier.pop()
+        for other in (position - 1, position + 1):
+            pair = min(position, other)
+            if pair in joined and other not in named and other not in added and other not in kept:
+                added.add(other)
+                frontier.add(other)
+    return added
 
 
 def _unread(text: str, tokens: list[Token], mentions: list[_Mention], year_spans: list[tuple[int, int]],
