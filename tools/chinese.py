@@ -332,7 +332,7 @@ def title_matches(text: str, titles: dict[str, str]) -> list[re.Match]:
 
 # What continues a title into a sequel's or an episode's: a number, a colon, "之" (but not 之后, 之前, 之类, 之一…),
 # 第N部; and a number that counts films ("黑客帝国3部都好看": three films, not the third).
-_TITLE_GOES_ON = r"(?![\d０-９:：·]|之(?![后前类一外间中])|第[\d一二三四五六七八九十]|(?<=[\d三])[部集])"
+_TITLE_GOES_ON = r"(?![\d０-９:：·]|之(?![后前类一外间中])|第[\d一二三四五六七八九十]|(?<=\d)[部集])"
 # Inside a title, people write the break between its parts in several ways or not at all: "蝙蝠侠：黑暗骑士",
 # "蝙蝠侠:黑暗骑士", "蝙蝠侠 黑暗骑士", "蝙蝠侠之黑暗骑士", "蝙蝠侠黑暗骑士"; "哈利·波特", "哈利波特".
 _TITLE_BREAKS = "：:·・•"
@@ -421,22 +421,24 @@ def _han_number(written: str) -> int:
 # it is a film; an ordinary use of the word ("他是我的英雄", "我想学功夫", "好好活着") never does. Each pattern is read
 # at the word's edge (before: the text up to it; after: the text from its end).
 _CLAUSE_REST = r"[^，。！？；,.!?;]*"
+_FILM_PARTS = "画面|剧情|结局|配乐|台词|演技|镜头|特效|原声|主题曲|插曲|续集|票房|海报|预告片?|片尾|片头|导演|主演|男主|女主"
 _TITLE_CUES_BEFORE = re.compile(
     r"(?:(?:看|重温|刷|二刷|三刷|再刷)(?:过|了|完了?)(?:[\d一二两三四五六七八九十几好多无数很]+遍)?|重温|二刷|三刷|电影)\s*$")
 _TITLE_CUES_AFTER = re.compile(
     r"^\s*(?:这部|那部|这个电影|那个电影|这片|这一部"  # "英雄这部电影"
     rf"|(?:这种|那种|这类|那类|之类){_CLAUSE_REST}(?:片|电影|作品|动画|剧)"  # "怦然心动那种清新的爱情片"
-    r"|(?:的|里的|中的)?(?:画面|剧情|结局|配乐|台词|演技|镜头|特效|原声|主题曲|插曲|续集|票房|海报|预告片?|片尾|片头"
-    r"|导演|主演|男主|女主)"  # "英雄画面很美", "你的名字的配乐"
+    rf"|(?:的|里的|中的)?(?:{_FILM_PARTS})"  # "英雄画面很美", "你的名字的配乐"
     rf"|是{_CLAUSE_REST}(?:电影|作品|影片|片子|动画|神作)"  # "一一是杨德昌最好的作品"
-    rf"|(?:真|很|太|超)?(?:好看|难看|百看不厌|烧脑)"
+    r"|(?:真|很|太|超)?(?:好看|难看|百看不厌|烧脑)"
     r"|(?:让我|把我|看得我)?(?:看哭|哭|泪目|笑死))")  # "活着让我哭了好久", "你的名字哭死我了"
 # Liked or disliked, and judged as a film in its clause or the next: "我不喜欢英雄，太假了" (not "我喜欢功夫，很酷").
 _OPINION_BEFORE = re.compile(r"(?:喜欢|喜爱|爱看|最爱|超爱|讨厌|受不了)\s*$")
-_JUDGED_AS_FILM = re.compile(r"^[^。！？；.!?;]*?(?:好看|难看|无聊|精彩|感人|拖沓|烂片|太长|冗长|经典|神作|烧脑|催泪|太假"
-                             r"|剧情|画面|配乐|演技|结局)")
-_NAME_ENDS = re.compile(r"[，。！？；：,.!?;:、…~]|(?:和|跟|与|还有|以及|了|吧|啊|呢|吗|呀|嘛|很|真|太|挺|超|特别|非常|也|都|还|"
-                        r"是|让|把|这|那|我|才|就|又|再|后|时|简直|确实|实在|竟然|居然|不|没|以后|之后|以前|一遍|两遍|几遍|[\d一二两三四五六七八九十几好多]+遍)")
+_JUDGED_AS_FILM = re.compile(rf"^[^。！？；.!?;]*?(?:好看|难看|无聊|精彩|感人|拖沓|烂片|太长|冗长|经典|神作|烧脑|催泪|太假"
+                             rf"|{_FILM_PARTS})")
+# Where a name ends: the message's end, a mark, a particle, an adverb, a count of viewings.
+_NAME_ENDS = re.compile(r"[，。！？；：,.!?;:、…~]|(?:和|跟|与|还有|以及|了|吧|啊|呢|吗|呀|嘛|很|真|太|挺|超|特别|非常|也|都|"
+                        r"还|是|让|把|这|那|我|才|就|又|再|后|时|简直|确实|实在|竟然|居然|不|没|以后|之后|以前|"
+                        r"[\d一二两三四五六七八九十几好多]+遍)")
 # Joined to a title that is linked: "周星驰的功夫和少林足球".
 _LIST_JOINT = re.compile(r"^\s*(?:和|跟|与|、|还有|以及|及|或|或者|,|，)\s*$")
 # Someone's X: only a person's ("周星驰的功夫"), not anyone's ("我的英雄"), and not said of their skill ("成龙的功夫很厉害").
@@ -444,7 +446,7 @@ _POSSESSIVE = re.compile(r"的\s*$")
 _PERSON_TAGS = frozenset({"nr", "nrt", "nrfg"})
 _DESCRIBED_AFTER = re.compile(r"^\s*(?:很|真|太|非常|特别|好|挺|超|蛮|十分|相当|厉害|不错|了得|一流)")
 _ORDINARY_BEFORE = re.compile(r"(?:(?:我|你|他|她|它|咱|自己|大家|们)的|[个位名些])\s*$")
-_ORDINARY_AFTER = re.compile(r"^(?:们|的(?!\s*(?:画面|剧情|结局|配乐|台词|演技|镜头|特效|原声|主题曲|插曲|导演|主演)))")
+_ORDINARY_AFTER = re.compile(rf"^(?:们|的(?!\s*(?:{_FILM_PARTS})))")
 
 
 def cued_spans(text: str, aliases: dict[str, str], taken: list[TitleSpan]) -> list[TitleSpan]:
