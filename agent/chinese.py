@@ -34,7 +34,7 @@ from convrec.agent.prompts import render
 from convrec.agent.prose import MAX_SENTENCE_CHARS, allowed_numbers, cited_items, unsupported_words
 from convrec.agent.reading import READ_MAX_TOKENS, reading_messages
 from convrec.catalog.models import Catalog
-from convrec.tools.chinese import gloss, has_chinese, only_glossary, segment, title_matches
+from convrec.tools.chinese import fold_script, gloss, has_chinese, only_glossary, segment, title_matches, title_spans
 from convrec.tools.linking import find_titles, link_title
 from convrec.tools.models import Recommendation
 from convrec.tools.reader import Reading, read_message
@@ -81,7 +81,7 @@ def chinese_llm_reading(llm: LLM, message: str, context: str, catalog: Catalog) 
 def title_candidates(proposals: list, message: str, catalog: Catalog) -> dict[str, list[str]]:
     """Chinese span → the catalog items its English title may be, for spans that pass the checks that need no
     model (see the module's doc)."""
-    known = [(match.start(), match.end()) for match in title_matches(message, catalog.aliases)]
+    known = [(found.start, found.end) for found in title_spans(fold_script(message, catalog.aliases), catalog)]
     found: dict[str, list[str]] = {}
     for proposal in proposals:
         span, english = proposal.zh.strip(), proposal.en.strip()
@@ -89,7 +89,7 @@ def title_candidates(proposals: list, message: str, catalog: Catalog) -> dict[st
             continue
         start = message.index(span)
         if any(begin <= start and start + len(span) <= end for begin, end in known):
-            continue  # the alias table's title (a longer span, "蝙蝠侠：侠影之谜" beside "蝙蝠侠", may still be proposed)
+            continue  # a title found without the model (a longer span, "蝙蝠侠：侠影之谜" beside "蝙蝠侠", may still be proposed)
         if candidates := [c.item_id for c in link_title(english, catalog).candidates[:ROUND_TRIP_CANDIDATES]]:
             found[span] = candidates
     return found

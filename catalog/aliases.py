@@ -4,8 +4,8 @@ A catalog's titles are in one language; people name films in theirs. An alias ta
 never adds an item: every alias must name an item the catalog has. The demo catalog ships a small hand-curated
 Chinese table (`demo/aliases/zh.csv`, its README says how it was made); a user catalog brings its own through the
 manifest (`[aliases] path = "aliases.csv"`, columns `item_id`, `alias`).
-An alias written inside title marks ("《英雄》") links only where the user writes the marks too: the way to name a
-film whose title is an everyday word ("英雄" is also "hero").
+An alias written inside title marks ("《英雄》") is a film whose title is an everyday word ("英雄" is also "hero"): it
+links where the user writes the marks too, or where the sentence shows a film (`tools.chinese.cued_spans`).
 """
 
 from __future__ import annotations

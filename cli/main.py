@@ -369,6 +369,8 @@ def eval_chinese(
     report: Annotated[Path | None, typer.Option("--report", help="folder for chinese.json")] = None,
     split: Annotated[str, typer.Option("--split", help="tune (odd lines) | check (even lines) | all: the "
                                        "first set; heldout: the blind second set; blind: the third")] = "all",
+    cases: Annotated[Path | None, typer.Option("--cases", help="a .jsonl of your own messages instead of a split "
+                                               "(its misses are listed)")] = None,
 ) -> None:
     """Chinese test messages through the agent: titles linked, exclusions kept, replies in Chinese."""
     from convrec.evaluation.chinese import SPLITS
@@ -378,7 +380,7 @@ def eval_chinese(
         raise typer.BadParameter("use none, local or openai", param_hint="--llm")
     if split not in SPLITS:
         raise typer.BadParameter(f"use {', '.join(SPLITS[:-1])} or {SPLITS[-1]}", param_hint="--split")
-    run_chinese(report, llm=llm, model=model, aliases=aliases, prose=prose, split=split)
+    run_chinese(report, llm=llm, model=model, aliases=aliases, prose=prose, split=split, cases_path=cases)
 
 
 def run() -> None:

@@ -11,6 +11,7 @@ measured apart.
 Halves: the odd lines of the file are the `tune` half, the even lines the `check` half (each category is split
 evenly). Work on the Chinese reading may look at the tune half's misses; the check half is reported in aggregate
 only. Every run reports both halves; `--split` runs one.
+`--cases PATH` runs messages of your own in the same format (a tuning set: its misses are listed).
 `--split heldout` runs a second, blind set (tests/data/chinese_messages_heldout.jsonl), written after the first was
 read in full and committed before any tuning on it: reported in aggregate only, like the check half.
 `--split blind` runs a third set (tests/data/chinese_messages_blind.jsonl, 50 messages), written without looking at
@@ -140,12 +141,13 @@ def rates(counts: Counter) -> dict[str, float | int]:
 
 
 def main(report: Path | None, *, llm: str = "none", model: str | None = None, aliases: bool = True,
-         prose: bool = True, split: str = "all") -> dict:
+         prose: bool = True, split: str = "all", cases_path: Path | None = None) -> dict:
     from rich.console import Console
 
     from convrec.evaluation.dialogues import build_eval_agent
 
-    cases = cases_of_split(split)
+    # messages of your own (--cases) are a tuning set: their misses are listed
+    cases = load_cases(cases_path, half="tune") if cases_path else cases_of_split(split)
     console = Console(soft_wrap=True)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="convrec-eval-zh-") as state_dir:
@@ -155,7 +157,7 @@ def main(report: Path | None, *, llm: str = "none", model: str | None = None, al
         result = run_chinese(agent, cases, prose=prose)
         agent.memory.close()
     result["config"] = {"llm": llm, "model": model, "aliases": aliases, "prose": prose,
-                        "split": split}
+                        "split": split if cases_path is None else str(cases_path)}
     result["seconds"] = round(time.perf_counter() - started, 1)
     console.print(f"Chinese messages: {len(cases)} cases, --llm {llm}{'' if aliases else ', no aliases'}",
                   highlight=False)
@@ -173,4 +175,7 @@ def main(report: Path | None, *, llm: str = "none", model: str | None = None, al
         report.mkdir(parents=True, exist_ok=True)
         (report / "chinese.json").write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
         console.print(f"report: {report / 'chinese.json'}", highlight=False)
+    for miss in result["misses"] if cases_path else []:
+        console.print(f"  missed: {miss['text']}  " + " ".join(f"{k}={v}" for k, v in miss.items() if k != "text"),
+                      highlight=False)
     return result

@@ -98,6 +98,7 @@ GLOSSARY: dict[str, str] = {
     **_gloss("老电影 老片 老片子 经典老片 老一点 老一点的 老的", "old movies"),
     **_gloss("不要太老 别太老 不要太老的 别太老的 不太老的", "nothing too old"),
     **_gloss("不要太新 别太新", "nothing too new"),
+    **_gloss("清新 清新的", ""),  # fresh in style, not new in time
     # the sentence's joints
     **_gloss("但是 但 不过 可是 然而", "but"),
     **_gloss("和 跟 与 还有 以及 或者 或 及", "and"),
@@ -162,22 +163,39 @@ def gloss(text: str, catalog: Catalog, titles: dict[str, str] | None = None) -> 
     confirmed against the catalog) on top of the catalog's aliases and the titles found by pinyin."""
     written = text
     text = fold_script(text, catalog.aliases)  # same length: a position in one is the same place in the other
-    known = {**pinyin_titles(text, catalog), **catalog.aliases,
-             **{fold_script(span, catalog.aliases): item_id for span, item_id in (titles or {}).items()}}
     spans: dict[str, str] = {}
     inserted: dict[str, str] = {}
     pieces: list[str] = []
     position = 0
-    for match in title_matches(text, known):
-        item_id = known[_title_key(match.group(0), known)]
-        pieces.append(_gloss_words(text[position:match.start()]))
-        inserted[item_id] = _catalog_title(catalog, item_id)
-        pieces.append(f' "{inserted[item_id]}" ')
-        spans.setdefault(item_id, written[match.start():match.end()])
-        position = match.end()
+    for found in title_spans(text, catalog, titles):
+        pieces.append(_gloss_words(text[position:found.start]))
+        inserted[found.item_id] = _catalog_title(catalog, found.item_id)
+        pieces.append(f' "{inserted[found.item_id]}" ')
+        spans.setdefault(found.item_id, written[found.start:found.end])
+        position = found.end
     pieces.append(_gloss_words(text[position:]))
     english = re.sub(r"\s+", " ", " ".join(pieces)).strip()
     return Gloss(english=topic_first(english), spans=spans, inserted=inserted)
+
+
+@dataclass(frozen=True, order=True)
+class TitleSpan:
+    start: int
+    end: int
+    item_id: str
+
+
+def title_spans(text: str, catalog: Catalog, titles: dict[str, str] | None = None) -> list[TitleSpan]:
+    """Where `text` names catalog titles, in order: aliases (and `titles`, span → item_id) as written; titles found
+    by their pinyin; an alias with a sequel number ("疯狂的麦克斯4", `sequel_spans`); and titles that are everyday
+    words, without title marks where the sentence shows they are titles (`cued_spans`)."""
+    known = {**pinyin_titles(text, catalog), **catalog.aliases,
+             **{fold_script(span, catalog.aliases): item_id for span, item_id in (titles or {}).items()}}
+    found = [TitleSpan(match.start(), match.end(), known[_title_key(match.group(0), known)])
+             for match in title_matches(text, known)]
+    found += sequel_spans(text, known, catalog, found)
+    found += cued_spans(text, catalog.aliases, found)
+    return sorted(found)
 
 
 def _catalog_title(catalog: Catalog, item_id: str) -> str:
@@ -312,8 +330,9 @@ def title_matches(text: str, titles: dict[str, str]) -> list[re.Match]:
     return list(_title_pattern(tuple(sorted(titles, key=len, reverse=True))).finditer(text)) if titles else []
 
 
-# What continues a title into a sequel's or an episode's: a number, a colon, "之" (but not 之后, 之前, 之类, 之一…).
-_TITLE_GOES_ON = r"(?![\d０-９:：·]|之(?![后前类一外间中]))"
+# What continues a title into a sequel's or an episode's: a number, a colon, "之" (but not 之后, 之前, 之类, 之一…),
+# 第N部; and a number that counts films ("黑客帝国3部都好看": three films, not the third).
+_TITLE_GOES_ON = r"(?![\d０-９:：·]|之(?![后前类一外间中])|第[\d一二三四五六七八九十]|(?<=\d)[部集])"
 # Inside a title, people write the break between its parts in several ways or not at all: "蝙蝠侠：黑暗骑士",
 # "蝙蝠侠:黑暗骑士", "蝙蝠侠 黑暗骑士", "蝙蝠侠之黑暗骑士", "蝙蝠侠黑暗骑士"; "哈利·波特", "哈利波特".
 _TITLE_BREAKS = "：:·・•"
@@ -335,9 +354,169 @@ def _without_breaks(name: str) -> str:
 
 @lru_cache(maxsize=8)
 def _title_pattern(titles: tuple[str, ...]) -> re.Pattern:
+    return re.compile(_any_title(titles) + _TITLE_GOES_ON)
+
+
+def _any_title(titles: tuple[str, ...]) -> str:
+    """A pattern for any of `titles` (longest first), its breaks written any way."""
     alternatives = ("".join(_ANY_BREAK if char in _TITLE_BREAKS else re.escape(char) for char in title)
                     for title in titles)
-    return re.compile("(?:" + "|".join(alternatives) + ")" + _TITLE_GOES_ON)
+    return "(?:" + "|".join(alternatives) + ")"
+
+
+# -- sequels: "疯狂的麦克斯4", "玩具总动员第三部" are the Nth film of the series the alias names -------------------------------
+_HAN_NUMBERS = "一二三四五六七八九十"
+_COUNTED = "部集个遍次曲年季星分岁号"  # "黑客帝国3部都好看", "教父三部曲": a count, not a sequel number
+_SEQUEL_NUMBER = (rf"\s*(?:(?P<digits>\d{{1,2}})(?![\d０-９{_COUNTED}])"
+                  rf"|第(?P<nth>\d{{1,2}}|[{_HAN_NUMBERS}]{{1,2}})[部集]"
+                  rf"|(?P<han>[二三四五六七八九])(?![{_HAN_NUMBERS}{_COUNTED}]))")
+
+
+def sequel_spans(text: str, titles: dict[str, str], catalog: Catalog, taken: list[TitleSpan]) -> list[TitleSpan]:
+    """Titles followed by a sequel number that no alias spells: "疯狂的麦克斯4" is the 4th film of the series that
+    疯狂的麦克斯 starts (`knowledge.nth_film`: Mad Max: Fury Road), "玩具总动员第三部" Toy Story 3. Nothing when the
+    catalog cannot tell which film that is (not the first film instead)."""
+    from convrec.tools.knowledge import nth_film
+
+    # "哈利波特1" names the series' first film, so 哈利波特 + a number names the series (哈利波特 alone does not)
+    titles = {**{name[:-1]: item_id for name, item_id in titles.items() if name.endswith("1") and len(name) > 2},
+              **titles}
+    plain = tuple(sorted((name for name in titles if not name.startswith("《")), key=len, reverse=True))
+    found = []
+    for match in _sequel_pattern(plain).finditer(text) if plain else ():
+        if any(span.start < match.end() and match.start() < span.end for span in taken):
+            continue
+        number = match["digits"] or match["nth"] or match["han"]
+        number = int(number) if number.isdigit() else _han_number(number)
+        name = _title_key(match["title"], titles)
+        if (item_id := nth_film(catalog, titles[name], number)) is not None and _agrees(name, titles, catalog):
+            found.append(TitleSpan(match.start(), match.end(), item_id))
+    return found
+
+
+def _agrees(name: str, titles: dict[str, str], catalog: Catalog) -> bool:
+    """The series' order agrees with the numbered names the table has ("X战警2" is X2, which "X-Men …" titles do
+    not name: so the catalog's order of X-Men films is not the table's, and X战警4 links nothing)."""
+    from convrec.tools.knowledge import nth_film
+
+    numbered = {int(other[len(name):]): item_id for other, item_id in titles.items()
+                if other.startswith(name) and other[len(name):].isdigit()}
+    return all(nth_film(catalog, titles[name], number) == item_id for number, item_id in numbered.items())
+
+
+@lru_cache(maxsize=8)
+def _sequel_pattern(titles: tuple[str, ...]) -> re.Pattern:
+    return re.compile(f"(?P<title>{_any_title(titles)}){_SEQUEL_NUMBER}")
+
+
+def _han_number(written: str) -> int:
+    """一 … 十九: "三" → 3, "十二" → 12."""
+    if written.startswith("十"):
+        return 10 + (_HAN_NUMBERS.index(written[1]) + 1 if len(written) > 1 else 0)
+    return _HAN_NUMBERS.index(written[0]) + 1
+
+
+# -- everyday-word titles without title marks ------------------------------------------------------------------------
+# A title that is an everyday word ("《英雄》" in the alias table) links without its marks only where the sentence shows
+# it is a film; an ordinary use of the word ("他是我的英雄", "我想学功夫", "好好活着") never does. Each pattern is read
+# at the word's edge (before: the text up to it; after: the text from its end).
+_CLAUSE_REST = r"[^，。！？；,.!?;]*"
+_FILM_PARTS = "画面|剧情|结局|配乐|台词|演技|镜头|特效|原声|主题曲|插曲|续集|票房|海报|预告片?|片尾|片头|导演|主演|男主|女主"
+_TITLE_CUES_BEFORE = re.compile(
+    r"(?:(?:看|重温|刷|二刷|三刷|再刷)(?:过|了|完了?)(?:[\d一二两三四五六七八九十几好多无数很]+遍)?|重温|二刷|三刷|电影)\s*$")
+_TITLE_CUES_AFTER = re.compile(
+    r"^\s*(?:这部|那部|这个电影|那个电影|这片|这一部"  # "英雄这部电影"
+    rf"|(?:这种|那种|这类|那类|之类){_CLAUSE_REST}(?:片|电影|作品|动画|剧)"  # "怦然心动那种清新的爱情片"
+    rf"|(?:的|里的|中的)?(?:{_FILM_PARTS})"  # "英雄画面很美", "你的名字的配乐"
+    rf"|是{_CLAUSE_REST}(?:电影|作品|影片|片子|动画|神作)"  # "一一是杨德昌最好的作品"
+    r"|(?:真|很|太|超)?(?:好看|难看|百看不厌|烧脑)"
+    r"|(?:让我|把我|看得我)?(?:看哭|哭|泪目|笑死))")  # "活着让我哭了好久", "你的名字哭死我了"
+# Liked or disliked, and judged as a film in its clause or the next: "我不喜欢英雄，太假了" (not "我喜欢功夫，很酷").
+_OPINION_BEFORE = re.compile(r"(?:喜欢|喜爱|爱看|最爱|超爱|讨厌|受不了)\s*$")
+_JUDGED_AS_FILM = re.compile(rf"^[^。！？；.!?;]*?(?:好看|难看|无聊|精彩|感人|拖沓|烂片|太长|冗长|经典|神作|烧脑|催泪|太假"
+                             rf"|{_FILM_PARTS})")
+# Where a name ends: the message's end, a mark, a particle, an adverb, a count of viewings.
+_NAME_ENDS = re.compile(r"[，。！？；：,.!?;:、…~]|(?:和|跟|与|还有|以及|了|吧|啊|呢|吗|呀|嘛|很|真|太|挺|超|特别|非常|也|都|"
+                        r"还|是|让|把|这|那|我|才|就|又|再|后|时|简直|确实|实在|竟然|居然|不|没|以后|之后|以前|"
+                        r"[\d一二两三四五六七八九十几好多]+遍)")
+# Joined to a title that is linked: "周星驰的功夫和少林足球".
+_LIST_JOINT = re.compile(r"^\s*(?:和|跟|与|、|还有|以及|及|或|或者|,|，)\s*$")
+# Someone's X: only a person's ("周星驰的功夫"), not anyone's ("我的英雄"), and not said of their skill ("成龙的功夫很厉害").
+_POSSESSIVE = re.compile(r"的\s*$")
+_PERSON_TAGS = frozenset({"nr", "nrt", "nrfg"})
+_DESCRIBED_AFTER = re.compile(r"^\s*(?:很|真|太|非常|特别|好|挺|超|蛮|十分|相当|厉害|不错|了得|一流)")
+_ORDINARY_BEFORE = re.compile(r"(?:(?:我|你|他|她|它|咱|自己|大家|们)的|[个位名些])\s*$")
+_ORDINARY_AFTER = re.compile(rf"^(?:们|的(?!\s*(?:{_FILM_PARTS})))")
+
+
+def cued_spans(text: str, aliases: dict[str, str], taken: list[TitleSpan]) -> list[TitleSpan]:
+    """Titles that are everyday words ("《英雄》" in the alias table) written without title marks, where the sentence
+    shows they are titles: after a watch verb (看过英雄, 重温了活着, 电影英雄), before a film word (英雄这部电影,
+    怦然心动那种爱情片, 英雄的配乐, 一一是…最好的作品, 你的名字哭死我了), as someone's (张艺谋的英雄), or listed with a
+    linked title (功夫和少林足球). The word must be a whole word (jieba) and not an ordinary use (我的英雄, 英雄们)."""
+    bare = {alias[1:-1]: item_id for alias, item_id in aliases.items()
+            if alias.startswith("《") and alias.endswith("》") and len(alias) > 2 and alias[1:-1] not in aliases}
+    if not bare:
+        return []
+    edges = _word_edges(text)
+    candidates = []
+    for name in sorted(bare, key=len, reverse=True):
+        for match in re.finditer(re.escape(name), text):
+            start, end = match.span()
+            if start in edges and end in edges and not any(
+                    span.start < end and start < span.end for span in [*taken, *candidates]):
+                candidates.append(TitleSpan(start, end, bare[name]))
+    candidates = [span for span in candidates if not _ORDINARY_BEFORE.search(text[:span.start])
+                  and not _ORDINARY_AFTER.match(text[span.end:])]
+    found = [span for span in candidates if _TITLE_CUES_AFTER.match(text[span.end:]) or (
+        _ends_a_name(text, span) and (_TITLE_CUES_BEFORE.search(text[:span.start]) or _persons_work(text, span)
+                                      or _judged(text, span)))]
+    while True:  # a list grows from any linked title it holds
+        linked = [*taken, *found]
+        listed = [span for span in candidates if span not in found and _ends_a_name(text, span) and any(
+            _LIST_JOINT.match(text[a.end:b.start]) for a, b in ((span, other) if span < other else (other, span)
+                                                                  for other in linked))]
+        if not listed:
+            return sorted(found)
+        found += listed
+
+
+def _ends_a_name(text: str, span: TitleSpan) -> bool:
+    """The word is the whole name, not the start of a longer one the table lacks ("看了唐人街探案", "电影英雄本色"):
+    what follows is the message's end, a mark, a particle, an adverb or a word the glossary knows."""
+    rest = text[span.end:].lstrip()
+    return not rest or _NAME_ENDS.match(rest) is not None or any(
+        rest.startswith(word) for word in segment(rest[:6])[:1] if word in GLOSSARY)
+
+
+def _judged(text: str, span: TitleSpan) -> bool:
+    """ "我不喜欢英雄，太假了": an opinion verb before, a film's qualities judged in the clause or the next one."""
+    if not _OPINION_BEFORE.search(text[:span.start]):
+        return False
+    rest = re.split(r"[，,]", text[span.end:], maxsplit=2)
+    return _JUDGED_AS_FILM.match("，".join(rest[:2])) is not None
+
+
+def _persons_work(text: str, span: TitleSpan) -> bool:
+    """ "张艺谋的英雄": the word before 的 is a person's name (jieba's part of speech), and what follows is not a
+    description of the word itself ("小明的功夫很好")."""
+    before = text[:span.start]
+    if not _POSSESSIVE.search(before) or _DESCRIBED_AFTER.match(text[span.end:]):
+        return False
+    words = list(_tagger().cut(before.rstrip().removesuffix("的")))
+    return bool(words) and words[-1].flag in _PERSON_TAGS and has_chinese(words[-1].word)
+
+
+def _word_edges(text: str) -> set[int]:
+    """Where jieba's words of `text` start and end."""
+    return {edge for _, start, end in _segmenter().tokenize(text) for edge in (start, end)}
+
+
+@lru_cache(maxsize=1)
+def _tagger():
+    import jieba.posseg
+
+    return jieba.posseg.POSTokenizer(_segmenter())
 
 
 # Chinese often names the thing first and gives the opinion last ("恐怖片我不看", "这部我不喜欢", "科幻片就算了"); the

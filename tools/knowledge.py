@@ -27,7 +27,7 @@ from rapidfuzz import fuzz, process
 from wordfreq import zipf_frequency
 
 from convrec.catalog.models import Catalog
-from convrec.tools.textnorm import COMMON_WORDS, FUNCTION_WORDS, Token, longest_matches, words
+from convrec.tools.textnorm import COMMON_WORDS, FUNCTION_WORDS, Token, longest_matches, spoken_title, words
 from convrec.tools.vocabulary import singular
 
 EntityKind = Literal["person", "collection"]
@@ -331,3 +331,79 @@ def _meant(entity: Entity, tokens: list[Token], start: int, end: int, shouting: 
         return end - start >= 2 or capitalised or before in PERSON_BEFORE or after in COLLECTION_CUES or liked_by_name
     cued = after in COLLECTION_CUES or (before == "the" and after in COLLECTION_CUES)
     return cued or (capitalised and end - start >= 2)
+
+
+# --- the Nth film of a series ----------------------------------------------------------------------------------------
+
+SEQUEL_MIN_SHARE = 0.1  # a film counts in a series' order only with this share of its first film's ratings (no shorts)
+_ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
+             "ninth": 9, "tenth": 10}
+
+
+def nth_film(catalog: Catalog, item_id: str, number: int) -> str | None:
+    """The `number`th film of the series that starts with `item_id` ("Mad Max", 4 → Mad Max: Fury Road), or None
+    when the catalog cannot tell: a film whose title carries the number after the series name wins ("Toy Story 3",
+    "Rocky III", "Shrek the Third", "Road Warrior, The (Mad Max 2)"); otherwise the films named after the series, from
+    `item_id` on, in order of release, if that order is certain (distinct years, every numbered title in its place,
+    `item_id` first; a film with fewer than SEQUEL_MIN_SHARE of the first's ratings, a short or a TV special, is left
+    out). A wrong film is worse than none."""
+    from convrec.tools.linking import canonical, title_names
+
+    if item_id not in catalog or number < 1:
+        return None
+    if number == 1:
+        return item_id  # the film people name the series by
+    prefix = _series_name(catalog, item_id)
+    if not prefix:
+        return None
+    first_year = catalog.items.at[item_id, "year"]
+    members: dict[str, int | None] = {}  # item → the number its title carries (None: none)
+    for other, title in catalog.items["title"].items():
+        said = [canonical(_name_words(name), typed=False) for name in title_names(str(title))]
+        numbers = [_number_after(name, prefix) for name in said if name[:len(prefix)] == prefix]
+        if numbers:
+            members[str(other)] = next((n for n in numbers if n is not None), None)
+    carrying = [other for other, carried in members.items() if carried == number]
+    if len(carrying) == 1:
+        return carrying[0]
+    if carrying or first_year != first_year:  # two films carry it; or no year to order by
+        return None
+    least = SEQUEL_MIN_SHARE * catalog.popularity.get(item_id, 0)
+    ordered = sorted((catalog.items.at[other, "year"], other) for other in members
+                     if other == item_id or (catalog.items.at[other, "year"] >= first_year
+                                             and catalog.popularity.get(other, 0) >= least))
+    years = [year for year, _ in ordered]
+    if not ordered or ordered[0][1] != item_id or len(set(years)) < len(years) or number > len(ordered):
+        return None
+    if any(members[other] not in (None, place) for place, (_, other) in enumerate(ordered, start=1)):
+        return None
+    return ordered[number - 1][1]
+
+
+def _series_name(catalog: Catalog, item_id: str) -> list[str]:
+    """The words a series is named by: the shortest of the film's own title and the title-stem collections it is in
+    ("Harry Potter" for "Harry Potter and the Sorcerer's Stone")."""
+    from convrec.tools.linking import canonical, title_names
+
+    own = canonical(_name_words(title_names(str(catalog.items.at[item_id, "title"]))[0]), typed=False)
+    stems = [canonical(_name_words(entity.name), typed=False) for entity in knowledge_index(catalog).entities_of(item_id)
+             if entity.kind == "collection"]
+    return min([own, *(stem for stem in stems if stem and own[:len(stem)] == stem)], key=len)
+
+
+def _name_words(name: str) -> list[str]:
+    """A title's words as people say them, without a leading article: "Matrix, The" → matrix."""
+    said = words(spoken_title(name))
+    return said[1:] if said[:1] in (["the"], ["a"], ["an"]) and len(said) > 1 else said
+
+
+def _number_after(name: list[str], prefix: list[str]) -> int | None:
+    """The number right after the series name: "toy story 3", "shrek the third", "godfather 2" (canonical)."""
+    rest = name[len(prefix):]
+    if rest[:1] == ["the"]:
+        rest = rest[1:]
+    if not rest:
+        return None
+    if rest[0].isdigit():
+        return int(rest[0])
+    return _ORDINALS.get(rest[0])

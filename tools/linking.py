@@ -416,6 +416,12 @@ def _title_keys(title: str) -> list[tuple[str, float]]:
     return keys
 
 
+def title_names(title: str) -> list[str]:
+    """A catalog title's names: itself and its alternates in parentheses ("Road Warrior, The (Mad Max 2)")."""
+    main, alternates = _split_alternates(title)
+    return [main, *alternates]
+
+
 def _split_alternates(title: str) -> tuple[str, list[str]]:
     """ "Amelie (Fabuleux destin d'Amélie Poulain, Le)" → ("Amelie", ["Fabuleux destin d'Amélie Poulain, Le"])."""
     alternates = []
