@@ -20,6 +20,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from convrec.catalog.models import Catalog
+from convrec.tools.knowledge import nth_film
 from convrec.tools.linking import link_title
 from convrec.tools.textnorm import fold, longest_matches, spoken_title
 
@@ -376,8 +377,6 @@ def sequel_spans(text: str, titles: dict[str, str], catalog: Catalog, taken: lis
     """Titles followed by a sequel number that no alias spells: "疯狂的麦克斯4" is the 4th film of the series that
     疯狂的麦克斯 starts (`knowledge.nth_film`: Mad Max: Fury Road), "玩具总动员第三部" Toy Story 3. Nothing when the
     catalog cannot tell which film that is (not the first film instead)."""
-    from convrec.tools.knowledge import nth_film
-
     # "哈利波特1" names the series' first film, so 哈利波特 + a number names the series (哈利波特 alone does not)
     titles = {**{name[:-1]: item_id for name, item_id in titles.items() if name.endswith("1") and len(name) > 2},
               **titles}
@@ -397,8 +396,6 @@ def sequel_spans(text: str, titles: dict[str, str], catalog: Catalog, taken: lis
 def _agrees(name: str, titles: dict[str, str], catalog: Catalog) -> bool:
     """The series' order agrees with the numbered names the table has ("X战警2" is X2, which "X-Men …" titles do
     not name: so the catalog's order of X-Men films is not the table's, and X战警4 links nothing)."""
-    from convrec.tools.knowledge import nth_film
-
     numbered = {int(other[len(name):]): item_id for other, item_id in titles.items()
                 if other.startswith(name) and other[len(name):].isdigit()}
     return all(nth_film(catalog, titles[name], number) == item_id for number, item_id in numbered.items())

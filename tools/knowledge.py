@@ -27,6 +27,7 @@ from rapidfuzz import fuzz, process
 from wordfreq import zipf_frequency
 
 from convrec.catalog.models import Catalog
+from convrec.tools.linking import canonical, title_names
 from convrec.tools.textnorm import COMMON_WORDS, FUNCTION_WORDS, Token, longest_matches, spoken_title, words
 from convrec.tools.vocabulary import singular
 
@@ -347,8 +348,6 @@ def nth_film(catalog: Catalog, item_id: str, number: int) -> str | None:
     `item_id` on, in order of release, if that order is certain (distinct years, every numbered title in its place,
     `item_id` first; a film with fewer than SEQUEL_MIN_SHARE of the first's ratings, a short or a TV special, is left
     out). A wrong film is worse than none."""
-    from convrec.tools.linking import canonical, title_names
-
     if item_id not in catalog or number < 1:
         return None
     if number == 1:
@@ -383,8 +382,6 @@ def nth_film(catalog: Catalog, item_id: str, number: int) -> str | None:
 def _series_name(catalog: Catalog, item_id: str) -> list[str]:
     """The words a series is named by: the shortest of the film's own title and the title-stem collections it is in
     ("Harry Potter" for "Harry Potter and the Sorcerer's Stone")."""
-    from convrec.tools.linking import canonical, title_names
-
     own = canonical(_name_words(title_names(str(catalog.items.at[item_id, "title"]))[0]), typed=False)
     stems = [canonical(_name_words(entity.name), typed=False) for entity in knowledge_index(catalog).entities_of(item_id)
              if entity.kind == "collection"]
