@@ -200,6 +200,15 @@ class TitleIndex:
         return len(span) <= 4 and all(word.isdigit() or word in self.everyday_words or singular(word) in
                                       self.everyday_words for word in span)
 
+    def candidate(self, item: str, confidence: float) -> LinkCandidate:
+        return LinkCandidate(item_id=item, title=self.labels[item], year=self.years.get(item),
+                             popularity=self.popularity.get(item, 0), confidence=confidence)
+
+    def linked(self, item: str, query: str, confidence: float) -> LinkResult:
+        """`query` linked to `item` alone."""
+        return LinkResult(query=query, decision="linked", candidates=[self.candidate(item, confidence)],
+                          confidence=confidence)
+
     def items_with_word(self, word: str) -> set[str]:
         """Items with a title (or alternate title) that has `word`."""
         return {item for position in self.postings.get(word, ()) for item in self.keys[self.key_list[position]]}
@@ -532,9 +541,7 @@ def _decide(query: str, index: TitleIndex, matches: dict[str, _Match], year: int
         contenders = [top_pop, *(index.popularity.get(item, 0) for item, _ in rivals)]
         decision, confidence = "ambiguous", top.quality * (top_pop + 1) / sum(pop + 1 for pop in contenders)
     shown = ranked[:max(limit, len(rivals) + 1)] if decision == "ambiguous" else ranked[:limit]
-    candidates = [LinkCandidate(item_id=item, title=index.labels[item], year=index.years.get(item),
-                                popularity=index.popularity.get(item, 0), confidence=round(min(match.quality, 1.0), 4))
-                  for item, match in shown]
+    candidates = [index.candidate(item, round(min(match.quality, 1.0), 4)) for item, match in shown]
     return LinkResult(query=query, decision=decision, candidates=candidates, confidence=round(confidence, 4))
 
 
@@ -591,11 +598,7 @@ def _narrowed_by_next_word(message: _Message, found: tuple[int, int, LinkResult]
     narrowed = [item for item in index.extensions(key) if any(word in other.split() for other in index.item_keys[item])]
     if len(narrowed) != 1:
         return found
-    item = narrowed[0]
-    candidate = LinkCandidate(item_id=item, title=index.labels[item], year=index.years.get(item),
-                              popularity=index.popularity.get(item, 0), confidence=LINK_MIN)
-    span = message.text[tokens[start].start:tokens[end].end]
-    return start, end + 1, LinkResult(query=span, decision="linked", candidates=[candidate], confidence=LINK_MIN)
+    return start, end + 1, index.linked(narrowed[0], message.text[tokens[start].start:tokens[end].end], LINK_MIN)
 
 
 def _distinctive_words(tokens: list[Token], index: TitleIndex,
@@ -613,10 +616,7 @@ def _distinctive_words(tokens: list[Token], index: TitleIndex,
         top = index.popularity.get(ranked[0], 0)
         runner_up = index.popularity.get(ranked[1], 0) if len(ranked) > 1 else 0
         if top >= WELL_KNOWN_RATINGS and runner_up * NEAR_RATIO < top:
-            candidate = LinkCandidate(item_id=ranked[0], title=index.labels[ranked[0]], year=index.years.get(ranked[0]),
-                                      popularity=top, confidence=DISTINCTIVE_CONFIDENCE)
-            found.append((position, position + 1, LinkResult(query=token.text, decision="linked",
-                                                             candidates=[candidate], confidence=DISTINCTIVE_CONFIDENCE)))
+            found.append((position, position + 1, index.linked(ranked[0], token.text, DISTINCTIVE_CONFIDENCE)))
     return found
 
 
@@ -732,10 +732,9 @@ def _judged_next(tokens: list[Token], end: int) -> bool:
     """ "Heat was boring", "Cats is my son's favorite": a capitalized word the sentence goes on to judge is a title.
 
     The judgement opens what follows the verb, after small words only: "Life is too short for bad movies" is chat."""
-    if end >= len(tokens) or tokens[end].norm not in JUDGING_VERBS or tokens[end - 1].norm in INDEFINITE_PRONOUNS:
+    if not _judging_verb_at(tokens, end):
         return False
-    following = tokens[end + 1:end + 6]
-    for position, token in enumerate(following):
+    for token in tokens[end + 1:end + 6]:
         if token.norm in OPINION_WORDS or _graded(token.norm) in OPINION_WORDS:
             return True
         possessor = token.text.lower().endswith(("'s", "’s"))  # "my dad's favorite"
@@ -744,11 +743,16 @@ def _judged_next(tokens: list[Token], end: int) -> bool:
     return False
 
 
+def _judging_verb_at(tokens: list[Token], end: int) -> bool:
+    """ "is", "was", "won" right after the span, which is not "nothing"/"something" ("Nothing is better than …")."""
+    return end < len(tokens) and tokens[end].norm in JUDGING_VERBS and tokens[end - 1].norm not in INDEFINITE_PRONOUNS
+
+
 def _called_a_film(message: _Message, end: int) -> bool:
     """ "die hard is a christmas movie", "signs is so underrated": the sentence goes on to say it is a film, in
     the same sentence (so even in a message without capitals)."""
     tokens = message.tokens
-    if end >= len(tokens) or tokens[end].norm not in JUDGING_VERBS or tokens[end - 1].norm in INDEFINITE_PRONOUNS:
+    if not _judging_verb_at(tokens, end):
         return False
     for position in range(end + 1, min(len(tokens), end + 6)):
         if message.sentence_start[position]:

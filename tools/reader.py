@@ -25,7 +25,7 @@ from convrec.catalog.models import Catalog
 from convrec.tools.chinese import gloss, has_chinese
 from convrec.tools.knowledge import (COLLECTION_CUES, EntityMention, Knowledge, find_entities, is_searchable,
                                     knowledge_index)
-from convrec.tools.linking import LinkCandidate, LinkResult, TitleMention, find_titles, is_quoted
+from convrec.tools.linking import LinkCandidate, TitleMention, find_titles, is_quoted, title_index
 from convrec.tools.models import Constraints, Era
 from convrec.tools.textnorm import FUNCTION_WORDS, Token, sentence_starts, tokenize
 from convrec.tools.vocabulary import TermMatch, find_terms
@@ -292,13 +292,8 @@ def _original_of(mention: _Mention, tokens: list[Token], knowledge: Knowledge, c
              if item_id in catalog and (year := catalog.items.at[item_id, "year"]) == year]  # NaN ≠ NaN
     if not dated:
         return mention
-    item_id = min(dated)[1]
-    item = catalog.item(item_id)
-    candidate = LinkCandidate(item_id=item_id, title=item.label, year=item.year,
-                              popularity=int(catalog.popularity.get(item_id, 0)), confidence=1.0)
     title = TitleMention(span=entity.span, start=tokens[mention.start].start, end=tokens[mention.end - 1].end,
-                         result=LinkResult(query=entity.span, decision="linked", candidates=[candidate],
-                                           confidence=1.0))
+                         result=title_index(catalog).linked(min(dated)[1], entity.span, 1.0))
     return _Mention(mention.start - 1, mention.end, title=title)
 
 
