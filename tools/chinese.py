@@ -407,10 +407,11 @@ def _sequel_pattern(titles: tuple[str, ...]) -> re.Pattern:
 
 
 def _han_number(written: str) -> int:
-    """一 … 十九: "三" → 3, "十二" → 12."""
-    if written.startswith("十"):
-        return 10 + (_HAN_NUMBERS.index(written[1]) + 1 if len(written) > 1 else 0)
-    return _HAN_NUMBERS.index(written[0]) + 1
+    """一 … 九十九: "三" → 3, "十二" → 12, "二十" → 20."""
+    if "十" not in written:
+        return _DIGITS.index(written)
+    tens, _, ones = written.partition("十")
+    return (_DIGITS.index(tens) if tens else 1) * 10 + (_DIGITS.index(ones) if ones else 0)
 
 
 # -- everyday-word titles without title marks ------------------------------------------------------------------------
