@@ -35,11 +35,14 @@ EXCERPT_WORDS = 14
 EXCERPT_TAGS = 3
 NOT_GENRES = frozenset({"IMAX", "(no genres listed)"})  # how it was shown, or nothing: not what the film is
 # A sentence ends at . ! ? before a capital, but not after an initial or a title ("M. Night", "Douglas S. Cook").
-_SENTENCE_END = re.compile(r"(?<=[.!?])(?<!\b[A-Z]\.)(?<!\bMr\.)(?<!\bDr\.)(?<!\bSt\.)(?<!\bJr\.)(?<!\bMrs\.)"
+_ABBREVIATED = (r"[A-Z]", "Mr", "Dr", "St", "Jr", "Mrs")  # an initial, a title: their full stop ends nothing
+_NOT_AN_ABBREVIATION = "".join(rf"(?<!\b{abbreviated})" for abbreviated in _ABBREVIATED)  # what a full stop follows
+_NOT_AFTER_ABBREVIATION = "".join(rf"(?<!\b{abbreviated}\.)" for abbreviated in _ABBREVIATED)  # what follows it
+_SENTENCE_END = re.compile(rf"(?<=[.!?]){_NOT_AFTER_ABBREVIATION}"
                            r"\s+(?=[A-Z\"(])")
 # A clause ends at , ; or a full stop, but not at an initial's ("the hairy James P. Sullivan", "J. R. R. Tolkien").
 # A subordinate clause ("… at Hogwarts as he receives a mysterious") ends one too, before its conjunction.
-_CLAUSE_END = re.compile(r"[,;]|(?<!\b[A-Z])(?<!\bMr)(?<!\bDr)(?<!\bSt)(?<!\bJr)(?<!\bMrs)\.(?=\s)"
+_CLAUSE_END = re.compile(rf"[,;]|{_NOT_AN_ABBREVIATION}\.(?=\s)"
                          r"|\s(?=(?:as|who|whom|which|when|while|where|after|before|until|because)\s)")
 # Where a model sentence may be cut back to its opening clause: punctuation, or before a word that starts a clause.
 _SALVAGE_CUT = re.compile(r"[,;:\u2014]|\s(?=(?:about|with|that|who|whom|which|where|when|while|as|and|but|just|"
