@@ -164,6 +164,32 @@ def test_chat_that_opens_like_a_judged_title_is_not_one(demo, text):
     assert _linked(text, demo) == []
 
 
+@pytest.mark.parametrize("text", [
+    "we're having a movie night with my cousins, anything fun?",  # "a movie X" is a kind of X, not "the movie X"
+    "I need a movie. One that makes me laugh",  # "movie" ends the sentence before
+    "I Love sci-fi and We Like big explosions",  # one word after "I"/"we" is a verb, capitals or not
+    "my brother loved Buddy Trip last summer",  # a word of a longer capitalised name, after a cue
+    "have you seen Once Upon a Time yet?",
+    "something with good vibes for a sunday",  # a film with few ratings and a word English uses: a sign needed
+    "hitchcock never disappoints",
+    "the band was playing the score live",  # "the" and a frequent word: chat
+    "I also liked M lol",  # one letter is no title (M, 1931, needs "the movie M")
+])
+def test_words_that_only_look_like_titles_link_nothing(demo, text):
+    assert _linked(text, demo) == []
+
+
+@pytest.mark.parametrize("text, labels", [
+    ("the movie Z was great", ["Z (1969)"]),  # one letter after "the movie"
+    ("that film Network stayed with me", ["Network (1976)"]),
+    ("i liked boyhood", ["Boyhood (2014)"]),  # a rarer word after a cue
+    ("i loved the score", ["Score, The (2001)"]),
+    ("movies like Aliens  Life or District 9", ["Aliens (1986)", "District 9 (2009)"]),  # well known: no longer name
+])
+def test_titles_that_pass_those_checks(demo, text, labels):
+    assert [demo.item(item_id).label for item_id in _linked(text, demo)] == labels
+
+
 def test_the_movie_is_no_title_of_its_own(demo):
     assert [demo.item(item_id).label for item_id in _linked("I love the movie Twister", demo)] == ["Twister (1996)"]
 
