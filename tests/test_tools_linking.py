@@ -173,6 +173,7 @@ def test_chat_that_opens_like_a_judged_title_is_not_one(demo, text):
     "something with good vibes for a sunday",  # a film with few ratings and a word English uses: a sign needed
     "hitchcock never disappoints",
     "the band was playing the score live",  # "the" and a frequent word: chat
+    "a movie about a boy and his dog",  # after "about": what a film is about (A Boy and His Dog is a title)
     "I also liked M lol",  # one letter is no title (M, 1931, needs "the movie M")
 ])
 def test_words_that_only_look_like_titles_link_nothing(demo, text):

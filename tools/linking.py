@@ -667,7 +667,11 @@ def _looks_meant(message: _Message, start: int, end: int, needs_evidence: bool, 
     """
     tokens = message.tokens
     quoted = is_quoted(message.text, tokens[start].start, tokens[end - 1].end)
-    if quoted or dated or not needs_evidence:  # dated: "heat 1995", or its cast named ("room with brie larson")
+    if quoted or dated:  # dated: "heat 1995", or its cast named ("room with brie larson")
+        return True
+    if _described(message, start, end):
+        return False
+    if not needs_evidence:
         return True
     if end < len(tokens) and tokens[end].norm in CATEGORY_NOUNS:
         return False
@@ -816,6 +820,15 @@ def _compared_to(tokens: list[Token], start: int) -> bool:
     compared = (joiner == "like" and before in COMPARED_THINGS) or (joiner == "to" and before == "similar")
     return compared and word not in OPINION_WORDS and word not in VOCABULARY_WORDS and \
         zipf_frequency(word, "en") < COMPARED_MAX_ZIPF
+
+
+def _described(message: _Message, start: int, end: int) -> bool:
+    """ "a movie about a boy and his dog": lower-case words after "about" say what a film is about, unless the
+    question offers a title ("what about up?")."""
+    tokens = message.tokens
+    about = start - 1 - (start >= 1 and tokens[start - 1].norm in ARTICLES)  # "about the titanic"
+    return about >= 1 and tokens[about].norm == "about" and tokens[about - 1].norm not in ("what", "how") and \
+        not (not message.shouting and _title_cased(tokens[start:end]))
 
 
 def _after_the_movie(message: _Message, start: int) -> bool:

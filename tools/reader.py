@@ -162,6 +162,9 @@ similar other others anymore later put putting hii
 """.split())
 
 _QUOTED = re.compile(r"[\"“«][^\"“”«»]{2,60}[\"”»]")
+COMPANY_PREPOSITIONS = frozenset({"with", "for"})
+SPEAKER_POSSESSIVES = frozenset({"my", "our"})
+COMPANY_WORDS = 2  # "my little brother"
 _INTERJECTION = re.compile(r"(?:h+a+)+h*|(?:l+o+l+)+|y+e+s+|y+a+y+|o+k+|h+m+|o+h+|w+o+w+|a+w+|u+g+h+")
 GREETINGS = frozenset({"hi", "hello", "hey", "hiya", "howdy", "aloha", "greetings", "yo", "morning", "evening",
                        "afternoon", "sup", "hola"})
@@ -456,7 +459,7 @@ def _query(text: str, tokens: list[Token], mentions: list[_Mention], judgements:
     """The descriptive words left once titles, plain genre words, years, opinions and chat are taken out, and only
     words informative about the catalog (`knowledge.searchable_words`); None when nothing informative is left.
     Also the left-over words that were not informative enough ("work", "huge")."""
-    dropped = {p for cue in cues for p in range(cue.start, cue.end)}
+    dropped = {p for cue in cues for p in range(cue.start, cue.end)} | _company(tokens)
     for mention, judgement in zip(mentions, judgements):
         if mention.title or mention.entity or not mention.term.descriptive or judgement.polarity == "disliked":
             cue_after = bool(mention.entity) and mention.end < len(tokens) and \
@@ -476,6 +479,16 @@ def _query(text: str, tokens: list[Token], mentions: list[_Mention], judgements:
     if not any(len(tokens[p].norm) >= 3 for p in kept):
         return None, unsearched
     return " ".join(text[tokens[run[0]].start:tokens[run[-1]].end] for run in _runs(kept)), unsearched
+
+
+def _company(tokens: list[Token]) -> set[int]:
+    """Who the film is watched with or for ("with my sisters", "for our son", "with my new boyfriend"): the
+    audience, not what the film is about, so never a search word (measured: "sisters" searched Sisters)."""
+    company: set[int] = set()
+    for position in range(len(tokens) - 2):
+        if tokens[position].norm in COMPANY_PREPOSITIONS and tokens[position + 1].norm in SPEAKER_POSSESSIVES:
+            company.update(range(position + 2, min(len(tokens), position + 2 + COMPANY_WORDS)))
+    return company
 
 
 def _hyphenated_with(kept: list[int], named: set[int], text: str, tokens: list[Token]) -> set[int]:
