@@ -42,6 +42,15 @@ def test_taste_words_map_to_catalog_genres(demo, phrase, genres):
     assert genres_for(phrase, demo) == genres
 
 
+@pytest.mark.parametrize("phrase, genres", [
+    ("a good romatic comedy", ["Comedy", "Romance"]), ("any horor?", ["Horror"]), ("i like comedu", ["Comedy"]),
+    ("a thriler", ["Thriller"]), ("documentrys", ["Documentary"]),
+    ("a comet crash", []), ("tall", []),  # words English knows, or too short, are never stretched to a genre
+])
+def test_misspelt_taste_words_still_map(demo, phrase, genres):
+    assert genres_for(phrase, demo) == genres
+
+
 def test_only_genres_the_catalog_has(request):
     tiny = load_catalog(request.config.rootpath / "tests" / "fixtures" / "tiny_ml")
     assert set(genres_for("film noir, westerns, musicals, horror and comedy", tiny)) <= set(tiny.genres)

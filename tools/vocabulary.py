@@ -8,10 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rapidfuzz import fuzz, process
+from wordfreq import zipf_frequency
+
 from convrec.catalog.models import Catalog
 from convrec.tools.textnorm import Token, longest_matches, tokenize, words
 
 MAX_PHRASE_WORDS = 4
+TYPO_MIN_LENGTH = 5
+TYPO_MAX_ZIPF = 1.5  # "comedu", "romatic": unknown to English; "comet" (3.6) is a word of its own
+TYPO_MIN_RATIO = 80  # one letter wrong in six ("comedu", 83)
 
 
 @dataclass(frozen=True)
@@ -99,7 +105,7 @@ class TermMatch:
 def find_terms(tokens: list[Token], catalog: Catalog, *, skip: set[int] = frozenset()) -> list[TermMatch]:
     """Genre terms in `tokens`, longest first, never using a token position in `skip` (e.g. inside a title)."""
     table = term_table(catalog)
-    folded = [singular(token.norm) for token in tokens]
+    folded = [_spelled(singular(token.norm), table) for token in tokens]
     return longest_matches(len(tokens), lambda position: _longest_term_at(tokens, folded, position, table, skip))
 
 
@@ -129,6 +135,16 @@ def _build_table(catalog_genres: list[str]) -> dict[tuple[str, ...], Term]:
         if key and key not in table:
             table[key] = Term((genre,), (genre,))
     return table
+
+
+def _spelled(word: str, table: dict[tuple[str, ...], Term]) -> str:
+    """A misspelt taste word as the vocabulary spells it ("romatic" → "romantic", "horor" → "horror", "comedu" →
+    "comedy"): only words English does not know, of at least TYPO_MIN_LENGTH letters, with the same first letter."""
+    if len(word) < TYPO_MIN_LENGTH or (word,) in table or zipf_frequency(word, "en") >= TYPO_MAX_ZIPF:
+        return word
+    words_of_one = [key[0] for key in table if len(key) == 1 and key[0][:1] == word[:1]]
+    best = process.extractOne(word, words_of_one, scorer=fuzz.ratio, score_cutoff=TYPO_MIN_RATIO)
+    return best[0] if best else word
 
 
 def _phrase_key(phrase: str) -> tuple[str, ...]:
