@@ -699,7 +699,8 @@ def _looks_meant(message: _Message, start: int, end: int, needs_evidence: bool, 
         phrase_after_verb = end - start >= 2 and after_verb  # "enjoyed get out", never "enjoyed it"
         return phrase_after_verb or title_case and (cued or (end - start >= 2 and mid_sentence)
                                                     or _pronoun_as_subject(tokens, start, end))
-    if _called_a_film(message, end) or _with_known_person(message, start, end):
+    if _called_a_film(message, end) or _with_known_person(message, start, end) or \
+            (well_known and _judged_opening(message, start, end)):
         return True
     if title_case and (mid_sentence or end - start >= 2 or judged):
         return True
@@ -787,6 +788,18 @@ def _subject_of_sentence(message: _Message, start: int, end: int) -> bool:
     tokens = message.tokens
     return message.sentence_start[start] and end < len(tokens) and tokens[end].norm in SUBJECT_VERBS and \
         tokens[start].norm not in INDEFINITE_PRONOUNS
+
+
+def _judged_opening(message: _Message, start: int, end: int) -> bool:
+    """ "clue is the funniest murder mystery", "arrival made me cry": a well-known title that opens a sentence which
+    goes on to judge it, or to say what it did to the speaker, even in lower case; not a word chat uses all the time
+    ("life is good", "home is great")."""
+    tokens = message.tokens
+    if not message.sentence_start[start] or end - start != 1 or \
+            zipf_frequency(tokens[start].norm, "en") >= CHAT_PHRASE_ZIPF:
+        return False
+    moved = end + 1 < len(tokens) and tokens[end].norm in ("made", "makes") and tokens[end + 1].norm == "me"
+    return moved or _judged_next(tokens, end)
 
 
 def _named_cast_next(message: _Message, end: int) -> bool:
