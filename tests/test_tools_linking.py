@@ -174,8 +174,8 @@ def test_chat_that_opens_like_a_judged_title_is_not_one(demo, text):
     "hitchcock never disappoints",
     "the band was playing the score live",  # "the" and a frequent word: chat
     "a movie about a boy and his dog",  # after "about": what a film is about (A Boy and His Dog is a title)
-    "I also liked M lol",
-    "speed is the best part of that game",  # "speed" (5.0) is too common to open a sentence as a title  # one letter is no title (M, 1931, needs "the movie M")
+    "I also liked M lol",  # one letter is no title (M, 1931, needs "the movie M")
+    "speed is the best part of that game",  # "speed" (5.0) is too common to open a sentence as a title
 ])
 def test_words_that_only_look_like_titles_link_nothing(demo, text):
     assert _linked(text, demo) == []
