@@ -29,6 +29,16 @@ def test_people_come_from_directed_by_and_starring():
                                                                  "Lena Holt", "Sam Ortiz"}
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("Tide Line is a 2001 comedy written, produced and directed by Ada and Ben Marlowe. Cy Dunn stars as Ed, a diver.",
+     {("Ada Marlowe", "directed"), ("Ben Marlowe", "directed"), ("Cy Dunn", "stars")}),  # siblings; "stars as"
+    ("Far Ridge is a 1994 western directed and co-written by Nora Vance.", {("Nora Vance", "directed")}),
+    ("An animated film featuring the voices of Tim Roe and Ida Lark.", {("Tim Roe", "stars"), ("Ida Lark", "stars")}),
+])
+def test_people_come_from_more_ways_leads_credit_them(text, expected):
+    assert set(people_in(text)) == expected
+
+
 def test_collections_come_from_franchise_and_series_phrases():
     assert collections_in("It is the second installment in the Space Dogs franchise.") == ["Space Dogs"]
     assert collections_in("The film is part of the Marvel Cinematic Universe (MCU).") == ["Marvel"]

@@ -34,7 +34,7 @@ from convrec.tools.vocabulary import singular
 EntityKind = Literal["person", "collection"]
 Role = Literal["directed", "stars", "in"]
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 # Which words reach the semantic query is measured, not listed: a word people used to tag this many items, or a word
 # that the item descriptions use far more than everyday English does (`informativeness`: log10 of the ratio of its
 # share of descriptions to its English frequency from wordfreq) without being boilerplate ("directed", "released").
@@ -54,9 +54,14 @@ _CAPITALISED = r"(?:[A-ZÀ-ÖØ-Þ][a-z]?\.|[A-ZÀ-ÖØ-Þ][\w'’\-]*)"  # "Sam
 _NAME_WORD = rf"(?:{_CAPITALISED}|de|da|di|del|della|van|von|der|den|le|la|du)"
 _NAME = rf"{_CAPITALISED}(?: {_NAME_WORD})* [A-ZÀ-ÖØ-Þ][\w'’\-]+(?: Jr\.?| Sr\.?| III| II)?"
 _NAME_LIST = rf"{_NAME}(?:(?:,? and |, ){_NAME})*"
-_DIRECTED = re.compile(rf"\b(?:directed|co-directed|written and directed)\s+by\s+(?P<names>{_NAME_LIST})")
+_DIRECTED = re.compile(rf"\b(?:co-)?directed(?:,? (?:and )?(?:co-)?(?:produced|written|edited))*\s+by\s+"
+                       rf"(?P<names>{_NAME_LIST})")  # "directed and co-written by Roland Emmerich"
 _STARRING = re.compile(rf"\b(?:starring|co-starring|(?:It|The film|The movie|and|which|also) stars?|stars)\s+"
                        rf"(?P<names>{_NAME_LIST})")
+_VOICES = re.compile(rf"\b(?:[Ff]eaturing|[Ww]ith|[Ss]tarring) the (?:voices|voice talents) of\s+(?P<names>{_NAME_LIST})")
+_STARS_AS = re.compile(rf"(?P<names>{_NAME_LIST}) stars? as\b")  # "Frances McDormand stars as Marge Gunderson"
+_SIBLINGS = re.compile(r"\b(?:directed|co-directed)\s+by\s+(?P<first>[A-Z][a-z]+) and (?P<second>[A-Z][a-z]+) "
+                       r"(?P<surname>[A-Z][\w'’\-]+)")  # "directed by Joel and Ethan Coen"
 _ALSO_STAR = re.compile(rf"(?P<names>{_NAME_LIST}),? (?:also |co-)star\b")
 _COLLECTION = re.compile(
     r"\b(?:in|of|to|from) [Tt]he (?P<name>[A-Z][\w'’&\-]*(?: (?:[A-Z0-9][\w'’&\-]*|of|the|and))*?)"
@@ -211,9 +216,12 @@ def informativeness(document_share: float, zipf: float) -> float:
 def people_in(description: str) -> list[tuple[str, Role]]:
     """(name, role) for every director and star a description names."""
     found: list[tuple[str, Role]] = []
-    for pattern, role in ((_DIRECTED, "directed"), (_STARRING, "stars"), (_ALSO_STAR, "stars")):
+    for pattern, role in ((_DIRECTED, "directed"), (_STARRING, "stars"), (_ALSO_STAR, "stars"), (_STARS_AS, "stars"),
+                          (_VOICES, "stars")):
         for match in pattern.finditer(description):
             found += [(name, role) for name in _names(match["names"])]
+    for match in _SIBLINGS.finditer(description):
+        found += [(f"{match[first]} {match['surname']}", "directed") for first in ("first", "second")]
     return found
 
 
