@@ -58,7 +58,8 @@ _DIRECTED = re.compile(rf"\b(?:co-)?directed(?:,? (?:and )?(?:co-)?(?:produced|w
                        rf"(?P<names>{_NAME_LIST})")  # "directed and co-written by Roland Emmerich"
 _STARRING = re.compile(rf"\b(?:starring|co-starring|(?:It|The film|The movie|and|which|also) stars?|stars)\s+"
                        rf"(?P<names>{_NAME_LIST})")
-_VOICES = re.compile(rf"\b(?:[Ff]eaturing|[Ww]ith|[Ss]tarring) the (?:voices|voice talents) of\s+(?P<names>{_NAME_LIST})")
+_VOICES = re.compile(rf"\b(?:[Ff]eaturing|[Ww]ith|[Ss]tarring) the (?:voices|voice talents) of\s+"
+                     rf"(?P<names>{_NAME_LIST})")
 _STARS_AS = re.compile(rf"(?P<names>{_NAME_LIST}) stars? as\b")  # "Frances McDormand stars as Marge Gunderson"
 _SIBLINGS = re.compile(r"\b(?:directed|co-directed)\s+by\s+(?P<first>[A-Z][a-z]+) and (?P<second>[A-Z][a-z]+) "
                        r"(?P<surname>[A-Z][\w'’\-]+)")  # "directed by Joel and Ethan Coen"
