@@ -175,6 +175,7 @@ def test_chat_that_opens_like_a_judged_title_is_not_one(demo, text):
     "the band was playing the score live",  # "the" and a frequent word: chat
     "a movie about a boy and his dog",  # after "about": what a film is about (A Boy and His Dog is a title)
     "I also liked M lol",  # one letter is no title (M, 1931, needs "the movie M")
+    "is dinner ready? we are starving",
     "speed is the best part of that game",  # "speed" (5.0) is too common to open a sentence as a title
 ])
 def test_words_that_only_look_like_titles_link_nothing(demo, text):
@@ -189,6 +190,7 @@ def test_words_that_only_look_like_titles_link_nothing(demo, text):
     ("movies like Aliens  Life or District 9", ["Aliens (1986)", "District 9 (2009)"]),  # well known: no longer name
     ("jumanji was so much fun with the kids", ["Jumanji (1995)"]),  # a well-known title opening a judged sentence
     ("gladiator made me cry like a baby", ["Gladiator (2000)"]),  # or one saying what it did to the speaker
+    ("is jumanji any good for kids?", ["Jumanji (1995)"]),  # or a question that judges it
 ])
 def test_titles_that_pass_those_checks(demo, text, labels):
     assert [demo.item(item_id).label for item_id in _linked(text, demo)] == labels

@@ -122,6 +122,8 @@ def test_titles_named_without_opinion_are_mild_likes(demo):
     ("I didn't like Heat", "disliked"), ("Heat was boring", "disliked"), ("I don't really like Heat", "disliked"),
     ("Heat was a good movie", "liked"), ("I have seen Heat and it was great", "liked"),
     ("something similar to Heat", "liked"), ("I haven't seen Heat yet", "unseen"), ("I watched Heat", "neutral"),
+    ("Is Heat any good?", "neutral"), ("was heat worth it? we never watched", "neutral"),  # asked, not said
+    ("Is there anything like Heat?", "liked"),
 ])
 def test_title_polarity(demo, text, polarity):
     (title,) = read_message(text, demo).titles

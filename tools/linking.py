@@ -791,12 +791,15 @@ def _subject_of_sentence(message: _Message, start: int, end: int) -> bool:
 
 
 def _judged_opening(message: _Message, start: int, end: int) -> bool:
-    """ "clue is the funniest murder mystery", "arrival made me cry": a well-known title that opens a sentence which
-    goes on to judge it, or to say what it did to the speaker, even in lower case; not a word chat uses all the time
-    ("life is good", "home is great")."""
+    """ "clue is the funniest murder mystery", "arrival made me cry", "is hook any good?": a well-known title that
+    opens a sentence (or a question) which goes on to judge it, or to say what it did to the speaker, even in lower
+    case; not a word chat uses all the time ("life is good", "home is great")."""
     tokens = message.tokens
-    if not message.sentence_start[start] or end - start != 1 or \
-            zipf_frequency(tokens[start].norm, "en") >= CHAT_PHRASE_ZIPF:
+    if end - start != 1 or zipf_frequency(tokens[start].norm, "en") >= CHAT_PHRASE_ZIPF:
+        return False
+    if start >= 1 and message.sentence_start[start - 1] and tokens[start - 1].norm in ("is", "was"):
+        return any(token.norm in OPINION_WORDS or token.norm == "worth" for token in tokens[end:end + 3])
+    if not message.sentence_start[start]:
         return False
     moved = end + 1 < len(tokens) and tokens[end].norm in ("made", "makes") and tokens[end + 1].norm == "me"
     return moved or _judged_next(tokens, end)

@@ -173,6 +173,7 @@ _SMALL_TALK = re.compile(r"\b(?:how (?:are|r) (?:you|u|ya)|how(?:'s|s| is) it go
                          r"night|day)|what'?s up)\b", re.I)
 _QUESTION = re.compile(r"(?:^|[.!?]\s*)(?:who|what|when|where|why|how|which|is|was|does|did|has|are|were|whats|"
                        r"what's|who's|whos)\b[^.!?]*\?", re.I)  # a sentence that starts as a question and ends in "?"
+_IS_IT_QUESTION = re.compile(r"(?:^|(?<=[.!?])\s*)(?:is|was|are|were)\b[^.!?]*\?", re.I)
 _REFINE = re.compile(r"\b(?:(?:more|less)\s+(?!than\b)\w+|(?:something|anything|what|who)\s+else|instead|different|"
                      r"not that one|other than|newer|older|another (?:one|movie|film|suggestion))\b", re.I)
 REQUEST_WORDS = frozenset({"recommend", "suggest", "suggestion", "suggestions", "recommendation",
@@ -232,7 +233,8 @@ def read_message(text: str, catalog: Catalog) -> Reading:
     mentions.sort(key=lambda mention: mention.start)
     cues = _find_cues(tokens, {p for mention in mentions for p in range(mention.start, mention.end)})
     clauses = _clauses(text, tokens, cues, mentions)
-    judgements = [_judge(mention, mentions, cues, clauses) for mention in mentions]
+    asked = _asked_about(text, tokens)
+    judgements = [_judge(mention, mentions, cues, clauses, asked) for mention in mentions]
     reading = _assemble(mentions, judgements, years.constraints)
     reading.era = years.era
     unread = _unread(text, tokens, mentions, years.spans, shouting)
@@ -357,7 +359,8 @@ def _clauses(text: str, tokens: list[Token], cues: list[_FoundCue], mentions: li
     return clauses
 
 
-def _judge(mention: _Mention, mentions: list[_Mention], cues: list[_FoundCue], clauses: list[_Clause]) -> _Judgement:
+def _judge(mention: _Mention, mentions: list[_Mention], cues: list[_FoundCue], clauses: list[_Clause],
+           asked: set[int] = frozenset()) -> _Judgement:
     clause = clauses[mention.start].index
     before = [cue for cue in cues if cue.end <= mention.start and clauses[cue.start].index == clause
               and cue.cue.before and mention.start - cue.end <= cue.cue.reach and _applies(cue.cue, mention)]
@@ -365,7 +368,7 @@ def _judge(mention: _Mention, mentions: list[_Mention], cues: list[_FoundCue], c
     if nearest and nearest.cue.polarity in ("liked", "disliked"):
         return _Judgement(nearest.cue.polarity, nearest.cue.strength, nearest.cue.hard)
     after = [cue for cue in cues if cue.start >= mention.end and clauses[cue.start].index == clause
-             and cue.cue.after]
+             and cue.cue.after and not (mention.title and mention.start in asked)]  # "Is Heat any good?" asks
     if after:
         return _Judgement(after[0].cue.polarity, after[0].cue.strength, after[0].cue.hard)
     if nearest:
@@ -374,6 +377,14 @@ def _judge(mention: _Mention, mentions: list[_Mention], cues: list[_FoundCue], c
     if inherited:
         return inherited
     return _Judgement("neutral", MENTION_STRENGTH) if mention.title else _Judgement("liked", 0.8)
+
+
+def _asked_about(text: str, tokens: list[Token]) -> set[int]:
+    """Token positions inside a question that asks whether something is so ("Is Heat any good?", "was it worth
+    it?"): an opinion word there is asked, not given."""
+    spans = [(match.start(), match.end()) for match in _IS_IT_QUESTION.finditer(text)]
+    return {position for position, token in enumerate(tokens)
+            if any(start <= token.start and token.end <= end for start, end in spans)}
 
 
 def _applies(cue: Cue, mention: _Mention) -> bool:
