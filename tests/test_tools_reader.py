@@ -42,6 +42,17 @@ def test_taste_words_map_to_catalog_genres(demo, phrase, genres):
     assert genres_for(phrase, demo) == genres
 
 
+@pytest.mark.parametrize("text, label", [
+    ("we watched the new Halloween, so bad", "Halloween (2007)"),  # of films sharing one title, the latest
+    ("the remake of Hairspray was fun", "Hairspray (2007)"),
+    ("I prefer the original Halloween", "Halloween (1978)"),  # or the earliest
+    ("the old Hairspray with Ricki Lake", "Hairspray (1988)"),
+    ("I did see the new It", "It (2017)"),  # "It" after "the new" is a title
+])
+def test_version_words_pick_one_of_namesakes(demo, text, label):
+    assert [demo.item(title.item_id).label for title in read_message(text, demo).titles] == [label]
+
+
 @pytest.mark.parametrize("phrase, genres", [
     ("a good romatic comedy", ["Comedy", "Romance"]), ("any horor?", ["Horror"]), ("i like comedu", ["Comedy"]),
     ("a thriler", ["Thriller"]), ("documentrys", ["Documentary"]),

@@ -107,6 +107,10 @@ SUBJECT_VERBS = JUDGING_VERBS | {"has", "had"}
 WELL_KNOWN_RATINGS = 20
 OBJECT_PRONOUNS = frozenset({"her", "us", "him", "them", "me"})  # "Her was so strange": no pronoun is a subject
 SUBJECT_PRONOUNS = frozenset({"i", "we", "you", "they"})  # "I Love action": one word after one is a verb
+ORIGINAL_WORDS = frozenset({"original", "first"})  # "the original Star Wars": a series' first film
+OLDEST_WORDS = frozenset({"old", "older", "classic"})  # of namesakes: "the old Hairspray"
+NEWEST_WORDS = frozenset({"new", "newer", "latest", "recent", "remake"})  # "the new It", "the remake of Halloween"
+VERSION_WORDS = ORIGINAL_WORDS | OLDEST_WORDS | NEWEST_WORDS
 POINTING_WORDS = frozenset({"the", "that", "this"})  # "the movie Network"; "a movie night" is a kind of night
 NAMING_WORDS = frozenset({"with", "starring"})  # "Drive with Ryan Gosling"
 ORDINARY_WORD_BEFORE = frozenset({"a", "an", "my", "our", "your", "his", "her", "their", "some", "any", "every",
@@ -697,7 +701,8 @@ def _looks_meant(message: _Message, start: int, end: int, needs_evidence: bool, 
     if function_words_only:  # "It", "Up": a capital and a cue ("I like Up"), never "liked it"; "Get Out" mid-sentence
         after_verb = start > 0 and tokens[start - 1].norm in TITLE_CUES | WATCHING_CUES
         phrase_after_verb = end - start >= 2 and after_verb  # "enjoyed get out", never "enjoyed it"
-        return phrase_after_verb or title_case and (cued or (end - start >= 2 and mid_sentence)
+        versioned = start >= 2 and tokens[start - 1].norm in VERSION_WORDS and tokens[start - 2].norm == "the"
+        return phrase_after_verb or title_case and (cued or versioned or (end - start >= 2 and mid_sentence)
                                                     or _pronoun_as_subject(tokens, start, end))
     if _called_a_film(message, end) or _with_known_person(message, start, end) or \
             (well_known and _judged_opening(message, start, end)):

@@ -25,7 +25,8 @@ from convrec.catalog.models import Catalog
 from convrec.tools.chinese import gloss, has_chinese
 from convrec.tools.knowledge import (COLLECTION_CUES, EntityMention, Knowledge, find_entities, is_searchable,
                                     knowledge_index)
-from convrec.tools.linking import LinkCandidate, TitleMention, find_titles, is_quoted, title_index
+from convrec.tools.linking import (NEWEST_WORDS, ORIGINAL_WORDS, VERSION_WORDS, LinkCandidate, TitleMention,
+                                   find_titles, is_quoted, title_index)
 from convrec.tools.models import Constraints, Era
 from convrec.tools.textnorm import FUNCTION_WORDS, Token, sentence_starts, tokenize
 from convrec.tools.vocabulary import TermMatch, find_terms
@@ -226,7 +227,8 @@ def read_message(text: str, catalog: Catalog) -> Reading:
               if not inside_any(mention, years.spans)]
     mentions = _title_mentions(tokens, titles)
     mentions = _entities_over_titles(mentions, entities, tokens, text)
-    mentions = [_original_of(mention, tokens, knowledge, catalog) for mention in mentions]
+    mentions = [_version_of(_original_of(mention, tokens, knowledge, catalog), tokens, catalog)
+                for mention in mentions]
     in_titles = {position for mention in mentions for position in range(mention.start, mention.end)}
     mentions += [_Mention(term.start, term.end, term=term) for term in find_terms(tokens, catalog, skip=in_titles)
                  if not char_span_inside(tokens, term.start, term.end, years.spans)]
@@ -284,7 +286,6 @@ def _entities_over_titles(titles: list[_Mention], entities: list[EntityMention],
     return titles + [_Mention(entity.start, entity.end, entity=entity) for entity in kept_entities]
 
 
-ORIGINAL_WORDS = frozenset({"original", "first"})
 
 
 def _original_of(mention: _Mention, tokens: list[Token], knowledge: Knowledge, catalog: Catalog) -> _Mention:
@@ -300,6 +301,26 @@ def _original_of(mention: _Mention, tokens: list[Token], knowledge: Knowledge, c
     title = TitleMention(span=entity.span, start=tokens[mention.start].start, end=tokens[mention.end - 1].end,
                          result=title_index(catalog).linked(min(dated)[1], entity.span, 1.0))
     return _Mention(mention.start - 1, mention.end, title=title)
+
+
+def _version_of(mention: _Mention, tokens: list[Token], catalog: Catalog) -> _Mention:
+    """ "the new Halloween", "the original Halloween", "the remake of Hairspray": of films sharing one title, the
+    latest or the earliest."""
+    title = mention.title
+    if title is None or title.result.decision != "ambiguous":
+        return mention
+    before = mention.start - 1 - (mention.start >= 2 and tokens[mention.start - 1].norm in ("of", "the"))
+    word = tokens[before].norm if before >= 0 else ""
+    if word not in VERSION_WORDS:
+        return mention
+    best = max(candidate.confidence for candidate in title.result.candidates)
+    namesakes = [candidate for candidate in title.result.candidates
+                 if candidate.confidence == best and candidate.year is not None]
+    if len(namesakes) < 2:
+        return mention
+    chosen = (max if word in NEWEST_WORDS else min)(namesakes, key=lambda candidate: candidate.year)
+    linked = title_index(catalog).linked(chosen.item_id, title.span, best)
+    return _Mention(before, mention.end, title=title.model_copy(update={"result": linked}))
 
 
 def _names_a_person(tokens: list[Token], inside: list[int]) -> bool:
