@@ -87,6 +87,8 @@ def test_a_manifest_catalog_brings_people_and_collection_columns(tmp_path):
     ("we binged the Harry Potter series last month and loved it", "collection:Harry Potter"),
     ("any more Star Wars movies I should catch up on?", "collection:Star Wars"),
     ("which Marvel films are worth it?", "collection:Marvel"),
+    ("anything old with jimmy stewart?", "person:James Stewart"),  # a nickname of the credited name
+    ("is that the kubrick one with the hotel?", "person:Stanley Kubrick"),  # "the X one", in lower case
 ])
 def test_people_and_series_are_read_from_chat(demo, text, key):
     assert key in read_message(text, demo).entities_liked

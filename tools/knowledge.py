@@ -276,6 +276,12 @@ def _aliases(people: dict[str, dict[str, Role]], collections: dict[str, list[str
     for name in collections:
         alias = " ".join(words(name))
         aliases[alias].append(Entity("collection", name).key)
+    for name in people:  # "jimmy stewart" is James Stewart, "bill murray" William Murray
+        first, *rest = name.split(" ", 1) or [""]
+        for nickname in NICKNAMES.get(first, ()):
+            alias = " ".join(words(f"{nickname} {rest[0]}")) if rest else ""
+            if alias and alias not in aliases:
+                aliases[alias].append(Entity("person", name).key)
     by_surname: dict[str, list[str]] = defaultdict(list)
     for name, roles in people.items():
         surname = words(name)[-1] if words(name) else ""
@@ -287,6 +293,15 @@ def _aliases(people: dict[str, dict[str, Role]], collections: dict[str, list[str
         if len(people[ranked[0]]) >= SURNAME_DOMINANCE * runner_up and surname not in aliases:
             aliases[surname].append(Entity("person", ranked[0]).key)
     return dict(aliases)
+
+
+NICKNAMES = {"James": ("Jimmy", "Jim"), "Robert": ("Bob", "Bobby", "Rob"), "William": ("Bill", "Billy", "Will"),
+             "Thomas": ("Tom", "Tommy"), "Michael": ("Mike",), "Christopher": ("Chris",), "Joseph": ("Joe",),
+             "Richard": ("Rick", "Dick"), "Edward": ("Ed", "Eddie"), "Anthony": ("Tony",), "Daniel": ("Dan", "Danny"),
+             "Matthew": ("Matt",), "Nicholas": ("Nick",), "Nicolas": ("Nick",), "Samuel": ("Sam",),
+             "Benjamin": ("Ben",), "Steven": ("Steve",), "Stephen": ("Steve",), "Timothy": ("Tim",),
+             "Kenneth": ("Ken",), "Jonathan": ("Jon",), "Elizabeth": ("Liz", "Beth"), "Katherine": ("Kate",),
+             "Catherine": ("Kate", "Cathy"), "Jennifer": ("Jen",), "Margaret": ("Maggie", "Meg"), "Susan": ("Sue",)}
 
 
 # --- in chat ---------------------------------------------------------------------------------------------------------
@@ -336,10 +351,12 @@ def _meant(entity: Entity, tokens: list[Token], start: int, end: int, shouting: 
     capitalised = not shouting and all(token.text[:1].isupper() for token in tokens[start:end])
     after = tokens[end].norm if end < len(tokens) else ""
     before = tokens[start - 1].norm if start > 0 else ""
+    the_one = before == "the" and after == "one"  # "rope is the hitchcock one", "the marvel one with the raccoon"
     if entity.kind == "person":
         liked_by_name = before in LIKING_WORDS and zipf_frequency(tokens[start].norm, "en") < RARE_NAME_ZIPF
-        return end - start >= 2 or capitalised or before in PERSON_BEFORE or after in COLLECTION_CUES or liked_by_name
-    cued = after in COLLECTION_CUES or (before == "the" and after in COLLECTION_CUES)
+        return end - start >= 2 or capitalised or before in PERSON_BEFORE or after in COLLECTION_CUES or \
+            liked_by_name or the_one
+    cued = after in COLLECTION_CUES or the_one
     return cued or (capitalised and end - start >= 2)
 
 
