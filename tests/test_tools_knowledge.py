@@ -94,6 +94,12 @@ def test_people_and_series_are_read_from_chat(demo, text, key):
     assert key in read_message(text, demo).entities_liked
 
 
+def test_a_team_of_directors_is_everyone_in_it(demo):
+    reading = read_message("anything by the coen brothers?", demo)
+    assert set(reading.entities_liked) == {"person:Joel Coen", "person:Ethan Coen"}
+    assert list(read_message("I love the Blues Brothers", demo).liked) == ["1220"]  # still the film
+
+
 def test_a_disliked_person_and_a_title_that_is_also_a_series_name(demo):
     reading = read_message("I can't stand Adam Sandler movies", demo)
     assert "person:Adam Sandler" in reading.entities_disliked and not reading.entities_liked

@@ -282,6 +282,9 @@ def _aliases(people: dict[str, dict[str, Role]], collections: dict[str, list[str
             alias = " ".join(words(f"{nickname} {rest[0]}")) if rest else ""
             if alias and alias not in aliases:
                 aliases[alias].append(Entity("person", name).key)
+    for alias, team in _teams(people).items():  # "the coen brothers": Joel and Ethan Coen
+        if alias not in aliases:
+            aliases[alias] = [Entity("person", name).key for name in team]
     by_surname: dict[str, list[str]] = defaultdict(list)
     for name, roles in people.items():
         surname = words(name)[-1] if words(name) else ""
@@ -293,6 +296,26 @@ def _aliases(people: dict[str, dict[str, Role]], collections: dict[str, list[str
         if len(people[ranked[0]]) >= SURNAME_DOMINANCE * runner_up and surname not in aliases:
             aliases[surname].append(Entity("person", ranked[0]).key)
     return dict(aliases)
+
+
+TEAM_MIN_FILMS = 2  # directed together this often: a team ("the Coen brothers")
+
+
+def _teams(people: dict[str, dict[str, Role]]) -> dict[str, list[str]]:
+    """ "<surname> brothers/sisters" and "<surname>s" for people of one surname who directed films together."""
+    directors: dict[str, list[str]] = defaultdict(list)
+    for name, roles in people.items():
+        if words(name):
+            directors[words(name)[-1]].append(name)
+    teams: dict[str, list[str]] = {}
+    for surname, names in directors.items():
+        directed = [{item for item, role in people[name].items() if role == "directed"} for name in names]
+        team = [name for name, items in zip(names, directed)
+                if any(len(items & other) >= TEAM_MIN_FILMS for other in directed if other is not items)]
+        if len(team) >= 2:
+            for alias in (f"{surname} brothers", f"{surname} sisters", f"{surname}s"):
+                teams[alias] = sorted(team)
+    return teams
 
 
 NICKNAMES = {"James": ("Jimmy", "Jim"), "Robert": ("Bob", "Bobby", "Rob"), "William": ("Bill", "Billy", "Will"),

@@ -444,7 +444,8 @@ def _assemble(mentions: list[_Mention], judgements: list[_Judgement], constraint
 def _add_entity(reading: Reading, mention: EntityMention, judgement: _Judgement) -> None:
     if judgement.polarity == "unseen":
         return
-    for entity in mention.entities[:1]:
+    team = len(mention.entities) > 1 and all(entity.kind == "person" for entity in mention.entities)
+    for entity in mention.entities if team else mention.entities[:1]:  # "the Coen brothers": both
         strength = round(max(judgement.strength, 0.8) if judgement.polarity != "disliked" else judgement.strength, 2)
         if judgement.polarity == "disliked":
             reading.entities_liked.pop(entity.key, None)
