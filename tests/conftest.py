@@ -115,8 +115,16 @@ def kill_when_busy():
 def children_running(pid: int, marker: str) -> list[int]:
     """Pids of `pid`'s child processes whose command line contains `marker`."""
     found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:  # the process has ended
+        return found
+    for task in tasks:
+        try:  # a thread may end between the listing and the read
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in children:
             try:
                 if marker in Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode():
                     found.append(int(child))
