@@ -282,15 +282,17 @@ def _aliases(people: dict[str, dict[str, Role]], collections: dict[str, list[str
             alias = " ".join(words(f"{nickname} {rest[0]}")) if rest else ""
             if alias and alias not in aliases:
                 aliases[alias].append(Entity("person", name).key)
-    for alias, team in _teams(people).items():  # "the coen brothers": Joel and Ethan Coen
+    by_surname: dict[str, list[str]] = defaultdict(list)
+    for name in people:
+        if words(name):
+            by_surname[words(name)[-1]].append(name)
+    for alias, team in _teams(people, by_surname).items():  # "the coen brothers": Joel and Ethan Coen
         if alias not in aliases:
             aliases[alias] = [Entity("person", name).key for name in team]
-    by_surname: dict[str, list[str]] = defaultdict(list)
-    for name, roles in people.items():
-        surname = words(name)[-1] if words(name) else ""
-        if len(surname) >= 4 and surname not in COMMON_WORDS and len(roles) >= SURNAME_MIN_ITEMS:
-            by_surname[surname].append(name)
-    for surname, names in by_surname.items():
+    for surname, names in by_surname.items():  # "kubrick": the one person of that surname with most films
+        names = [name for name in names if len(people[name]) >= SURNAME_MIN_ITEMS]
+        if len(surname) < 4 or surname in COMMON_WORDS or not names:
+            continue
         ranked = sorted(names, key=lambda name: -len(people[name]))
         runner_up = len(people[ranked[1]]) if len(ranked) > 1 else 0
         if len(people[ranked[0]]) >= SURNAME_DOMINANCE * runner_up and surname not in aliases:
@@ -301,14 +303,10 @@ def _aliases(people: dict[str, dict[str, Role]], collections: dict[str, list[str
 TEAM_MIN_FILMS = 2  # directed together this often: a team ("the Coen brothers")
 
 
-def _teams(people: dict[str, dict[str, Role]]) -> dict[str, list[str]]:
+def _teams(people: dict[str, dict[str, Role]], by_surname: dict[str, list[str]]) -> dict[str, list[str]]:
     """ "<surname> brothers/sisters" and "<surname>s" for people of one surname who directed films together."""
-    directors: dict[str, list[str]] = defaultdict(list)
-    for name, roles in people.items():
-        if words(name):
-            directors[words(name)[-1]].append(name)
     teams: dict[str, list[str]] = {}
-    for surname, names in directors.items():
+    for surname, names in by_surname.items():
         directed = [{item for item, role in people[name].items() if role == "directed"} for name in names]
         team = [name for name, items in zip(names, directed)
                 if any(len(items & other) >= TEAM_MIN_FILMS for other in directed if other is not items)]
