@@ -54,14 +54,15 @@ _CAPITALISED = r"(?:[A-ZÀ-ÖØ-Þ][a-z]?\.|[A-ZÀ-ÖØ-Þ][\w'’\-]*)"  # "Sam
 _NAME_WORD = rf"(?:{_CAPITALISED}|de|da|di|del|della|van|von|der|den|le|la|du)"
 _NAME = rf"{_CAPITALISED}(?: {_NAME_WORD})* [A-ZÀ-ÖØ-Þ][\w'’\-]+(?: Jr\.?| Sr\.?| III| II)?"
 _NAME_LIST = rf"{_NAME}(?:(?:,? and |, ){_NAME})*"
-_DIRECTED = re.compile(rf"\b(?:co-)?directed(?:,? (?:and )?(?:co-)?(?:produced|written|edited))*\s+by\s+"
-                       rf"(?P<names>{_NAME_LIST})")  # "directed and co-written by Roland Emmerich"
+# "directed by", "directed and co-written by", "written, produced and directed by"
+_DIRECTED_BY = r"\b(?:co-)?directed(?:,? (?:and )?(?:co-)?(?:produced|written|edited))*\s+by\s+"
+_DIRECTED = re.compile(rf"{_DIRECTED_BY}(?P<names>{_NAME_LIST})")
 _STARRING = re.compile(rf"\b(?:starring|co-starring|(?:It|The film|The movie|and|which|also) stars?|stars)\s+"
                        rf"(?P<names>{_NAME_LIST})")
 _VOICES = re.compile(rf"\b(?:[Ff]eaturing|[Ww]ith|[Ss]tarring) the (?:voices|voice talents) of\s+"
                      rf"(?P<names>{_NAME_LIST})")
 _STARS_AS = re.compile(rf"(?P<names>{_NAME_LIST}) stars? as\b")  # "Frances McDormand stars as Marge Gunderson"
-_SIBLINGS = re.compile(r"\b(?:directed|co-directed)\s+by\s+(?P<first>[A-Z][a-z]+) and (?P<second>[A-Z][a-z]+) "
+_SIBLINGS = re.compile(rf"{_DIRECTED_BY}(?P<first>[A-Z][a-z]+) and (?P<second>[A-Z][a-z]+) "
                        r"(?P<surname>[A-Z][\w'’\-]+)")  # "directed by Joel and Ethan Coen"
 _ALSO_STAR = re.compile(rf"(?P<names>{_NAME_LIST}),? (?:also |co-)star\b")
 _COLLECTION = re.compile(
