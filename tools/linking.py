@@ -673,7 +673,8 @@ def _looks_meant(message: _Message, start: int, end: int, needs_evidence: bool, 
     quoted = is_quoted(message.text, tokens[start].start, tokens[end - 1].end)
     if quoted or dated:  # dated: "heat 1995", or its cast named ("room with brie larson")
         return True
-    if _described(message, start, end):
+    capitalised = not message.shouting and _title_cased(tokens[start:end])
+    if not capitalised and _described(tokens, start):
         return False
     if not needs_evidence:
         return True
@@ -682,8 +683,8 @@ def _looks_meant(message: _Message, start: int, end: int, needs_evidence: bool, 
     if end - start == 1 and start > 0 and tokens[start - 1].norm in SUBJECT_PRONOUNS and \
             not message.sentence_start[start]:
         return False
-    title_case = not message.shouting and _title_cased(tokens[start:end]) and \
-        not all(token.norm.isdigit() for token in tokens[start:end])  # "after 10 minutes": a number says nothing
+    # "after 10 minutes": a number says nothing by its capitals
+    title_case = capitalised and not all(token.norm.isdigit() for token in tokens[start:end])
     mid_sentence = not message.sentence_start[start]
     if end - start == 1 and (len(tokens[start].norm) == 1 and not _after_the_movie(message, start)
                              or title_case and not well_known and _inside_longer_name(message, start, end)):
@@ -843,13 +844,11 @@ def _compared_to(tokens: list[Token], start: int) -> bool:
         zipf_frequency(word, "en") < COMPARED_MAX_ZIPF
 
 
-def _described(message: _Message, start: int, end: int) -> bool:
-    """ "a movie about a boy and his dog": lower-case words after "about" say what a film is about, unless the
+def _described(tokens: list[Token], start: int) -> bool:
+    """ "a movie about a boy and his dog": (lower-case) words after "about" say what a film is about, unless the
     question offers a title ("what about up?")."""
-    tokens = message.tokens
     about = start - 1 - (start >= 1 and tokens[start - 1].norm in ARTICLES)  # "about the titanic"
-    return about >= 1 and tokens[about].norm == "about" and tokens[about - 1].norm not in ("what", "how") and \
-        not (not message.shouting and _title_cased(tokens[start:end]))
+    return about >= 1 and tokens[about].norm == "about" and tokens[about - 1].norm not in ("what", "how")
 
 
 def _after_the_movie(message: _Message, start: int) -> bool:

@@ -221,7 +221,8 @@ def read_message(text: str, catalog: Catalog) -> Reading:
     entities = [entity for entity in find_entities(tokens, knowledge, shouting=shouting)
                 if not char_span_inside(tokens, entity.start, entity.end, years.spans)]
     cast_named = frozenset(item for mention in entities if len(mention.entities) == 1
-                           for entity in mention.entities if entity.kind == "person" for item in knowledge.items(entity))
+                           for entity in mention.entities if entity.kind == "person"
+                           for item in knowledge.items(entity))
     people_at = frozenset(mention.start for mention in entities if mention.entities[0].kind == "person")
     titles = [mention for mention in find_titles(text, catalog, cast_named=cast_named, people_at=people_at)
               if not inside_any(mention, years.spans)]
@@ -284,8 +285,6 @@ def _entities_over_titles(titles: list[_Mention], entities: list[EntityMention],
         kept_entities.append(entity)
         titles = [title for title in titles if title not in overlapping]
     return titles + [_Mention(entity.start, entity.end, entity=entity) for entity in kept_entities]
-
-
 
 
 def _original_of(mention: _Mention, tokens: list[Token], knowledge: Knowledge, catalog: Catalog) -> _Mention:
@@ -404,8 +403,7 @@ def _asked_about(text: str, tokens: list[Token]) -> set[int]:
     """Token positions inside a question that asks whether something is so ("Is Heat any good?", "was it worth
     it?"): an opinion word there is asked, not given."""
     spans = [(match.start(), match.end()) for match in _IS_IT_QUESTION.finditer(text)]
-    return {position for position, token in enumerate(tokens)
-            if any(start <= token.start and token.end <= end for start, end in spans)}
+    return {position for position, token in enumerate(tokens) if overlaps((token.start, token.end), spans)}
 
 
 def _applies(cue: Cue, mention: _Mention) -> bool:
