@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 
 from convrec.catalog.loaders import load_catalog, load_demo_catalog
-from convrec.tools.knowledge import (Entity, collections_in, informativeness, knowledge_index, knowledge_path,
-                                     load_or_build, people_in)
+from convrec.tools.knowledge import (Entity, collections_in, described_genres, informativeness, knowledge_index,
+                                     knowledge_path, load_or_build, people_in)
 from convrec.tools.models import Profile
 from convrec.tools.reader import read_message
 from convrec.tools.recommend import RecommendRequest
@@ -45,6 +45,18 @@ def test_collections_come_from_franchise_and_series_phrases():
     assert collections_in("A standalone drama about a family farm.") == []
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("Night Harbor is a 1997 American crime film directed by Jane Q. Doe.", ["Crime"]),
+    ("Tin Hearts was a 1962 romantic musical comedy-drama about a dance hall.", ["Comedy", "Drama", "Musical",
+                                                                               "Romance"]),
+    ("Tide Line is a 2001 animated science fiction adventure film.", ["Adventure", "Animation", "Sci-Fi"]),
+    ("Far Ridge is a 1994 film directed by Nora Vance. Critics called it a comedy.", []),  # only the opening
+    ("A war veteran comes home to a town that forgot him.", []),
+])
+def test_described_genres_are_what_a_description_opens_by_saying_an_item_is(demo, text, expected):
+    assert described_genres(text, demo) == expected
+
+
 def test_demo_knowledge_has_people_series_and_title_stems(demo):
     knowledge = knowledge_index(demo)
     dicaprio = knowledge.items(Entity("person", "Leonardo DiCaprio"))
@@ -59,8 +71,8 @@ def test_knowledge_is_saved_under_the_fingerprint_and_read_back(tiny_ml_dir, tmp
     built = load_or_build(catalog, tmp_path)
     assert knowledge_path(tmp_path, catalog).is_file()
     again = load_or_build(catalog, tmp_path)
-    assert (again.people, again.collections, again.searchable) == (built.people, built.collections,
-                                                                  built.searchable)
+    assert (again.people, again.collections, again.searchable, again.genres) == (built.people, built.collections,
+                                                                                built.searchable, built.genres)
 
 
 def test_a_manifest_catalog_brings_people_and_collection_columns(tmp_path):
@@ -124,6 +136,13 @@ def test_a_liked_series_gives_same_collection_reasons(demo_tools):
                                                    k=5))
     assert all(card.reasons[0].kind == "same_collection" for card in cards)
     assert all("Harry Potter" in card.title for card in cards)
+
+
+def test_demo_knowledge_knows_what_films_are_described_as(demo):
+    genres = knowledge_index(demo).genres
+    assert genres["296"] == ["Crime"]  # Pulp Fiction: the catalog also lists Comedy, Drama and Thriller
+    assert "Musical" in genres["164909"]  # La La Land: not a musical in the catalog's genres
+    assert "Musical" not in demo.items.at["164909", "genres"]
 
 
 def test_informativeness_prefers_words_documents_use_more_than_english_does():

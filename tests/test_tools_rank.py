@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from convrec.catalog.loaders import load_catalog
 from convrec.tools import explain
 from convrec.tools.models import Constraints, Profile
-from convrec.tools.rank import (allowed, blend, blend_weights, by_recency, genre_affinity, mmr, popularity_prior,
-                                scaled, thompson_genre)
+from convrec.tools.rank import (LISTED_ONLY, UNDESCRIBED, allowed, blend, blend_weights, by_recency, genre_affinity,
+                                genre_weights, mmr, popularity_prior, scaled, thompson_genre)
 
 
 @pytest.fixture(scope="module")
@@ -62,12 +62,23 @@ def test_scaled_and_blend():
 
 
 def test_genre_affinity_and_popularity(tiny):
-    affinity = genre_affinity(tiny, Profile(genres_liked={"Sci-Fi"}, genres_disliked={"Romance"}))
-    assert affinity[tiny.items.index.get_loc("2571")] == 1.0  # Matrix: Sci-Fi
+    affinity = genre_affinity(genre_weights(tiny, {}), Profile(genres_liked={"Sci-Fi"}, genres_disliked={"Romance"}))
+    assert affinity[tiny.items.index.get_loc("2571")] == UNDESCRIBED  # Matrix: Sci-Fi, as listed
     prior = popularity_prior(tiny)
     assert len(prior) == len(tiny) and prior.min() >= 0
     # Inception: rated by fewer people than Forrest Gump, but in a far shorter time in the log
     assert tiny.items.index[prior.argmax()] == "79132"
+
+
+def test_a_genre_counts_most_where_the_description_says_it(tiny):
+    listed = tiny.items.at["2571", "genres"]  # The Matrix
+    weights = genre_weights(tiny, {"2571": ["Sci-Fi", "Mystery"]})
+    assert weights.at["2571", "Sci-Fi"] == 1.0  # said and listed
+    assert weights.at["2571", "Mystery"] == 1.0  # said, though not listed
+    assert all(weights.at["2571", genre] == LISTED_ONLY for genre in listed if genre != "Sci-Fi")
+    assert weights.loc["2571"].drop([*listed, "Mystery"], errors="ignore").eq(0).all()
+    undescribed = weights.drop(index="2571")
+    assert undescribed.eq(tiny.genre_matrix.drop(index="2571") * UNDESCRIBED).all().all()
 
 
 def test_mmr_prefers_a_different_item_over_a_near_duplicate():

@@ -1,11 +1,14 @@
-"""Knowledge from the catalog's own text: who is in or made each item, and which series it belongs to.
+"""Knowledge from the catalog's own text: who is in or made each item, which series it belongs to, and which
+genres its description says it is.
 
 Extracted at index time, no LLM, and saved under the catalog fingerprint (like EASE's weights):
 - people from each description ("directed by X", "starring X, Y and Z", "It stars X", "X, Y also star") and from
   a `people` metadata column (a user catalog's manifest lists it under `metadata`; names separated by `|` or `;`);
 - collections from descriptions ("the first installment in the Toy Story franchise", "in the Marvel Cinematic
   Universe", "the Harry Potter film series"), from a `collection` metadata column, and from title stems shared by
-  two or more titles ("Harry Potter and the …", "Star Wars: Episode …", "Toy Story 2").
+  two or more titles ("Harry Potter and the …", "Star Wars: Episode …", "Toy Story 2");
+- described genres from a description's opening ("Pulp Fiction is a 1994 American crime film": Crime, though the
+  catalog also lists it under Comedy; "La La Land is a 2016 American romantic musical comedy-drama": Musical too).
 
 `find_entities(tokens, knowledge)` finds them in chat: a full name anywhere ("anything with Elizabeth Taylor"),
 a surname alone only when it is capitalised or cued and names one well-known person ("Hitchcock never
@@ -29,12 +32,12 @@ from wordfreq import zipf_frequency
 from convrec.catalog.models import Catalog
 from convrec.tools.linking import canonical, title_names
 from convrec.tools.textnorm import COMMON_WORDS, FUNCTION_WORDS, Token, longest_matches, spoken_title, words
-from convrec.tools.vocabulary import singular
+from convrec.tools.vocabulary import genres_for, singular
 
 EntityKind = Literal["person", "collection"]
 Role = Literal["directed", "stars", "in"]
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 # Which words reach the semantic query is measured, not listed: a word people used to tag this many items, or a word
 # that the item descriptions use far more than everyday English does (`informativeness`: log10 of the ratio of its
 # share of descriptions to its English frequency from wordfreq) without being boilerplate ("directed", "released").
@@ -73,6 +76,12 @@ _STEM = re.compile(r"^(?P<stem>.+?)(?::\s| - | and the | (?:\d+|II|III|IV|V|VI|P
 _TRAILING_ARTICLE = re.compile(r"^(?P<body>.+), (?P<article>The|A|An)$")
 _YEAR = re.compile(r"\s*\(\d{4}\)\s*$")
 _ALTERNATE = re.compile(r"\s*\([^()]*\)\s*$")
+# What an item is, as its description opens: "is a 2003 American comedy film", "was an epic fantasy adventure film";
+# up to the word for the kind of work, else up to a genre noun ("is a 1999 American comedy starring …")
+_OPENINGS = tuple(re.compile(rf"\b(?:is|was) (?:an?|the) .{{0,120}}?\b(?:{nouns})s?(?:[ -](?:{nouns})s?)*\b",
+                             re.IGNORECASE)
+                  for nouns in ("film|movie|picture|feature|miniseries|series|sitcom|show", "comedy|drama|musical|documentary"))
+OPENING_CHARS = 300
 
 NOT_PEOPLE = frozenset({"The", "It", "In", "Academy", "Award", "Walt Disney", "Disney", "Pixar", "Warner",
                         "Universal", "Paramount", "Columbia", "Pictures", "Studios", "Films", "Entertainment"})
@@ -96,7 +105,8 @@ class Entity:
 @dataclass
 class Knowledge:
     """people[name] = {item id: role}; collections[name] = [item ids]; aliases[normalized words] = entity keys;
-    searchable: the words informative enough to search item documents by."""
+    searchable: the words informative enough to search item documents by; genres[item id] = the catalog genres
+    its description's opening names (items whose description names none are absent)."""
 
     people: dict[str, dict[str, Role]]
     collections: dict[str, list[str]]
@@ -105,10 +115,12 @@ class Knowledge:
     alias_list: list[str]
     max_tokens: int
     by_item: dict[str, list[Entity]]
+    genres: dict[str, list[str]]
 
     @classmethod
     def of(cls, people: dict[str, dict[str, Role]], collections: dict[str, list[str]],
-           searchable: frozenset[str] | list[str] = frozenset()) -> Knowledge:
+           searchable: frozenset[str] | list[str] = frozenset(),
+           genres: dict[str, list[str]] | None = None) -> Knowledge:
         aliases = _aliases(people, collections)
         by_item: dict[str, list[Entity]] = defaultdict(list)
         for name, roles in people.items():
@@ -118,7 +130,7 @@ class Knowledge:
             for item_id in members:
                 by_item[item_id].append(Entity("collection", name))
         return cls(people, collections, frozenset(searchable), aliases, list(aliases),
-                   max((len(alias.split()) for alias in aliases), default=1), dict(by_item))
+                   max((len(alias.split()) for alias in aliases), default=1), dict(by_item), genres or {})
 
     def entities_of(self, item_id: str) -> list[Entity]:
         """The people and collections an item belongs to."""
@@ -138,7 +150,7 @@ class Knowledge:
 
     def to_json(self) -> dict:
         return {"version": FORMAT_VERSION, "people": self.people, "collections": self.collections,
-                "searchable": sorted(self.searchable)}
+                "searchable": sorted(self.searchable), "genres": self.genres}
 
 
 def knowledge_index(catalog: Catalog, index_dir: Path | None = None) -> Knowledge:
@@ -158,7 +170,7 @@ def load_or_build(catalog: Catalog, index_dir: Path) -> Knowledge:
     try:
         saved = json.loads(path.read_text(encoding="utf-8"))
         if saved.get("version") == FORMAT_VERSION:
-            return Knowledge.of(saved["people"], saved["collections"], saved["searchable"])
+            return Knowledge.of(saved["people"], saved["collections"], saved["searchable"], saved["genres"])
     except (OSError, ValueError, KeyError):
         pass
     knowledge = build(catalog)
@@ -172,9 +184,12 @@ def load_or_build(catalog: Catalog, index_dir: Path) -> Knowledge:
 def build(catalog: Catalog) -> Knowledge:
     people: dict[str, dict[str, Role]] = defaultdict(dict)
     collections: dict[str, set[str]] = defaultdict(set)
+    genres: dict[str, list[str]] = {}
     items = catalog.items
     for item_id, description, metadata in zip(items.index, items["description"], items["metadata"]):
         text = description if isinstance(description, str) else ""
+        if described := described_genres(text, catalog):
+            genres[item_id] = described
         for name, role in people_in(text):
             if role == "directed" or name not in people or item_id not in people[name]:
                 people[name][item_id] = role
@@ -187,7 +202,8 @@ def build(catalog: Catalog) -> Knowledge:
     for stem, members in _title_stems(items["title"]).items():
         collections[stem] |= members
     kept = {name: sorted(members) for name, members in collections.items() if len(members) >= MIN_COLLECTION_ITEMS}
-    return Knowledge.of({name: dict(roles) for name, roles in people.items()}, kept, searchable_words(catalog))
+    return Knowledge.of({name: dict(roles) for name, roles in people.items()}, kept, searchable_words(catalog),
+                        genres)
 
 
 def searchable_words(catalog: Catalog) -> frozenset[str]:
@@ -225,6 +241,12 @@ def people_in(description: str) -> list[tuple[str, Role]]:
     for match in _SIBLINGS.finditer(description):
         found += [(f"{match[first]} {match['surname']}", "directed") for first in ("first", "second")]
     return found
+
+
+def described_genres(description: str, catalog: Catalog) -> list[str]:
+    """The catalog genres a description's opening says the item is: "… is a 2008 American comedy film" → Comedy."""
+    opening = next(filter(None, (pattern.search(description[:OPENING_CHARS]) for pattern in _OPENINGS)), None)
+    return genres_for(opening[0], catalog) if opening else []
 
 
 def collections_in(description: str) -> list[str]:

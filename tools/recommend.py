@@ -73,6 +73,7 @@ class Recommender:
         self._itemsim_positions = (catalog.items.index.get_indexer(itemsim.item_ids)
                                    if itemsim is not None else None)
         self._popularity = rank.popularity_prior(catalog)
+        self._genres = rank.genre_weights(catalog, knowledge.genres if knowledge is not None else {})
         self._stats = catalog.ratings.groupby("item_id")["rating"].agg(["count", "mean"])
 
     def recommend(self, request: RecommendRequest) -> list[Recommendation]:
@@ -115,7 +116,7 @@ class Recommender:
             "cf": (self.cf.score_profile(_as_ratings(profile, self.catalog)).to_numpy()
                    if self.cf is not None and liked else None),
             "query": self._query_signal(profile.query),
-            "genre": rank.genre_affinity(self.catalog, profile),
+            "genre": rank.genre_affinity(self._genres, profile),
             "popularity": self._popularity,
             "knowledge": self._knowledge_signal(profile),
             "era": rank.era_affinity(self.catalog, profile.era, liked) if profile.era is not None else None,
@@ -220,7 +221,8 @@ class Recommender:
         cf = signals.get("cf")
         if cf is not None and weights.get("cf") and cf[position] >= PREDICTED_EVIDENCE:
             reasons.append(explain.cf_predicted(float(cf[position]), self.catalog.scale.high))
-        matched = sorted(profile.genres_liked.intersection(self.catalog.items.at[item_id, "genres"]))
+        matched = sorted(genre for genre in profile.genres_liked
+                         if genre in self._genres.columns and self._genres.at[item_id, genre] > 0)
         if matched:
             reasons.append(explain.genre_match(matched))
         if not reasons and signals.get("content") is not None and liked:  # what lifted it, however faintly
