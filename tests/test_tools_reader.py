@@ -226,6 +226,7 @@ def test_years_are_not_titles(demo):
     ("Hi, how are you?", None),
     ("a heist movie to watch with my sisters", "heist"),  # who it is watched with is no search word
     ("something for our little brother, with robots", "robots"),
+    ("my husband loves heists, my son robots", "heists robots"),  # what "my" owns is the speaker's life
     ("a movie about a boy and his robot", "boy robot"),  # what a film is about, not A Boy and His Dog's title
 ])
 def test_query_keeps_only_descriptive_words(demo, text, query):

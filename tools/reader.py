@@ -513,12 +513,15 @@ def _query(text: str, tokens: list[Token], mentions: list[_Mention], judgements:
 
 
 def _company(tokens: list[Token]) -> set[int]:
-    """Who the film is watched with or for ("with my sisters", "for our son", "with my new boyfriend"): the
-    audience, not what the film is about, so never a search word (measured: "sisters" searched Sisters)."""
+    """The speaker's own life: who the film is watched with or for ("with my sisters", "for our son", "with my new
+    boyfriend") and what "my" or "our" owns ("my husband likes westerns", "my favorite"): never what the film is
+    about, so never a search word. Measured: "sisters" searched Sisters; every word after "my/our" in the ReDial tune
+    split's seeker turns (favorite, family, friends, son, husband, kids, memory, day …) is about the speaker."""
     company: set[int] = set()
-    for position in range(len(tokens) - 2):
-        if tokens[position].norm in COMPANY_PREPOSITIONS and tokens[position + 1].norm in SPEAKER_POSSESSIVES:
-            company.update(range(position + 2, min(len(tokens), position + 2 + COMPANY_WORDS)))
+    for position in range(len(tokens) - 1):
+        if tokens[position].norm in SPEAKER_POSSESSIVES:
+            words_owned = COMPANY_WORDS if position and tokens[position - 1].norm in COMPANY_PREPOSITIONS else 1
+            company.update(range(position + 1, min(len(tokens), position + 1 + words_owned)))
     return company
 
 
