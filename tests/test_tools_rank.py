@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from convrec.catalog.loaders import load_catalog
 from convrec.tools import explain
 from convrec.tools.models import Constraints, Profile
-from convrec.tools.rank import (LISTED_ONLY, UNDESCRIBED, allowed, blend, blend_weights, by_recency, genre_affinity,
-                                genre_weights, mmr, popularity_prior, scaled, thompson_genre)
+from convrec.tools.rank import (LISTED_ONLY, SAID_ONLY, UNDESCRIBED, allowed, blend, blend_weights, by_recency,
+                                genre_affinity, genre_weights, mmr, popularity_prior, scaled, thompson_genre)
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def test_genre_affinity_and_popularity(tiny):
 def test_a_genre_counts_most_where_the_description_says_it(tiny):
     weights = genre_weights(tiny, {"2571": ["Sci-Fi", "Mystery"], "165": ["Action"]})  # The Matrix, Die Hard 3
     assert weights.at["2571", "Sci-Fi"] == 1.0  # said and listed
-    assert weights.at["2571", "Mystery"] == 1.0  # said, though not listed
+    assert weights.at["2571", "Mystery"] == SAID_ONLY  # said, though not listed
     # Thriller, listed for both and said for neither: openings never name it here, so leaving it out says little
     assert weights.at["2571", "Thriller"] == weights.at["165", "Thriller"] == 1.0
     # Action, listed for both and said for one: half the openings name it, so an unsaid Action counts less
