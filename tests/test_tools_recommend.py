@@ -13,7 +13,7 @@ from convrec.tools.cfmodel import load_or_train
 from convrec.tools.errors import ToolError
 from convrec.tools.itemsim import EASE
 from convrec.tools.models import Constraints, Profile
-from convrec.tools.recommend import Recommender, RecommendRequest
+from convrec.tools.recommend import TITLE_ONLY_MATCH, Recommender, RecommendRequest
 
 GENRES = ["Action", "Adventure", "Comedy", "Crime", "Drama", "Horror", "Romance", "Sci-Fi", "Thriller", "War"]
 
@@ -127,3 +127,15 @@ def test_reasons_spread_across_the_liked_films_that_explain_the_cards(demo_tools
     cards = recommender.recommend(RecommendRequest(profile=Profile(liked=liked), k=5))
     cited = [r.evidence["liked_item_id"] for c in cards for r in c.reasons if r.kind == "similar_to_liked"]
     assert set(cited) == set(liked)
+
+
+def test_an_item_found_by_its_title_alone_counts_less_for_the_query(demo_tools):
+    catalog, recommender = demo_tools
+    items = catalog.items
+    title_only = next(i for i, text, tags in zip(items.index, items["description"], items["tags"])
+                      if not isinstance(text, str) and not len(tags))
+    described = "296"  # Pulp Fiction: a description and tags
+    searching = Recommender(catalog, query_search=lambda query, k: [(title_only, 0.6), (described, 0.6)])
+    signal = searching._query_signal("tearjerker")
+    assert signal[items.index.get_loc(described)] == 0.6
+    assert signal[items.index.get_loc(title_only)] == pytest.approx(0.6 * TITLE_ONLY_MATCH)

@@ -26,6 +26,10 @@ from convrec.tools.models import Profile, Reason, Recommendation
 
 MIN_SIMILARITY_EVIDENCE = 0.05
 QUERY_POOL = 300  # semantic neighbours fetched for the query signal
+# An item with neither a description nor tags is found by its title alone ("tearjerker" finds Tears for Sale,
+# "feel-good" a stand-up special called I'm Sorry You Feel That Way), so its query similarity counts this much.
+# ReDial tune split, 1 / 0.9 / 0.8 / 0.7 / 0.5: Hit@10 0.215 / 0.220 / 0.220 / 0.220 / 0.217.
+TITLE_ONLY_MATCH = 0.8
 CONTENT_POOL = 300  # description neighbours fetched per liked item for the content signal
 MIN_CONTENT_EVIDENCE = 0.5  # a description this close (cosine) to a liked item's is a reason
 PREDICTED_EVIDENCE = 3.8  # a CF prediction is a reason only when it is this good
@@ -73,6 +77,8 @@ class Recommender:
         self._itemsim_positions = (catalog.items.index.get_indexer(itemsim.item_ids)
                                    if itemsim is not None else None)
         self._popularity = rank.popularity_prior(catalog)
+        self._title_only = np.array([not (isinstance(text, str) and text.strip()) and not len(tags)
+                                     for text, tags in zip(catalog.items["description"], catalog.items["tags"])])
         self._genres = rank.genre_weights(catalog, knowledge.genres if knowledge is not None else {})
         self._stats = catalog.ratings.groupby("item_id")["rating"].agg(["count", "mean"])
 
@@ -180,7 +186,7 @@ class Recommender:
         aligned = np.full(len(self.catalog), np.nan)
         positions, similarities = zip(*hits)
         aligned[list(positions)] = similarities
-        return aligned
+        return np.where(self._title_only, aligned * TITLE_ONLY_MATCH, aligned)
 
     def _diversity_similarity(self, a: str, b: str) -> float:
         if SAME_SERIES_REDUNDANCY and self._same_series(a, b):
