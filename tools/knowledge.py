@@ -8,7 +8,7 @@ Extracted at index time, no LLM, and saved under the catalog fingerprint (like E
   Universe", "the Harry Potter film series"), from a `collection` metadata column, and from title stems shared by
   two or more titles ("Harry Potter and the …", "Star Wars: Episode …", "Toy Story 2");
 - described genres from a description's opening ("Pulp Fiction is a 1994 American crime film": Crime, though the
-  catalog also lists it under Comedy; "La La Land is a 2016 American romantic musical comedy-drama": Musical too).
+  catalog also lists it under Comedy; "La La Land is a 2016 American romantic musical film": Musical too).
 
 `find_entities(tokens, knowledge)` finds them in chat: a full name anywhere ("anything with Elizabeth Taylor"),
 a surname alone only when it is capitalised or cued and names one well-known person ("Hitchcock never
@@ -78,9 +78,10 @@ _YEAR = re.compile(r"\s*\(\d{4}\)\s*$")
 _ALTERNATE = re.compile(r"\s*\([^()]*\)\s*$")
 # What an item is, as its description opens: "is a 2003 American comedy film", "was an epic fantasy adventure film";
 # up to the word for the kind of work, else up to a genre noun ("is a 1999 American comedy starring …")
+_WORK_NOUNS = "film|movie|picture|feature|miniseries|series|sitcom|show"
+_GENRE_NOUNS = "comedy|drama|musical|documentary"
 _OPENINGS = tuple(re.compile(rf"\b(?:is|was) (?:an?|the) .{{0,120}}?\b(?:{nouns})s?(?:[ -](?:{nouns})s?)*\b",
-                             re.IGNORECASE)
-                  for nouns in ("film|movie|picture|feature|miniseries|series|sitcom|show", "comedy|drama|musical|documentary"))
+                             re.IGNORECASE) for nouns in (_WORK_NOUNS, _GENRE_NOUNS))
 OPENING_CHARS = 300
 
 NOT_PEOPLE = frozenset({"The", "It", "In", "Academy", "Award", "Walt Disney", "Disney", "Pixar", "Warner",
