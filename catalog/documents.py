@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from convrec.catalog.models import ITEM_COLUMNS, Catalog
@@ -36,6 +37,15 @@ def documents(catalog: Catalog) -> dict[str, str]:
     """item_id -> search document, in catalog order."""
     rows = catalog.items[ITEM_COLUMNS].to_dict("index")
     return {item_id: item_document(row) for item_id, row in rows.items()}
+
+
+def title_only(catalog: Catalog) -> np.ndarray:
+    """Per item, in catalog order: whether its search document has nothing but the title and genres lines (no tags,
+    no description), so that search can only find it by its title."""
+    items = catalog.items
+    described = items["description"].map(lambda text: not pd.isna(text) and bool(text.strip()))
+    tagged = items["tags"].map(lambda tags: bool(_distinct(tags)))
+    return (~described & ~tagged).to_numpy(dtype=bool)
 
 
 def content_hash(document: str) -> str:

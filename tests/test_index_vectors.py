@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from conftest import free_port
 
-from convrec.catalog.documents import MAX_DOCUMENT_TAGS, content_hash, documents, item_document
+from convrec.catalog.documents import MAX_DOCUMENT_TAGS, content_hash, documents, item_document, title_only
 from convrec.catalog.fingerprint import fingerprint
 from convrec.catalog.models import ITEM_COLUMNS, RATING_COLUMNS, Catalog, RatingScale
 from convrec.catalog.vectors import VectorIndex, collection_name, genre_key, open_client, similarity
@@ -116,6 +116,15 @@ def test_document_has_title_year_genres_tags_description():
                          "Toys that secretly come to life when their owner is away compete for his affection.")
     assert docs["20"] == "Paranormal Activity (2007)\nGenres: Horror\nTags: found footage, ghost"
     assert docs["21"] == "Untitled Home Movie"
+
+
+def test_title_only_documents_are_those_with_no_tags_and_no_description():
+    catalog = make_catalog()
+    docs = documents(catalog)
+    flagged = dict(zip(catalog.items.index, title_only(catalog)))
+    assert flagged["21"] and not flagged["1"] and not flagged["20"]  # "20" has tags but no description
+    for item_id in (item_id for item_id in docs if flagged[item_id]):  # the title line, at most a genres line
+        assert all(line.startswith("Genres: ") for line in docs[item_id].splitlines()[1:])
 
 
 def test_document_is_compact_and_deterministic():

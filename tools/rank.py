@@ -137,8 +137,6 @@ def genre_weights(catalog: Catalog, described: Mapping[str, list[str]]) -> pd.Da
         if row >= 0:
             says[row, [column[genre] for genre in genres if genre in column]] = True
     described_rows = says.any(axis=1, keepdims=True)
-    # How often an opening names a genre the catalog lists (Comedy 0.9, Children 0.1: leads say "animated comedy",
-    # rarely "children's film"); a genre left unsaid counts against an item only as far as openings usually say it.
     listed_described = listed & described_rows
     said_rate = (says & listed_described).sum(axis=0) / np.maximum(1, listed_described.sum(axis=0))
     listed_only = 1.0 - (1.0 - LISTED_ONLY) * said_rate

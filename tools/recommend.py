@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
+from convrec.catalog.documents import title_only
 from convrec.catalog.models import Catalog
 from convrec.tools import explain, rank
 from convrec.tools.cf import opinion_ratings
@@ -77,8 +78,7 @@ class Recommender:
         self._itemsim_positions = (catalog.items.index.get_indexer(itemsim.item_ids)
                                    if itemsim is not None else None)
         self._popularity = rank.popularity_prior(catalog)
-        self._title_only = np.array([not (isinstance(text, str) and text.strip()) and not len(tags)
-                                     for text, tags in zip(catalog.items["description"], catalog.items["tags"])])
+        self._title_only = title_only(catalog)
         self._genres = rank.genre_weights(catalog, knowledge.genres if knowledge is not None else {})
         self._stats = catalog.ratings.groupby("item_id")["rating"].agg(["count", "mean"])
 
