@@ -34,6 +34,14 @@ def test_people_come_from_directed_by_and_starring():
      {("Ada Marlowe", "directed"), ("Ben Marlowe", "directed"), ("Cy Dunn", "stars")}),  # siblings; "stars as"
     ("Far Ridge is a 1994 western directed and co-written by Nora Vance.", {("Nora Vance", "directed")}),
     ("An animated film featuring the voices of Tim Roe and Ida Lark.", {("Tim Roe", "stars"), ("Ida Lark", "stars")}),
+    # a credit that opens a sentence
+    ("Dry Creek is a 1990 comedy. Directed by Olga Brandt and starring Pete Ward, it follows two brothers.",
+     {("Olga Brandt", "directed"), ("Pete Ward", "stars")}),
+    ("Salt Flats is a 2003 road movie. Starring Dana Kim, it was shot in Utah.", {("Dana Kim", "stars")}),
+    # a surname once the text gave the full name; one that it did not give is nobody
+    ("Hot Sauce is a 2009 comedy written by Marty Kessel and Jo Brand, and starring Kessel and Lou Park.",
+     {("Marty Kessel", "stars"), ("Lou Park", "stars")}),
+    ("Red Dust is a 1986 drama starring Kessel and Lou Park.", {("Lou Park", "stars")}),
 ])
 def test_people_come_from_more_ways_leads_credit_them(text, expected):
     assert set(people_in(text)) == expected

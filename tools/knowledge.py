@@ -2,7 +2,8 @@
 genres its description says it is.
 
 Extracted at index time, no LLM, and saved under the catalog fingerprint (like EASE's weights):
-- people from each description ("directed by X", "starring X, Y and Z", "It stars X", "X, Y also star") and from
+- people from each description ("directed by X", "starring X, Y and Z", "It stars X", "X, Y also star"; a surname
+  alone when the text gave the full name: "written by Adam Sandler … and starring Sandler") and from
   a `people` metadata column (a user catalog's manifest lists it under `metadata`; names separated by `|` or `;`);
 - collections from descriptions ("the first installment in the Toy Story franchise", "in the Marvel Cinematic
   Universe", "the Harry Potter film series"), from a `collection` metadata column, and from title stems shared by
@@ -37,7 +38,7 @@ from convrec.tools.vocabulary import genres_for, singular
 EntityKind = Literal["person", "collection"]
 Role = Literal["directed", "stars", "in"]
 
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 # Which words reach the semantic query is measured, not listed: a word people used to tag this many items, or a word
 # that the item descriptions use far more than everyday English does (`informativeness`: log10 of the ratio of its
 # share of descriptions to its English frequency from wordfreq) without being boilerplate ("directed", "released").
@@ -57,11 +58,15 @@ _CAPITALISED = r"(?:[A-ZÀ-ÖØ-Þ][a-z]?\.|[A-ZÀ-ÖØ-Þ][\w'’\-]*)"  # "Sam
 _NAME_WORD = rf"(?:{_CAPITALISED}|de|da|di|del|della|van|von|der|den|le|la|du)"
 _NAME = rf"{_CAPITALISED}(?: {_NAME_WORD})* [A-ZÀ-ÖØ-Þ][\w'’\-]+(?: Jr\.?| Sr\.?| III| II)?"
 _NAME_LIST = rf"{_NAME}(?:(?:,? and |, ){_NAME})*"
-# "directed by", "directed and co-written by", "written, produced and directed by"
-_DIRECTED_BY = r"\b(?:co-)?directed(?:,? (?:and )?(?:co-)?(?:produced|written|edited))*\s+by\s+"
-_DIRECTED = re.compile(rf"{_DIRECTED_BY}(?P<names>{_NAME_LIST})")
-_STARRING = re.compile(rf"\b(?:starring|co-starring|(?:It|The film|The movie|and|which|also) stars?|stars)\s+"
-                       rf"(?P<names>{_NAME_LIST})")
+# A credit list may name someone by surname once the text has given the full name: "written by Adam Sandler, …, and
+# starring Sandler, John Turturro"; `_names` keeps a surname only when it resolves so.
+_CREDIT = rf"(?:{_NAME}|[A-ZÀ-ÖØ-Þ][\w'’\-]+)"
+_CREDIT_LIST = rf"{_CREDIT}(?:(?:,? and |, ){_CREDIT})*"
+# "directed by", "Directed by", "directed and co-written by", "written, produced and directed by"
+_DIRECTED_BY = r"\b(?:[Cc]o-)?[Dd]irected(?:,? (?:and )?(?:co-)?(?:produced|written|edited))*\s+by\s+"
+_DIRECTED = re.compile(rf"{_DIRECTED_BY}(?P<names>{_CREDIT_LIST})")
+_STARRING = re.compile(rf"\b(?:[Ss]tarring|[Cc]o-starring|[Ff]eaturing|(?:It|The film|The movie|and|which|also) "
+                       rf"stars?|stars)\s+(?P<names>{_CREDIT_LIST})")
 _VOICES = re.compile(rf"\b(?:[Ff]eaturing|[Ww]ith|[Ss]tarring) the (?:voices|voice talents) of\s+"
                      rf"(?P<names>{_NAME_LIST})")
 _STARS_AS = re.compile(rf"(?P<names>{_NAME_LIST}) stars? as\b")  # "Frances McDormand stars as Marge Gunderson"
@@ -235,10 +240,11 @@ def informativeness(document_share: float, zipf: float) -> float:
 def people_in(description: str) -> list[tuple[str, Role]]:
     """(name, role) for every director and star a description names."""
     found: list[tuple[str, Role]] = []
+    full_names = _full_names(description)
     for pattern, role in ((_DIRECTED, "directed"), (_STARRING, "stars"), (_ALSO_STAR, "stars"), (_STARS_AS, "stars"),
                           (_VOICES, "stars")):
         for match in pattern.finditer(description):
-            found += [(name, role) for name in _names(match["names"])]
+            found += [(name, role) for name in _names(match["names"], full_names)]
     for match in _SIBLINGS.finditer(description):
         found += [(f"{match[first]} {match['surname']}", "directed") for first in ("first", "second")]
     return found
@@ -255,9 +261,24 @@ def collections_in(description: str) -> list[str]:
             if match["name"] not in NOT_PEOPLE and match["name"].lower() not in FUNCTION_WORDS]
 
 
-def _names(listed: str) -> list[str]:
-    names = [name.strip().rstrip(".") for name in _NAME_SPLIT.split(listed)]
-    return [name for name in names if len(name.split()) >= 2 and not NOT_PEOPLE.intersection(name.split())]
+def _names(listed: str, full_names: dict[str, set[str]]) -> list[str]:
+    """The people a credit list names; a lone surname only when the text gave one full name of that surname."""
+    names = []
+    for name in (name.strip().rstrip(".") for name in _NAME_SPLIT.split(listed)):
+        if len(name.split()) == 1 and len(full_names.get(name, ())) == 1:
+            name = next(iter(full_names[name]))
+        if len(name.split()) >= 2 and not NOT_PEOPLE.intersection(name.split()):
+            names.append(name)
+    return names
+
+
+def _full_names(text: str) -> dict[str, set[str]]:
+    """surname -> the capitalised names of two or more words in `text` that end with it."""
+    by_surname: dict[str, set[str]] = defaultdict(set)
+    for match in re.finditer(_NAME, text):
+        if not NOT_PEOPLE.intersection(match[0].split()):
+            by_surname[match[0].split()[-1]].add(match[0])
+    return by_surname
 
 
 def _metadata_people(metadata: object) -> list[tuple[str, Role]]:
