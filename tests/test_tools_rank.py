@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from convrec.catalog.loaders import load_catalog
 from convrec.tools import explain
 from convrec.tools.models import Constraints, Profile
-from convrec.tools.rank import (LISTED_ONLY, SAID_ONLY, UNDESCRIBED, allowed, blend, blend_weights, by_recency,
-                                genre_affinity, genre_weights, mmr, popularity_prior, scaled, thompson_genre)
+from convrec.tools.rank import (GENRE_WEIGHT, LISTED_ONLY, POPULARITY_FLOOR, PRIOR_ITEMS, SAID_ONLY, UNDESCRIBED,
+                                allowed, blend, blend_weights, by_recency, genre_affinity, genre_weights,
+                                implied_genre_affinity, mmr, popularity_prior, scaled, thompson_genre)
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +50,33 @@ def test_weights_follow_knowledge():
     few = blend_weights(Profile(liked={"1": 1.0}), has_query=False)
     many = blend_weights(Profile(ratings={str(i): 4.0 for i in range(20)}), has_query=True)
     assert few["itemsim"] > few["cf"] and many["cf"] > few["cf"] and many["query"] > 0
+
+
+def test_what_we_assume_of_a_new_person_fades_as_they_tell_us_more():
+    one = blend_weights(Profile(liked={"1": 1.0}), has_query=False)
+    five = blend_weights(Profile(liked={str(i): 1.0 for i in range(5)}), has_query=False)
+    history = blend_weights(Profile(ratings={str(i): 4.0 for i in range(PRIOR_ITEMS)}), has_query=False)
+    assert one["popularity"] > five["popularity"] > history["popularity"] == POPULARITY_FLOOR
+    assert one["genre"] > five["genre"] > history["genre"] == 0.0  # the genres liked films imply
+    # genres someone states keep their weight, however much else we know
+    stated = blend_weights(Profile(ratings={str(i): 4.0 for i in range(PRIOR_ITEMS)}, genres_liked={"Comedy"}),
+                           has_query=False)
+    assert stated["genre"] == GENRE_WEIGHT
+
+
+def test_liked_films_imply_genres_until_some_are_stated(tiny):
+    weights = genre_weights(tiny, {})
+    position = tiny.items.index.get_loc
+    implied = implied_genre_affinity(weights, {"6377": 1.0, "588": 1.0})  # Finding Nemo, Aladdin
+    assert implied[position("1")] > implied[position("2571")]  # Toy Story over The Matrix
+    assert implied.max() <= 1.0 + 1e-9 and implied_genre_affinity(weights, {}).tolist() == [0.0] * len(tiny)
+    liked = {"6377": 1.0}
+    assert genre_affinity(weights, Profile(), liked).tolist() == implied_genre_affinity(weights, liked).tolist()
+    # a stated genre replaces them; a disliked genre still counts against
+    horror = genre_affinity(weights, Profile(genres_liked={"Horror"}), liked)
+    assert horror[position("1214")] > horror[position("1")]  # Alien over Toy Story
+    no_comedy = genre_affinity(weights, Profile(genres_disliked={"Comedy"}), liked)
+    assert no_comedy[position("1")] < implied_genre_affinity(weights, liked)[position("1")]
 
 
 def test_scaled_and_blend():

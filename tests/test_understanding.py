@@ -40,6 +40,11 @@ def test_a_genre_both_the_catalog_and_the_description_give_comes_first(demo_tool
     assert all("Western" in card.genres for card in cards[:4])
 
 
+def test_a_liked_film_implies_its_genres_while_we_know_little(demo_tools):
+    _, cards = cards_for(demo_tools, "my favourite film is Finding Nemo")
+    assert sum("Animation" in card.genres for card in cards) >= 4, [card.title for card in cards]
+
+
 def test_an_era_word_is_a_nudge_that_the_named_films_can_stretch(demo_tools):
     profile, cards = cards_for(demo_tools, "I'd like an old classic, something like Back to the Future")
     assert profile.era is not None and profile.constraints.year_max is None

@@ -122,7 +122,7 @@ class Recommender:
             "cf": (self.cf.score_profile(_as_ratings(profile, self.catalog)).to_numpy()
                    if self.cf is not None and liked else None),
             "query": self._query_signal(profile.query),
-            "genre": rank.genre_affinity(self._genres, profile),
+            "genre": rank.genre_affinity(self._genres, profile, liked),
             "popularity": self._popularity,
             "knowledge": self._knowledge_signal(profile),
             "era": rank.era_affinity(self.catalog, profile.era, liked) if profile.era is not None else None,
