@@ -53,30 +53,30 @@ def test_weights_follow_knowledge():
 
 
 def test_what_we_assume_of_a_new_person_fades_as_they_tell_us_more():
-    one = blend_weights(Profile(liked={"1": 1.0}), has_query=False)
-    five = blend_weights(Profile(liked={str(i): 1.0 for i in range(5)}), has_query=False)
-    history = blend_weights(Profile(ratings={str(i): 4.0 for i in range(PRIOR_ITEMS)}), has_query=False)
+    def weights(profile):
+        return blend_weights(profile, has_query=False, has_implied_genre=True)
+
+    one = weights(Profile(liked={"1": 1.0}))
+    five = weights(Profile(liked={str(i): 1.0 for i in range(5)}))
+    history = weights(Profile(ratings={str(i): 4.0 for i in range(PRIOR_ITEMS)}))
     assert one["popularity"] > five["popularity"] > history["popularity"] == POPULARITY_FLOOR
-    assert one["genre"] > five["genre"] > history["genre"] == 0.0  # the genres liked films imply
+    assert one["implied_genre"] > five["implied_genre"] > history["implied_genre"] == 0.0
     # genres someone states keep their weight, however much else we know
-    stated = blend_weights(Profile(ratings={str(i): 4.0 for i in range(PRIOR_ITEMS)}, genres_liked={"Comedy"}),
-                           has_query=False)
-    assert stated["genre"] == GENRE_WEIGHT
+    assert one["genre"] == history["genre"] == GENRE_WEIGHT
+    assert blend_weights(Profile(liked={"1": 1.0}), has_query=False)["implied_genre"] == 0.0
 
 
-def test_liked_films_imply_genres_until_some_are_stated(tiny):
+def test_liked_films_imply_genres(tiny):
     weights = genre_weights(tiny, {})
     position = tiny.items.index.get_loc
     implied = implied_genre_affinity(weights, {"6377": 1.0, "588": 1.0})  # Finding Nemo, Aladdin
     assert implied[position("1")] > implied[position("2571")]  # Toy Story over The Matrix
-    assert implied.max() <= 1.0 + 1e-9 and implied_genre_affinity(weights, {}).tolist() == [0.0] * len(tiny)
-    liked = {"6377": 1.0}
-    assert genre_affinity(weights, Profile(), liked).tolist() == implied_genre_affinity(weights, liked).tolist()
-    # a stated genre replaces them; a disliked genre still counts against
-    horror = genre_affinity(weights, Profile(genres_liked={"Horror"}), liked)
-    assert horror[position("1214")] > horror[position("1")]  # Alien over Toy Story
-    no_comedy = genre_affinity(weights, Profile(genres_disliked={"Comedy"}), liked)
-    assert no_comedy[position("1")] < implied_genre_affinity(weights, liked)[position("1")]
+    assert implied.max() <= 1.0 + 1e-9
+    assert implied_genre_affinity(weights, {}).tolist() == [0.0] * len(tiny)
+    assert implied_genre_affinity(weights, {"not-an-item": 1.0}).tolist() == [0.0] * len(tiny)
+    # the stronger like weighs more: Alien, liked more than Toy Story, pulls towards horror
+    horror_first = implied_genre_affinity(weights, {"1214": 1.0, "1": 0.2})
+    assert horror_first[position("593")] > implied_genre_affinity(weights, {"1214": 0.2, "1": 1.0})[position("593")]
 
 
 def test_scaled_and_blend():

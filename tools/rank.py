@@ -15,7 +15,7 @@ import pandas as pd
 from convrec.catalog.models import Catalog
 from convrec.tools.models import Era, Profile
 
-SIGNALS = ("itemsim", "cf", "query", "genre", "popularity", "knowledge", "era", "related", "content")
+SIGNALS = ("itemsim", "cf", "query", "genre", "implied_genre", "popularity", "knowledge", "era", "related", "content")
 # Shares a director, a star or a series with a liked item. ReDial tune split, weights 0 / 0.2 / 0.4 / 0.6 / 0.9:
 # Hit@10 0.118 / 0.135 / 0.148 / 0.143 / 0.130 (150 cases, before the content signal); with the content signal
 # beside it (400 cases): 0 / 0.2 / 0.4 / 0.6: 0.180 / 0.193 / 0.185 / 0.175.
@@ -43,7 +43,7 @@ LISTED_ONLY = 0.25
 UNDESCRIBED = 0.75
 SAID_ONLY = 0.75
 RECENCY_HALF_LIFE = 10  # an opinion counts half as much once ten newer ones have been given
-GENRE_WEIGHT = 0.30  # genres with liked items: stated ones, else those the liked items imply (faded, below)
+GENRE_WEIGHT = 0.30  # stated genres, once someone liked an item; the genres liked items imply start there (below)
 # What we assume while we know little of someone: that they want well-known films, in the genres of the films they
 # liked. Both count most with one liked film and fade by PRIOR_ITEMS liked or rated items, where item–item knows
 # better: popularity to POPULARITY_FLOOR, implied genres to nothing. ReDial tune split, Hit@10 0.220 without them;
@@ -57,8 +57,9 @@ PRIOR_POPULARITY = 0.20
 POPULARITY_FLOOR = 0.05
 
 
-def blend_weights(profile: Profile, *, has_query: bool, has_knowledge: bool = False,
-                  has_era: bool = False, has_related: bool = False, has_content: bool = False) -> dict[str, float]:
+def blend_weights(profile: Profile, *, has_query: bool, has_knowledge: bool = False, has_era: bool = False,
+                  has_related: bool = False, has_content: bool = False,
+                  has_implied_genre: bool = False) -> dict[str, float]:
     """Zero knowledge: popularity and genres. Any liked item: item–item (EASE) carries the ranking; CF earns a
     little weight with evidence. Offline (README), SVD ranks below popularity on its own and every step of CF
     weight above ~0.1 cost hit rate, so CF mostly speaks through its predicted-rating evidence."""
@@ -68,10 +69,10 @@ def blend_weights(profile: Profile, *, has_query: bool, has_knowledge: bool = Fa
     else:
         cf = min(0.10, 0.01 * items)
         fade = max(0.0, 1.0 - items / PRIOR_ITEMS)
-        # Stated genres ("a comedy, like Superbad") keep their weight: in the ReDial replay, 0.3 kept them from being
-        # drowned by a named film's neighbours.
-        stated = bool(profile.genres_liked or profile.genres_disliked)
-        weights = {"itemsim": 0.75 - cf, "cf": cf, "genre": GENRE_WEIGHT if stated else GENRE_WEIGHT * fade,
+        # Stated genres only score when the user named some ("a comedy, like Superbad"); in the ReDial replay, 0.3
+        # kept them from being drowned by a named film's neighbours.
+        weights = {"itemsim": 0.75 - cf, "cf": cf, "genre": GENRE_WEIGHT,
+                   "implied_genre": GENRE_WEIGHT * fade if has_implied_genre else 0.0,
                    "popularity": POPULARITY_FLOOR + PRIOR_POPULARITY * fade}
     weights["query"] = 0.6 if has_query else 0.0
     weights["knowledge"] = KNOWLEDGE_WEIGHT if has_knowledge else 0.0
@@ -160,19 +161,17 @@ def genre_weights(catalog: Catalog, described: Mapping[str, list[str]]) -> pd.Da
     return pd.DataFrame(weights, index=catalog.genre_matrix.index, columns=catalog.genre_matrix.columns)
 
 
-def genre_affinity(genres: pd.DataFrame, profile: Profile, liked: Mapping[str, float] | None = None) -> np.ndarray:
+def genre_affinity(genres: pd.DataFrame, profile: Profile) -> np.ndarray:
     """The weights (`genre_weights`) of the genres liked, less those of the genres disliked (soft: hard exclusions
-    are constraints). With no genre stated, the liked items' genres stand in: each item scores the cosine of its
-    genre weights with the liked items' strength-weighted mean."""
-    def summed(names: set[str]) -> np.ndarray:
-        return genres[[g for g in names if g in genres.columns]].sum(axis=1).to_numpy(dtype=float)
-
-    stated = summed(profile.genres_liked) if profile.genres_liked else implied_genre_affinity(genres, liked or {})
-    return stated - summed(profile.genres_disliked)
+    are constraints)."""
+    liked = genres[[g for g in profile.genres_liked if g in genres.columns]].sum(axis=1)
+    disliked = genres[[g for g in profile.genres_disliked if g in genres.columns]].sum(axis=1)
+    return (liked - disliked).to_numpy(dtype=float)
 
 
 def implied_genre_affinity(genres: pd.DataFrame, liked: Mapping[str, float]) -> np.ndarray:
-    """Per item, the cosine of its genre weights with the liked items' strength-weighted mean (0 with none)."""
+    """The genres liked items imply, for someone who stated none: per item, the cosine of its genre weights
+    (`genre_weights`) with the liked items' strength-weighted mean (0 with none)."""
     rows = genres.index.get_indexer(list(liked))
     strengths = np.array([strength for strength, row in zip(liked.values(), rows) if row >= 0], dtype=float)
     weights = genres.to_numpy(dtype=float)

@@ -102,7 +102,8 @@ class Recommender:
                                      has_knowledge=signals["knowledge"] is not None,
                                      has_era=signals["era"] is not None,
                                      has_related=signals["related"] is not None,
-                                     has_content=signals["content"] is not None)
+                                     has_content=signals["content"] is not None,
+                                     has_implied_genre=signals["implied_genre"] is not None)
         relevance = pd.Series(rank.blend(signals, weights, mask), index=self.catalog.items.index[mask])
         slots = request.k - 1 if request.explore and request.k > 1 else request.k
         chosen = rank.mmr(relevance, self._diversity_similarity, slots)
@@ -122,7 +123,9 @@ class Recommender:
             "cf": (self.cf.score_profile(_as_ratings(profile, self.catalog)).to_numpy()
                    if self.cf is not None and liked else None),
             "query": self._query_signal(profile.query),
-            "genre": rank.genre_affinity(self._genres, profile, liked),
+            "genre": rank.genre_affinity(self._genres, profile),
+            "implied_genre": (rank.implied_genre_affinity(self._genres, liked)
+                              if liked and not profile.genres_liked else None),
             "popularity": self._popularity,
             "knowledge": self._knowledge_signal(profile),
             "era": rank.era_affinity(self.catalog, profile.era, liked) if profile.era is not None else None,
