@@ -58,6 +58,7 @@ _CAPITALISED = r"(?:[A-ZÀ-ÖØ-Þ][a-z]?\.|[A-ZÀ-ÖØ-Þ][\w'’\-]*)"  # "Sam
 _NAME_WORD = rf"(?:{_CAPITALISED}|de|da|di|del|della|van|von|der|den|le|la|du)"
 _NAME = rf"{_CAPITALISED}(?: {_NAME_WORD})* [A-ZÀ-ÖØ-Þ][\w'’\-]+(?: Jr\.?| Sr\.?| III| II)?"
 _NAME_LIST = rf"{_NAME}(?:(?:,? and |, ){_NAME})*"
+_FULL_NAME = re.compile(_NAME)
 # A credit list may name someone by surname once the text has given the full name: "written by Adam Sandler, …, and
 # starring Sandler, John Turturro"; `_names` keeps a surname only when it resolves so.
 _CREDIT = rf"(?:{_NAME}|[A-ZÀ-ÖØ-Þ][\w'’\-]+)"
@@ -275,7 +276,7 @@ def _names(listed: str, full_names: dict[str, set[str]]) -> list[str]:
 def _full_names(text: str) -> dict[str, set[str]]:
     """surname -> the capitalised names of two or more words in `text` that end with it."""
     by_surname: dict[str, set[str]] = defaultdict(set)
-    for match in re.finditer(_NAME, text):
+    for match in _FULL_NAME.finditer(text):
         if not NOT_PEOPLE.intersection(match[0].split()):
             by_surname[match[0].split()[-1]].add(match[0])
     return by_surname
