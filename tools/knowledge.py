@@ -56,12 +56,13 @@ FUZZY_MIN_CHARS = 10
 
 _CAPITALISED = r"(?:[A-ZÀ-ÖØ-Þ][a-z]?\.|[A-ZÀ-ÖØ-Þ][\w'’\-]*)"  # "Samuel", "L.", "St.", "Mary-Ann"
 _NAME_WORD = rf"(?:{_CAPITALISED}|de|da|di|del|della|van|von|der|den|le|la|du)"
-_NAME = rf"{_CAPITALISED}(?: {_NAME_WORD})* [A-ZÀ-ÖØ-Þ][\w'’\-]+(?: Jr\.?| Sr\.?| III| II)?"
+_SURNAME = r"[A-ZÀ-ÖØ-Þ][\w'’\-]+"
+_NAME = rf"{_CAPITALISED}(?: {_NAME_WORD})* {_SURNAME}(?: Jr\.?| Sr\.?| III| II)?"
 _NAME_LIST = rf"{_NAME}(?:(?:,? and |, ){_NAME})*"
 _FULL_NAME = re.compile(_NAME)
 # A credit list may name someone by surname once the text has given the full name: "written by Adam Sandler, …, and
 # starring Sandler, John Turturro"; `_names` keeps a surname only when it resolves so.
-_CREDIT = rf"(?:{_NAME}|[A-ZÀ-ÖØ-Þ][\w'’\-]+)"
+_CREDIT = rf"(?:{_NAME}|{_SURNAME})"
 _CREDIT_LIST = rf"{_CREDIT}(?:(?:,? and |, ){_CREDIT})*"
 # "directed by", "Directed by", "directed and co-written by", "written, produced and directed by"
 _DIRECTED_BY = r"\b(?:[Cc]o-)?[Dd]irected(?:,? (?:and )?(?:co-)?(?:produced|written|edited))*\s+by\s+"
